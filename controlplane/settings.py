@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_htmx",
     "channels",
+    "controlplane",
     "controlplane.accounts",
     "controlplane.clusters",
     "controlplane.audit",
