@@ -5,8 +5,10 @@ import re
 
 _PATTERNS = [
     # Authorization headers and bearer tokens.
-    (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer|token|basic)\s+[^\s'\",]+"),
-     r"\1\2 [REDACTED]"),
+    (
+        re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer|token|basic)\s+[^\s'\",]+"),
+        r"\1\2 [REDACTED]",
+    ),
     (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 [REDACTED]"),
     # key: value pairs whose key names a secret (kubeconfig fields, form fields, JSON).
     (

@@ -12,7 +12,7 @@ from channels.layers import get_channel_layer
 log = logging.getLogger(__name__)
 
 # Channel group names allow only ASCII alphanumerics, hyphens, underscores and periods.
-_SAFE = str.maketrans({c: "_" for c in "/: "})
+_SAFE = str.maketrans(dict.fromkeys("/: ", "_"))
 
 
 def group_name(*parts: str) -> str:
