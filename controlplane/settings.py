@@ -251,3 +251,56 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
     },
 }
+
+# --- cp-core settings (clusters, kube gateway, actions, API docs) ---------------------------
+# Retry policy of controlplane.kube.retry: attempts for transient errors (429/5xx/timeouts),
+# the back-off base and cap in seconds, and re-read attempts on 409 Conflict.
+KUBE_RETRY_ATTEMPTS = int(os.environ.get("KUBE_RETRY_ATTEMPTS", "3"))
+KUBE_RETRY_BASE_DELAY = float(os.environ.get("KUBE_RETRY_BASE_DELAY", "0.2"))
+KUBE_RETRY_MAX_DELAY = float(os.environ.get("KUBE_RETRY_MAX_DELAY", "5"))
+KUBE_CONFLICT_ATTEMPTS = int(os.environ.get("KUBE_CONFLICT_ATTEMPTS", "5"))
+# HTTP connections kept per cluster client (the watcher and workers share one client).
+KUBE_POOL_MAXSIZE = int(os.environ.get("KUBE_POOL_MAXSIZE", "16"))
+# Kubeconfig YAML may not hold more nodes than this (a guard on top of refusing aliases).
+KUBECONFIG_MAX_NODES = int(os.environ.get("KUBECONFIG_MAX_NODES", "20000"))
+# The sandbox cluster's kubeconfig, registered as the cluster source "sandbox".
+SANDBOX_KUBECONFIG = Path(os.environ.get("SANDBOX_KUBECONFIG", RUN_DIR / "sandbox.kubeconfig"))
+# The pod's service account (cluster source "in_cluster"); standard paths, overridable for tests.
+IN_CLUSTER_TOKEN_PATH = Path(
+    os.environ.get("IN_CLUSTER_TOKEN_PATH", "/var/run/secrets/kubernetes.io/serviceaccount/token")
+)
+IN_CLUSTER_CA_PATH = Path(
+    os.environ.get("IN_CLUSTER_CA_PATH", "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt")
+)
+# Scale requests above this replica count are refused with 400 naming "replicas".
+DEPLOYMENT_MAX_REPLICAS = int(os.environ.get("DEPLOYMENT_MAX_REPLICAS", "1000"))
+# Action tasks: retries on Unavailable (with back-off, capped in seconds).
+ACTION_MAX_RETRIES = int(os.environ.get("ACTION_MAX_RETRIES", "5"))
+ACTION_RETRY_BACKOFF_MAX = int(os.environ.get("ACTION_RETRY_BACKOFF_MAX", "60"))
+# Test hook: seconds an action task sleeps after marking itself running, so tests can kill its
+# worker mid-task. Honoured only when DEBUG is on; always 0 in production.
+ACTION_TASK_TEST_DELAY = float(os.environ.get("ACTION_TASK_TEST_DELAY", "0")) if DEBUG else 0.0
+# Tests point the test database at a file, so a Celery worker subprocess can share it.
+if os.environ.get("DATABASE_TEST_NAME"):
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["DATABASE_TEST_NAME"]}
+INSTALLED_APPS += ["drf_spectacular_sidecar"]
+SPECTACULAR_SETTINGS.update(
+    {
+        # The docs page loads Swagger UI from the installed sidecar package, never a CDN.
+        "SWAGGER_UI_DIST": "SIDECAR",
+        "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+        "REDOC_DIST": "SIDECAR",
+    }
+)
+# --- end cp-core settings ---------------------------------------------------------------------
+
+# --- cp-live settings (watcher, live pages) ---------------------------------------------------
+# timeoutSeconds of each watch request (the watch is then resumed from the last resourceVersion).
+WATCH_TIMEOUT_SECONDS = int(os.environ.get("WATCH_TIMEOUT_SECONDS", "300"))
+# Cap, in seconds, of the watcher's exponential back-off on connection errors.
+WATCH_BACKOFF_CAP = float(os.environ.get("WATCH_BACKOFF_CAP", "30"))
+# Seconds between the watcher's checks of the cluster list (added/removed/changed) and of Redis.
+WATCHER_POLL_INTERVAL = float(os.environ.get("WATCHER_POLL_INTERVAL", "5"))
+# --- end cp-live settings -----------------------------------------------------------------------
+# cp-core: API errors from the kube layer, kubeconfig checks and services map to HTTP statuses.
+REST_FRAMEWORK["EXCEPTION_HANDLER"] = "controlplane.api.errors.exception_handler"

@@ -1,0 +1,69 @@
+"""/api/v1/clusters/{cluster}/grants/: who holds which role on a cluster (admins only)."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from controlplane.clusters.api import visible_cluster
+
+from .roles import Role
+from .selectors import role_grant_list, user_can
+from .services import role_grant_delete, role_grant_set
+
+
+class RoleGrantSerializer(serializers.Serializer):
+    user = serializers.CharField(source="user.username")
+    cluster = serializers.CharField(source="cluster.name", read_only=True)
+    role = serializers.ChoiceField(choices=Role.choices())
+    namespaces = serializers.ListField(child=serializers.CharField(), required=False)
+    created = serializers.DateTimeField(read_only=True)
+    updated = serializers.DateTimeField(read_only=True)
+
+
+class RoleGrantWriteSerializer(serializers.Serializer):
+    user = serializers.CharField(max_length=150)
+    role = serializers.ChoiceField(choices=Role.choices())
+    namespaces = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+def _require_manage_roles(request, cluster) -> None:
+    if not user_can(user=request.user, permission="manage_roles", cluster=cluster):
+        raise PermissionDenied("Only admins of this cluster may see or change its role grants.")
+
+
+class RoleGrantListView(APIView):
+    @extend_schema(responses=RoleGrantSerializer(many=True))
+    def get(self, request, cluster):
+        obj = visible_cluster(request, cluster)
+        _require_manage_roles(request, obj)
+        return Response(RoleGrantSerializer(role_grant_list(cluster=obj), many=True).data)
+
+    @extend_schema(request=RoleGrantWriteSerializer, responses={201: RoleGrantSerializer})
+    def post(self, request, cluster):
+        obj = visible_cluster(request, cluster)
+        form = RoleGrantWriteSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        grant = role_grant_set(
+            actor=request.user,
+            cluster=obj,
+            username=form.validated_data["user"],
+            role=form.validated_data["role"],
+            namespaces=form.validated_data.get("namespaces") or [],
+            request_id=request.request_id,
+        )
+        return Response(RoleGrantSerializer(grant).data, status=status.HTTP_201_CREATED)
+
+
+class RoleGrantDetailView(APIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request, cluster, username):
+        obj = visible_cluster(request, cluster)
+        _require_manage_roles(request, obj)
+        grant = role_grant_list(cluster=obj).filter(user__username=username).first()
+        if grant is None:
+            raise Http404(f"{username!r} holds no role on {obj.name}")
+        role_grant_delete(actor=request.user, grant=grant, request_id=request.request_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,57 @@
+"""Reads about who may do what. Superusers are admin on every cluster."""
+
+from django.db.models import QuerySet
+
+from .models import RoleGrant
+from .roles import Role, role_allows
+
+
+def _grant(*, user, cluster) -> RoleGrant | None:
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    # Not cached: a revoked grant must take effect on the very next check.
+    return RoleGrant.objects.filter(user=user, cluster=cluster).first()
+
+
+def role_for(*, user, cluster, namespace: str | None = None) -> Role | None:
+    """The user's role on the cluster (inside `namespace` when given), or None.
+
+    With no namespace, a grant narrowed to namespaces does not count: cluster-scoped
+    actions need a cluster-wide grant.
+    """
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    if user.is_superuser:
+        return Role.ADMIN
+    grant = _grant(user=user, cluster=cluster)
+    if grant is None:
+        return None
+    if grant.namespaces and (namespace is None or namespace not in grant.namespaces):
+        return None
+    return grant.role_enum
+
+
+def user_can(*, user, permission: str, cluster, namespace: str | None = None) -> bool:
+    role = role_for(user=user, cluster=cluster, namespace=namespace)
+    if role_allows(role, permission):
+        return True
+    # Anyone with a narrowed grant may see the cluster itself (its namespaces are filtered).
+    if permission == "view" and namespace is None:
+        grant = _grant(user=user, cluster=cluster)
+        return grant is not None and bool(grant.namespaces)
+    return False
+
+
+def visible_namespaces(*, user, cluster) -> set[str] | None:
+    """None when the user sees every namespace; otherwise the set they may see."""
+    if getattr(user, "is_superuser", False):
+        return None
+    grant = _grant(user=user, cluster=cluster)
+    if grant is None:
+        return set()
+    return set(grant.namespaces) if grant.namespaces else None
+
+
+def role_grant_list(*, cluster=None) -> QuerySet[RoleGrant]:
+    grants = RoleGrant.objects.select_related("user", "cluster")
+    return grants.filter(cluster=cluster) if cluster is not None else grants.all()

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AuditConfig(AppConfig):
+    name = "controlplane.audit"
+    label = "audit"
+    verbose_name = "Actions and audit log"

@@ -1,0 +1,73 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class ActionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    REFUSED = "refused", "Refused"
+
+
+OPEN_STATUSES = (ActionStatus.PENDING, ActionStatus.RUNNING)
+
+
+class AuditEvent(models.Model):
+    """One action a person asked for, and what became of it. The id is the action id.
+
+    Names (actor, cluster) are copied so the record survives the user or cluster being
+    deleted. `parameters` are redacted before they are stored.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_events",
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+    cluster = models.ForeignKey(
+        "clusters.Cluster",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_events",
+    )
+    cluster_name = models.CharField(max_length=63, blank=True)
+    namespace = models.CharField(max_length=63, blank=True)
+    kind = models.CharField(max_length=63)
+    name = models.CharField(max_length=253, blank=True)
+    verb = models.CharField(max_length=63)
+    parameters = models.JSONField(default=dict, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    status = models.CharField(
+        max_length=20, choices=ActionStatus.choices, default=ActionStatus.PENDING
+    )
+    error = models.TextField(blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    # How many times a worker started this action (more than one after a lost worker).
+    attempts = models.PositiveIntegerField(default=0)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [
+            models.Index(fields=["cluster_name", "namespace", "-created"]),
+            models.Index(fields=["actor_name", "-created"]),
+            models.Index(fields=["status", "-created"]),
+        ]
+
+    def __str__(self) -> str:
+        target = "/".join(part for part in (self.namespace, self.name) if part)
+        return f"{self.actor_name} {self.verb} {self.kind} {target} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES

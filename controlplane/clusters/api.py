@@ -1,0 +1,126 @@
+"""/api/v1/clusters/: list, add (from a kubeconfig, in-cluster, sandbox), show, edit, remove,
+test. Role checks happen in the services and selectors."""
+
+from dataclasses import asdict
+
+from django.core.exceptions import PermissionDenied
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from controlplane.accounts.selectors import user_can
+
+from . import services
+from .kubeconfig import parse_kubeconfig
+from .models import ClusterSource
+from .selectors import cluster_get, cluster_list
+from .serializers import (
+    ClusterCreateSerializer,
+    ClusterSerializer,
+    ClusterUpdateSerializer,
+    ConnectionTestSerializer,
+    KubeconfigPreviewRequestSerializer,
+    KubeconfigPreviewSerializer,
+)
+
+
+def visible_cluster(request, name: str):
+    """The named cluster, or 404 when it does not exist or the user holds no role on it."""
+    cluster = cluster_get(name=name)
+    if not user_can(user=request.user, permission="view", cluster=cluster):
+        # Not 403: whether a cluster exists is itself information.
+        from django.http import Http404
+
+        raise Http404(f"No cluster named {name!r}")
+    return cluster
+
+
+class ClusterListView(APIView):
+    @extend_schema(responses=ClusterSerializer(many=True))
+    def get(self, request):
+        clusters = cluster_list(user=request.user)
+        return Response(ClusterSerializer(clusters, many=True, context={"request": request}).data)
+
+    @extend_schema(request=ClusterCreateSerializer, responses={201: ClusterSerializer})
+    def post(self, request):
+        form = ClusterCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        source = data["source"]
+        common = {
+            "actor": request.user,
+            "name": data["name"],
+            "display_name": data.get("display_name", ""),
+        }
+        if source == ClusterSource.KUBECONFIG:
+            cluster = services.cluster_create_from_kubeconfig(
+                **common,
+                kubeconfig=data["kubeconfig"],
+                context=data.get("context") or None,
+                request_id=request.request_id,
+            )
+        elif source == ClusterSource.IN_CLUSTER:
+            cluster = services.cluster_create_in_cluster(**common, request_id=request.request_id)
+        else:
+            if not request.user.is_superuser:
+                raise PermissionDenied("Only superusers may add clusters.")
+            cluster = services.cluster_register_sandbox(
+                actor=request.user, name=data["name"], display_name=common["display_name"]
+            )
+        body = ClusterSerializer(cluster, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class KubeconfigPreviewView(APIView):
+    @extend_schema(
+        request=KubeconfigPreviewRequestSerializer, responses=KubeconfigPreviewSerializer
+    )
+    def post(self, request):
+        if not request.user.is_superuser:
+            raise PermissionDenied("Only superusers may add clusters.")
+        form = KubeconfigPreviewRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        config = parse_kubeconfig(form.validated_data["kubeconfig"])
+        return Response(
+            {
+                "current_context": config.current_context,
+                "contexts": [asdict(context) for context in config.contexts],
+            }
+        )
+
+
+class ClusterDetailView(APIView):
+    @extend_schema(responses=ClusterSerializer)
+    def get(self, request, cluster):
+        obj = visible_cluster(request, cluster)
+        return Response(ClusterSerializer(obj, context={"request": request}).data)
+
+    @extend_schema(request=ClusterUpdateSerializer, responses=ClusterSerializer)
+    def patch(self, request, cluster):
+        obj = visible_cluster(request, cluster)
+        form = ClusterUpdateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        obj = services.cluster_update(
+            actor=request.user,
+            cluster=obj,
+            display_name=data.get("display_name"),
+            kubeconfig=data.get("kubeconfig"),
+            context=data.get("context") or None,
+            request_id=request.request_id,
+        )
+        return Response(ClusterSerializer(obj, context={"request": request}).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, cluster):
+        obj = visible_cluster(request, cluster)
+        services.cluster_delete(actor=request.user, cluster=obj, request_id=request.request_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ClusterTestView(APIView):
+    @extend_schema(request=None, responses=ConnectionTestSerializer)
+    def post(self, request, cluster):
+        obj = visible_cluster(request, cluster)
+        return Response(services.cluster_test(actor=request.user, cluster=obj))

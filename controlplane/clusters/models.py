@@ -1,0 +1,77 @@
+import hashlib
+
+from django.conf import settings
+from django.core.validators import validate_slug
+from django.db import models
+
+from controlplane.kube.connection import ClusterConnection
+
+from .crypto import decrypt_json
+
+
+class ClusterSource(models.TextChoices):
+    KUBECONFIG = "kubeconfig", "Uploaded kubeconfig"
+    IN_CLUSTER = "in_cluster", "In-cluster service account"
+    SANDBOX = "sandbox", "Local sandbox"
+
+
+class Cluster(models.Model):
+    name = models.SlugField(max_length=63, unique=True, validators=[validate_slug])
+    display_name = models.CharField(max_length=200, blank=True)
+    server = models.CharField(max_length=500, help_text="API server address")
+    source = models.CharField(max_length=20, choices=ClusterSource.choices)
+    context = models.CharField(max_length=253, blank=True, help_text="kubeconfig context used")
+    default_namespace = models.CharField(max_length=63, default="default")
+    # Fernet token of the JSON credentials (ca_data, token, client cert/key, insecure).
+    # Never rendered, serialized or logged; see controlplane.clusters.crypto.
+    credentials_encrypted = models.TextField(blank=True, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.display_name or self.name
+
+    def __repr__(self) -> str:
+        return f"<Cluster {self.name} {self.server}>"
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.name
+
+    def _credentials(self) -> dict:
+        if self.source == ClusterSource.IN_CLUSTER:
+            return _in_cluster_credentials()
+        if not self.credentials_encrypted:
+            return {}
+        return decrypt_json(self.credentials_encrypted)
+
+    def connection(self) -> ClusterConnection:
+        creds = self._credentials()
+        # The fingerprint changes with the server or any credential, so cached clients are
+        # rebuilt then; it is a hash, so it reveals nothing.
+        material = "|".join(
+            str(creds.get(part) or "")
+            for part in ("ca_data", "token", "client_cert_data", "client_key_data", "insecure")
+        )
+        fingerprint = hashlib.sha256(f"{self.server}|{material}".encode()).hexdigest()[:16]
+        return ClusterConnection(
+            key=f"{self.name}:{fingerprint}",
+            server=self.server,
+            ca_data=creds.get("ca_data"),
+            token=creds.get("token"),
+            client_cert_data=creds.get("client_cert_data"),
+            client_key_data=creds.get("client_key_data"),
+            insecure=bool(creds.get("insecure", False)),
+        )
+
+
+def _in_cluster_credentials() -> dict:
+    import base64
+
+    # Read on every connection: projected service-account tokens rotate.
+    token = settings.IN_CLUSTER_TOKEN_PATH.read_text().strip()
+    ca = settings.IN_CLUSTER_CA_PATH.read_bytes()
+    return {"token": token, "ca_data": base64.b64encode(ca).decode(), "insecure": False}

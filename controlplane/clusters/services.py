@@ -1,0 +1,326 @@
+"""Writes of the cluster registry: add (from a kubeconfig, the pod's service account or the
+sandbox), edit, remove, test. Every change is audited; credentials never leave encrypted."""
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils.text import slugify
+
+from controlplane.accounts.selectors import user_can
+from controlplane.audit.models import ActionStatus
+from controlplane.audit.services import action_check, action_record
+from controlplane.kube import resources
+from controlplane.kube.errors import KubeError
+
+from .crypto import CredentialsUnreadable, decrypt_json, encrypt_json
+from .kubeconfig import KubeconfigError, parse_kubeconfig
+from .models import Cluster, ClusterSource
+
+log = logging.getLogger(__name__)
+
+# Names that would collide with fixed URL segments (/clusters/add/, /api/v1/clusters/preview/).
+RESERVED_NAMES = {"add", "preview"}
+
+# An uploaded kubeconfig waits (encrypted, in the preview form) at most this long for "save".
+STAGE_TTL_SECONDS = 3600
+
+# What "Test connection" asks the API server about (resource, group, subresource, verbs).
+_ALL_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete")
+ACCESS_CHECKS = (
+    ("deployments", "apps", None, _ALL_VERBS),
+    ("pods", "", None, _ALL_VERBS),
+    ("pods/log", "", "log", ("get",)),
+    ("jobs", "batch", None, _ALL_VERBS),
+    ("horizontalpodautoscalers", "autoscaling", None, _ALL_VERBS),
+    ("secrets", "", None, _ALL_VERBS),
+)
+
+
+def kubeconfig_stage(*, raw: bytes | str) -> str:
+    """Validate an upload and wrap it encrypted, to be carried from preview to save."""
+    parse_kubeconfig(raw)
+    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    return encrypt_json({"kubeconfig": text})
+
+
+def kubeconfig_unstage(*, staged: str) -> str:
+    try:
+        return decrypt_json(staged, ttl=STAGE_TTL_SECONDS)["kubeconfig"]
+    except (CredentialsUnreadable, KeyError, TypeError) as exc:
+        raise KubeconfigError(
+            "kubeconfig", "the upload has expired or is damaged; upload the file again"
+        ) from exc
+
+
+def _check_can_add(*, actor, name: str) -> None:
+    if not getattr(actor, "is_superuser", False):
+        action_record(
+            actor=actor,
+            cluster=None,
+            kind="cluster",
+            name=name,
+            verb="create",
+            status=ActionStatus.REFUSED,
+            error=f"{getattr(actor, 'username', 'anonymous')} is not a superuser",
+        )
+        raise PermissionDenied("Only superusers may add clusters.")
+
+
+def _validate_name(name: str) -> str:
+    if not name or slugify(name) != name or len(name) > 63:
+        raise ValidationError(
+            {"name": ["Use lowercase letters, digits and hyphens (at most 63 characters)."]}
+        )
+    if name in RESERVED_NAMES:
+        raise ValidationError({"name": [f"{name!r} is reserved; choose another name."]})
+    if Cluster.objects.filter(name=name).exists():
+        raise ValidationError({"name": [f"A cluster named {name!r} already exists."]})
+    return name
+
+
+def _credentials_from_kubeconfig(raw: bytes | str, context: str | None) -> dict:
+    return parse_kubeconfig(raw).credentials(context)
+
+
+def _save_new(*, actor, name, display_name, source, creds: dict, request_id) -> Cluster:
+    with transaction.atomic():
+        cluster = Cluster.objects.create(
+            name=name,
+            display_name=display_name or "",
+            server=creds["server"],
+            source=source,
+            context=creds.get("context", ""),
+            default_namespace=creds.get("namespace") or "default",
+            credentials_encrypted=encrypt_json(_secret_part(creds)) if creds else "",
+        )
+        action_record(
+            actor=actor,
+            cluster=cluster,
+            kind="cluster",
+            name=name,
+            verb="create",
+            parameters={"source": source, "server": cluster.server, "context": cluster.context},
+            status=ActionStatus.SUCCEEDED,
+            request_id=request_id,
+        )
+    log.info("cluster %s added (%s, %s)", name, source, cluster.server)
+    return cluster
+
+
+def _secret_part(creds: dict) -> dict:
+    keys = ("ca_data", "token", "client_cert_data", "client_key_data", "insecure")
+    return {key: creds.get(key) for key in keys}
+
+
+def cluster_create_from_kubeconfig(
+    *,
+    actor,
+    name: str,
+    kubeconfig: bytes | str,
+    context: str | None = None,
+    display_name: str = "",
+    request_id: str | None = None,
+) -> Cluster:
+    _check_can_add(actor=actor, name=name)
+    _validate_name(name)
+    creds = _credentials_from_kubeconfig(kubeconfig, context)
+    return _save_new(
+        actor=actor,
+        name=name,
+        display_name=display_name,
+        source=ClusterSource.KUBECONFIG,
+        creds=creds,
+        request_id=request_id,
+    )
+
+
+def cluster_create_in_cluster(
+    *, actor, name: str, display_name: str = "", request_id: str | None = None
+) -> Cluster:
+    from .selectors import in_cluster_available
+
+    _check_can_add(actor=actor, name=name)
+    _validate_name(name)
+    if not in_cluster_available():
+        raise ValidationError(
+            {"source": ["No service account is mounted: this process does not run in a pod."]}
+        )
+    import os
+
+    host = os.environ.get("KUBERNETES_SERVICE_HOST", "kubernetes.default.svc")
+    port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+    host = f"[{host}]" if ":" in host else host
+    creds = {"server": f"https://{host}:{port}", "context": "in-cluster"}
+    # The token and CA are read from the mounted files on every connection (they rotate).
+    return _save_new(
+        actor=actor,
+        name=name,
+        display_name=display_name,
+        source=ClusterSource.IN_CLUSTER,
+        creds=creds,
+        request_id=request_id,
+    )
+
+
+def cluster_register_sandbox(
+    *, actor=None, name: str = "sandbox", path=None, display_name: str = "Local sandbox"
+) -> Cluster:
+    """Register (or refresh the credentials of) the sandbox from its kubeconfig file.
+
+    Idempotent: `make run` calls it on every start, since the sandbox may hand out new
+    credentials when it restarts.
+    """
+    kubeconfig_path = path or settings.SANDBOX_KUBECONFIG
+    raw = kubeconfig_path.read_bytes() if hasattr(kubeconfig_path, "read_bytes") else None
+    if raw is None:
+        with open(kubeconfig_path, "rb") as handle:
+            raw = handle.read()
+    creds = _credentials_from_kubeconfig(raw, None)
+    existing = Cluster.objects.filter(name=name).first()
+    if existing is None:
+        return _save_new(
+            actor=actor,
+            name=name,
+            display_name=display_name,
+            source=ClusterSource.SANDBOX,
+            creds=creds,
+            request_id=None,
+        )
+    existing.server = creds["server"]
+    existing.context = creds.get("context", "")
+    existing.credentials_encrypted = encrypt_json(_secret_part(creds))
+    existing.save()
+    return existing
+
+
+def cluster_update(
+    *,
+    actor,
+    cluster: Cluster,
+    display_name: str | None = None,
+    kubeconfig: bytes | str | None = None,
+    context: str | None = None,
+    request_id: str | None = None,
+) -> Cluster:
+    changes: dict = {}
+    if display_name is not None:
+        changes["display_name"] = display_name
+    if kubeconfig is not None:
+        changes["kubeconfig"] = "(new credentials)"
+    action_check(
+        actor=actor,
+        cluster=cluster,
+        namespace=None,
+        kind="cluster",
+        name=cluster.name,
+        verb="update",
+        permission="manage_cluster",
+        parameters=changes,
+        request_id=request_id,
+    )
+    with transaction.atomic():
+        if display_name is not None:
+            cluster.display_name = display_name
+        if kubeconfig is not None:
+            if cluster.source == ClusterSource.IN_CLUSTER:
+                raise ValidationError(
+                    {"kubeconfig": ["This cluster uses the pod's service account."]}
+                )
+            creds = _credentials_from_kubeconfig(kubeconfig, context)
+            cluster.server = creds["server"]
+            cluster.context = creds.get("context", "")
+            cluster.default_namespace = creds.get("namespace") or "default"
+            cluster.credentials_encrypted = encrypt_json(_secret_part(creds))
+        cluster.save()
+        action_record(
+            actor=actor,
+            cluster=cluster,
+            kind="cluster",
+            name=cluster.name,
+            verb="update",
+            parameters={**changes, "server": cluster.server},
+            status=ActionStatus.SUCCEEDED,
+            request_id=request_id,
+        )
+    return cluster
+
+
+def cluster_delete(*, actor, cluster: Cluster, request_id: str | None = None) -> None:
+    action_check(
+        actor=actor,
+        cluster=cluster,
+        namespace=None,
+        kind="cluster",
+        name=cluster.name,
+        verb="delete",
+        permission="manage_cluster",
+        parameters={},
+        request_id=request_id,
+    )
+    with transaction.atomic():
+        action_record(
+            actor=actor,
+            cluster=cluster,
+            kind="cluster",
+            name=cluster.name,
+            verb="delete",
+            parameters={"server": cluster.server},
+            status=ActionStatus.SUCCEEDED,
+            request_id=request_id,
+        )
+        cluster.delete()
+    log.info("cluster %s removed", cluster.name)
+
+
+def _access_matrix(conn) -> list[dict]:
+    checks = [
+        (resource, group, sub, verb)
+        for resource, group, sub, verbs in ACCESS_CHECKS
+        for verb in verbs
+    ]
+
+    def review(check):
+        resource, group, sub, verb = check
+        base = resource.split("/")[0]
+        return resources.access_review(conn, verb=verb, resource=base, group=group, subresource=sub)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(review, checks))
+    matrix: dict[str, dict] = {}
+    for (resource, group, _sub, verb), allowed in zip(checks, answers, strict=True):
+        row = matrix.setdefault(resource, {"resource": resource, "group": group, "verbs": {}})
+        row["verbs"][verb] = allowed
+    return list(matrix.values())
+
+
+def cluster_test(*, actor, cluster: Cluster) -> dict:
+    """Reachability, server version and what the stored credentials may do."""
+    if not user_can(user=actor, permission="manage_cluster", cluster=cluster):
+        raise PermissionDenied("Only admins of this cluster may test its connection.")
+    report: dict = {
+        "server": cluster.server,
+        "reachable": False,
+        "version": None,
+        "error": "",
+        "access": [],
+        "access_error": "",
+    }
+    try:
+        conn = cluster.connection()
+    except (CredentialsUnreadable, OSError) as exc:
+        report["error"] = str(exc)
+        return report
+    try:
+        report["version"] = resources.version(conn).get("gitVersion")
+        report["reachable"] = True
+    except KubeError as exc:
+        report["error"] = f"{exc.__class__.__name__}: {exc}"
+        return report
+    try:
+        report["access"] = _access_matrix(conn)
+    except KubeError as exc:
+        report["access_error"] = f"{exc.__class__.__name__}: {exc}"
+    return report

@@ -1,0 +1,152 @@
+"""Typed errors for every failure of a Kubernetes API call, and the one translation to them.
+
+Messages are built from the API's Status object, never from the raw exception text, so no
+request header (and so no credential) can leak into an error shown to a user or logged.
+"""
+
+import json
+import logging
+
+import urllib3.exceptions
+from kubernetes.client.exceptions import ApiException
+
+log = logging.getLogger(__name__)
+
+
+class KubeError(Exception):
+    status: int | None = None
+
+    def __init__(self, message: str, *, status: int | None = None, reason: str = ""):
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotFound(KubeError):
+    status = 404
+
+
+class AlreadyExists(KubeError):
+    status = 409
+
+
+class Conflict(KubeError):
+    status = 409
+
+
+class Invalid(KubeError):
+    status = 422
+
+    def __init__(self, message: str, *, causes: list[dict] | None = None, **kwargs):
+        super().__init__(message, **kwargs)
+        # Each cause: {"field": "spec.replicas", "reason": "FieldValueInvalid", "message": ...}
+        self.causes = causes or []
+
+
+class Forbidden(KubeError):
+    status = 403
+
+
+class Unauthorized(KubeError):
+    status = 401
+
+
+class Unavailable(KubeError):
+    """Transient: the server is unreachable, overloaded (429/5xx) or timed out."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class Gone(KubeError):
+    """410 Expired: a watch's resourceVersion is too old; the caller relists."""
+
+    status = 410
+
+
+class BadRequest(KubeError):
+    status = 400
+
+
+def _status_body(exc: ApiException) -> dict:
+    body = exc.body
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if not body:
+        return {}
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return {"message": body[:500]}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _retry_after(exc: ApiException) -> float | None:
+    headers = exc.headers or {}
+    raw = headers.get("Retry-After") if hasattr(headers, "get") else None
+    try:
+        return float(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def from_api_exception(exc: ApiException) -> KubeError:
+    status = exc.status or 0
+    body = _status_body(exc)
+    reason = body.get("reason") or exc.reason or ""
+    message = body.get("message") or f"{status} {exc.reason or 'error'}"
+    details = body.get("details") or {}
+    if status == 404:
+        return NotFound(message, reason=reason)
+    if status == 409:
+        if reason == "AlreadyExists":
+            return AlreadyExists(message, reason=reason)
+        return Conflict(message, reason=reason)
+    if status == 422:
+        causes = [
+            {
+                "field": cause.get("field", ""),
+                "reason": cause.get("reason", ""),
+                "message": cause.get("message", ""),
+            }
+            for cause in details.get("causes") or []
+        ]
+        return Invalid(message, causes=causes, reason=reason)
+    if status == 403:
+        return Forbidden(message, reason=reason)
+    if status == 401:
+        return Unauthorized(message or "Unauthorized", reason=reason)
+    if status == 410:
+        return Gone(message, reason=reason)
+    if status == 400:
+        return BadRequest(message, reason=reason)
+    if status == 429 or status >= 500:
+        return Unavailable(message, status=status, reason=reason, retry_after=_retry_after(exc))
+    if status == 0:
+        return Unavailable(message, reason=reason)
+    return KubeError(message, status=status, reason=reason)
+
+
+def translate(exc: BaseException) -> KubeError:
+    """Map any exception raised by a client call to a KubeError (or the original if unknown)."""
+    if isinstance(exc, KubeError):
+        return exc
+    if isinstance(exc, ApiException):
+        return from_api_exception(exc)
+    if isinstance(exc, urllib3.exceptions.SSLError):
+        return Unavailable(f"TLS error talking to the API server: {exc.__class__.__name__}")
+    if isinstance(exc, urllib3.exceptions.TimeoutError):
+        return Unavailable("The API server did not answer in time")
+    if isinstance(exc, urllib3.exceptions.HTTPError | ConnectionError | OSError):
+        return Unavailable(f"The API server is unreachable ({exc.__class__.__name__})")
+    raise TypeError(f"not a Kubernetes client error: {exc!r}") from exc
+
+
+# Exceptions a client call can raise that `translate` understands.
+CLIENT_ERRORS = (ApiException, urllib3.exceptions.HTTPError, ConnectionError, OSError)

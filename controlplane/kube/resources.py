@@ -1,0 +1,130 @@
+"""Operations on cluster resources: plain dicts in and out (the API's camelCase JSON shape).
+
+Every call carries an explicit (connect, read) timeout and goes through the one retry policy.
+Responses are read raw (`_preload_content=False`) and parsed as JSON, which yields exactly the
+shape kubectl shows, without a round trip through the generated model classes.
+"""
+
+import json
+from collections.abc import Callable
+
+import kubernetes.client as k8s
+
+from . import retry
+from .client import api_client, timeouts
+from .connection import ClusterConnection
+
+
+def _json(response) -> dict:
+    try:
+        return json.loads(response.data or b"{}")
+    finally:
+        response.release_conn()
+
+
+def _read(fn: Callable, *args, what: str, retry_ok: bool = True, **kwargs) -> dict:
+    def once():
+        return _json(fn(*args, _request_timeout=timeouts(), _preload_content=False, **kwargs))
+
+    return retry.call(once, what=what, retry=retry_ok)
+
+
+def _items(result: dict) -> list[dict]:
+    return list(result.get("items") or [])
+
+
+# Cluster-wide ------------------------------------------------------------------------------
+
+
+def version(conn: ClusterConnection) -> dict:
+    """The server's /version: {"major", "minor", "gitVersion", ...}."""
+    return _read(k8s.VersionApi(api_client(conn)).get_code, what="version")
+
+
+def namespace_list(conn: ClusterConnection) -> list[dict]:
+    return _items(_read(k8s.CoreV1Api(api_client(conn)).list_namespace, what="list namespaces"))
+
+
+def node_list(conn: ClusterConnection) -> list[dict]:
+    return _items(_read(k8s.CoreV1Api(api_client(conn)).list_node, what="list nodes"))
+
+
+def pod_list(
+    conn: ClusterConnection, *, namespace: str | None = None, label_selector: str | None = None
+) -> list[dict]:
+    api = k8s.CoreV1Api(api_client(conn))
+    extra = {"label_selector": label_selector} if label_selector else {}
+    if namespace is None:
+        return _items(_read(api.list_pod_for_all_namespaces, what="list pods", **extra))
+    return _items(_read(api.list_namespaced_pod, namespace, what="list pods", **extra))
+
+
+def event_list(
+    conn: ClusterConnection, *, namespace: str | None = None, field_selector: str | None = None
+) -> list[dict]:
+    api = k8s.CoreV1Api(api_client(conn))
+    extra = {"field_selector": field_selector} if field_selector else {}
+    if namespace is None:
+        return _items(_read(api.list_event_for_all_namespaces, what="list events", **extra))
+    return _items(_read(api.list_namespaced_event, namespace, what="list events", **extra))
+
+
+# Deployments -------------------------------------------------------------------------------
+
+
+def deployment_list(conn: ClusterConnection, *, namespace: str) -> list[dict]:
+    api = k8s.AppsV1Api(api_client(conn))
+    return _items(_read(api.list_namespaced_deployment, namespace, what="list deployments"))
+
+
+def deployment_get(conn: ClusterConnection, *, namespace: str, name: str) -> dict:
+    api = k8s.AppsV1Api(api_client(conn))
+    return _read(api.read_namespaced_deployment, name, namespace, what=f"get deployment {name}")
+
+
+def deployment_scale(conn: ClusterConnection, *, namespace: str, name: str, replicas: int) -> dict:
+    """Set spec.replicas through the scale subresource; returns the Scale object.
+
+    An absolute count makes the call idempotent, so retrying it (or re-running the task
+    after a worker died) is safe.
+    """
+    api = k8s.AppsV1Api(api_client(conn))
+    body = {"spec": {"replicas": replicas}}
+    return _read(
+        api.patch_namespaced_deployment_scale,
+        name,
+        namespace,
+        body,
+        what=f"scale deployment {name}",
+    )
+
+
+# Authorization -----------------------------------------------------------------------------
+
+
+def access_review(
+    conn: ClusterConnection,
+    *,
+    verb: str,
+    resource: str,
+    group: str = "",
+    namespace: str | None = None,
+    subresource: str | None = None,
+) -> bool:
+    """Whether the connection's own credentials allow `verb` on `resource` (SSAR)."""
+    attributes = {"verb": verb, "resource": resource, "group": group}
+    if namespace:
+        attributes["namespace"] = namespace
+    if subresource:
+        attributes["subresource"] = subresource
+    body = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": attributes},
+    }
+    api = k8s.AuthorizationV1Api(api_client(conn))
+    # Creating a review changes nothing, so retrying it is safe.
+    result = _read(
+        api.create_self_subject_access_review, body, what=f"access review {verb} {resource}"
+    )
+    return bool((result.get("status") or {}).get("allowed"))

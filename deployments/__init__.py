@@ -1,0 +1,1 @@
+"""Serving: deployments, services, scaling, autoscaling, rollouts, pods, logs and metrics."""
