@@ -4,10 +4,12 @@ Call it only after the database change it describes has committed (wrap the call
 `transaction.on_commit`), so a browser never sees a change that was rolled back.
 """
 
+import asyncio
 import logging
+import threading
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import channel_layers, get_channel_layer
 
 log = logging.getLogger(__name__)
 
@@ -25,3 +27,46 @@ def broadcast(*, group: str, message: dict) -> None:
     if layer is None:
         raise RuntimeError("CHANNEL_LAYERS is not configured")
     async_to_sync(layer.group_send)(group, message)
+
+
+class BroadcastLoop:
+    """broadcast() for long-running threaded processes (the watcher).
+
+    `broadcast()` runs each send through async_to_sync, which costs an event loop hand-off and
+    a channel-layer connection per loop; the watcher sends one message per cluster change, so
+    it keeps one event loop in a thread of its own and one channel layer on it. Sends block
+    until done and raise on failure, so a caller knows when Redis did not take a message.
+    """
+
+    def __init__(self, *, timeout: float = 10.0):
+        self._timeout = timeout
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="broadcast-loop", daemon=True
+        )
+        self._thread.start()
+        # A private layer instance: its connection pool belongs to this loop only.
+        self._layer = channel_layers.make_backend("default")
+
+    def send(self, *, group: str, message: dict) -> None:
+        future = asyncio.run_coroutine_threadsafe(
+            self._layer.group_send(group, message), self._loop
+        )
+        try:
+            future.result(self._timeout)
+        except TimeoutError:
+            future.cancel()
+            raise
+
+    def close(self) -> None:
+        async def _flush():
+            close = getattr(self._layer, "close_pools", None)
+            if close is not None:
+                await close()
+
+        try:
+            asyncio.run_coroutine_threadsafe(_flush(), self._loop).result(self._timeout)
+        except Exception:
+            log.exception("closing the channel layer's connections failed")
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(self._timeout)

@@ -1,0 +1,136 @@
+"""Which cluster and namespace a page is about, remembered per session, and the nav bar."""
+
+from django.urls import NoReverseMatch, Resolver404, resolve, reverse
+
+from controlplane.accounts.selectors import user_can, visible_namespaces
+from controlplane.clusters.selectors import cluster_list
+
+SESSION_CLUSTER = "dashboard.cluster"
+SESSION_NAMESPACE = "dashboard.namespace"
+
+
+def remember(request, *, cluster: str | None = None, namespace: str | None = None) -> None:
+    if cluster:
+        if request.session.get(SESSION_CLUSTER) != cluster:
+            request.session.pop(SESSION_NAMESPACE, None)
+        request.session[SESSION_CLUSTER] = cluster
+    if namespace:
+        request.session[SESSION_NAMESPACE] = namespace
+
+
+def current_names(request) -> tuple[str | None, str | None]:
+    """(cluster, namespace) named by the URL, else the ones remembered for this session."""
+    kwargs = getattr(getattr(request, "resolver_match", None), "kwargs", {}) or {}
+    session = getattr(request, "session", {})
+    cluster = kwargs.get("cluster") or session.get(SESSION_CLUSTER)
+    namespace = kwargs.get("namespace") or session.get(SESSION_NAMESPACE)
+    return cluster, namespace
+
+
+def _path_exists(path: str) -> bool:
+    try:
+        resolve(path)
+    except Resolver404:
+        return False
+    return True
+
+
+def _reverse(name: str, **kwargs) -> str | None:
+    try:
+        return reverse(name, kwargs=kwargs)
+    except NoReverseMatch:
+        return None
+
+
+def nav_items(request, cluster: str | None, namespace: str | None) -> list[dict]:
+    """The main navigation; an area whose pages don't exist yet is shown disabled."""
+    current = getattr(getattr(request, "resolver_match", None), "view_name", "") or ""
+    path = request.path
+    items = [
+        {
+            "label": "Overview",
+            "url": _reverse("dashboard:overview", cluster=cluster) if cluster else "/",
+            "active": current.startswith("dashboard:overview"),
+        },
+        {
+            "label": "Deployments",
+            "url": (
+                _reverse("deployments:list", cluster=cluster, namespace=namespace)
+                if cluster and namespace
+                else _reverse("deployments:index", cluster=cluster)
+                if cluster
+                else None
+            ),
+            "active": current.startswith("deployments:"),
+        },
+    ]
+    for label, prefix in (
+        ("Training", "/training/"),
+        ("Experiments", "/experiments/"),
+        ("Clusters", "/clusters/"),
+        ("Audit", "/audit/"),
+    ):
+        items.append(
+            {
+                "label": label,
+                "url": prefix if _path_exists(prefix) else None,
+                "active": path.startswith(prefix),
+            }
+        )
+    items.append(
+        {
+            "label": "Watcher",
+            "url": _reverse("dashboard:watcher"),
+            "active": current == "dashboard:watcher",
+        }
+    )
+    return items
+
+
+def namespace_choices(*, user, cluster) -> tuple[list[str], str]:
+    """Namespace names for the switcher, and a note when they could not be listed."""
+    # Imported here: snapshot pulls in the kube layer, which the nav must not need at import.
+    from controlplane.live.snapshot import snapshot_get
+
+    snap = snapshot_get(cluster=cluster, kind="namespaces")
+    names = sorted((o.get("metadata") or {}).get("name", "") for o in snap.objects)
+    visible = visible_namespaces(user=user, cluster=cluster)
+    if visible is not None:
+        # A narrowed grant names its namespaces even when they can't be listed right now.
+        names = sorted(set(names) & visible) if snap.ok else sorted(visible)
+    note = "" if snap.ok else f"namespaces unavailable: {snap.error}"
+    return names, note
+
+
+def nav_state(request) -> dict:
+    user = request.user
+    if not user.is_authenticated:
+        return {"authenticated": False}
+    cluster_name, namespace = current_names(request)
+    clusters = list(cluster_list(user=user))
+    cluster = next((c for c in clusters if c.name == cluster_name), None)
+    if cluster is None and clusters:
+        cluster = clusters[0]
+    namespaces, note = ([], "")
+    if cluster is not None:
+        namespaces, note = namespace_choices(user=user, cluster=cluster)
+        if namespace not in namespaces:
+            namespace = (
+                cluster.default_namespace
+                if cluster.default_namespace in namespaces
+                else (namespaces[0] if namespaces else None)
+            )
+    view_name = getattr(getattr(request, "resolver_match", None), "view_name", "") or ""
+    return {
+        "authenticated": True,
+        "clusters": clusters,
+        "cluster": cluster,
+        "namespaces": namespaces,
+        "namespace": namespace,
+        "namespace_note": note,
+        "items": nav_items(request, cluster.name if cluster else None, namespace),
+        "switch_to": "deployments" if view_name.startswith("deployments:") else "overview",
+        "can_view_cluster": bool(
+            cluster and user_can(user=user, permission="view", cluster=cluster)
+        ),
+    }

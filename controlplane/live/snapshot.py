@@ -1,0 +1,82 @@
+"""What a page shows of a (cluster, kind): from the watcher's cache, or a live list, and which.
+
+Pages never show a number without saying where it came from and how old it is; a Snapshot
+carries exactly that next to the objects.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import redis
+
+from controlplane.kube.errors import KubeError
+from controlplane.kube.watch import list_objects
+from controlplane.live.cache import cached_snapshot
+
+log = logging.getLogger(__name__)
+
+CACHE = "cache"
+LIVE = "live"
+UNAVAILABLE = "unavailable"
+
+
+@dataclass
+class Snapshot:
+    kind: str
+    objects: list[dict] = field(default_factory=list)
+    source: str = UNAVAILABLE
+    # When the data was known to be current (epoch seconds): the list's time for live lists;
+    # for the cache, the last time the watch stream confirmed it (event, bookmark or reopen).
+    as_of: float | None = None
+    last_change: float | None = None
+    error: str = ""
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.source != UNAVAILABLE
+
+
+def _float(meta: dict, name: str) -> float | None:
+    try:
+        return float(meta[name])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def snapshot_get(*, cluster, kind: str, namespace: str | None = None) -> Snapshot:
+    """The objects of `kind` (in `namespace` if given) with their provenance."""
+    note = ""
+    try:
+        objects, meta = cached_snapshot(cluster_name=cluster.name, kind=kind, namespace=namespace)
+    except redis.RedisError as exc:
+        log.warning("live cache unreachable for %s/%s: %s", cluster.name, kind, exc)
+        objects, meta, note = None, {}, "watcher cache unreachable"
+    if objects is not None:
+        times = [
+            _float(meta, n)
+            for n in ("synced_at", "last_event_at", "last_bookmark_at", "watch_open_at")
+        ]
+        changes = [_float(meta, n) for n in ("synced_at", "last_event_at")]
+        return Snapshot(
+            kind=kind,
+            objects=objects,
+            source=CACHE,
+            as_of=max((t for t in times if t), default=None),
+            last_change=max((t for t in changes if t), default=None),
+        )
+    if not note:
+        note = "watcher not synced" if meta else "watcher not running for this cluster"
+    try:
+        items, _rv = list_objects(cluster.connection(), kind=kind, namespace=namespace)
+    except KubeError as exc:
+        return Snapshot(kind=kind, source=UNAVAILABLE, error=str(exc), note=note)
+    items.sort(
+        key=lambda o: (
+            (o.get("metadata") or {}).get("namespace") or "",
+            (o.get("metadata") or {}).get("name") or "",
+        )
+    )
+    now = time.time()
+    return Snapshot(kind=kind, objects=items, source=LIVE, as_of=now, last_change=None, note=note)

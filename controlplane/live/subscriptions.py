@@ -1,0 +1,48 @@
+"""Who may subscribe to what on the live websocket; refusals are audited."""
+
+from django.http import Http404
+
+from controlplane.accounts.selectors import user_can, visible_namespaces
+from controlplane.audit.services import action_refuse
+from controlplane.clusters.selectors import cluster_get
+from controlplane.kube.watch import KINDS
+
+
+class SubscriptionRefused(Exception):
+    pass
+
+
+def subscription_authorize(
+    *, user, cluster: str, kind: str, namespace: str | None
+) -> set[str] | None:
+    """Allow or refuse a subscription; returns the namespaces the user may see (None: all).
+
+    A cluster-wide subscription (no namespace, or a cluster-scoped kind) needs a cluster-wide
+    grant: a grant narrowed to namespaces would otherwise stream the other namespaces too.
+    The actions stream is the exception: it is filtered per message by namespace.
+    """
+    try:
+        cluster_obj = cluster_get(name=cluster)
+    except Http404:
+        raise SubscriptionRefused(f"no cluster named {cluster!r}") from None
+    visible = visible_namespaces(user=user, cluster=cluster_obj)
+    scoped = kind != "actions" and namespace is not None and KINDS[kind].namespaced
+    allowed = user_can(
+        user=user, permission="view", cluster=cluster_obj, namespace=namespace if scoped else None
+    )
+    if allowed and not scoped and kind != "actions" and visible is not None:
+        allowed = False
+    if not allowed:
+        where = f"{kind} in namespace {namespace}" if scoped else f"all {kind}"
+        action_refuse(
+            actor=user,
+            cluster=cluster_obj,
+            namespace=namespace if scoped else "",
+            kind=kind,
+            name="",
+            verb="watch",
+            permission="view",
+            parameters={"subscription": {"kind": kind, "namespace": namespace}},
+        )
+        raise SubscriptionRefused(f"you may not view {where} on cluster {cluster}")
+    return visible

@@ -1,0 +1,24 @@
+from django.urls import path
+
+from . import views
+
+app_name = "deployments"
+
+urlpatterns = [
+    path("c/<slug:cluster>/deployments/", views.index, name="index"),
+    path(
+        "c/<slug:cluster>/ns/<slug:namespace>/deployments/",
+        views.deployment_list,
+        name="list",
+    ),
+    path(
+        "c/<slug:cluster>/ns/<slug:namespace>/deployments/table/",
+        views.deployment_rows_view,
+        name="table",
+    ),
+    path(
+        "c/<slug:cluster>/ns/<slug:namespace>/deployments/<str:name>/scale/",
+        views.deployment_scale_view,
+        name="scale",
+    ),
+]

@@ -1,0 +1,133 @@
+// Live pages: one websocket to /ws/live/, subscriptions declared by #live-root, and section
+// refreshes through htmx. Elements with data-live-on="kind ..." and hx-trigger="live-refresh"
+// are re-rendered by the server when one of their kinds changes (debounced), so the numbers
+// shown are always computed server-side from the watcher's cache.
+(function () {
+  "use strict";
+
+  var DEBOUNCE_MS = 300;
+  var pending = new Map();
+
+  function configureHtmx() {
+    if (!window.htmx) return;
+    // Form errors (400 invalid, 404 gone, 503 unreachable) come back as fragments to show.
+    htmx.config.responseHandling = [
+      { code: "204", swap: false },
+      { code: "[23]..", swap: true },
+      { code: "(400|404|409|503)", swap: true, error: false },
+      { code: "[45]..", swap: false, error: true },
+    ];
+  }
+
+  function setIndicator(text, state) {
+    document.querySelectorAll("[data-live-indicator]").forEach(function (el) {
+      el.textContent = text;
+      el.dataset.state = state;
+    });
+  }
+
+  function refresh(el) {
+    // A user typing into a form inside the section keeps their input: refresh after blur.
+    if (el.contains(document.activeElement) && document.activeElement.tagName === "INPUT") {
+      document.activeElement.addEventListener("blur", function () { schedule(el); }, { once: true });
+      return;
+    }
+    if (window.htmx) htmx.trigger(el, "live-refresh");
+  }
+
+  function schedule(el) {
+    if (pending.has(el)) return;
+    pending.set(el, setTimeout(function () {
+      pending.delete(el);
+      refresh(el);
+    }, DEBOUNCE_MS));
+  }
+
+  function sectionsFor(kind) {
+    return document.querySelectorAll('[data-live-on~="' + kind + '"]');
+  }
+
+  function onMessage(data) {
+    if (data.type === "kube.event") {
+      sectionsFor(data.kind).forEach(schedule);
+      document.body.dispatchEvent(new CustomEvent("live:kube", { detail: data }));
+    } else if (data.type === "action.update") {
+      var action = data.action || {};
+      document.querySelectorAll('[data-action-id="' + action.id + '"]').forEach(function (el) {
+        el.textContent = action.status;
+        el.className = "pill status-" + action.status;
+        el.title = action.error || "";
+      });
+      sectionsFor("actions").forEach(schedule);
+    } else if (data.type === "error") {
+      console.warn("live: " + data.error);
+      setIndicator("live updates refused: " + data.error, "error");
+    } else if (data.type === "subscribed") {
+      setIndicator("live", "live");
+    }
+  }
+
+  function connect(root, attempt) {
+    var cluster = root.dataset.liveCluster;
+    var namespace = root.dataset.liveNamespace || null;
+    var kinds = (root.dataset.liveKinds || "").split(/\s+/).filter(Boolean);
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var socket = new WebSocket(scheme + location.host + "/ws/live/");
+    socket.onopen = function () {
+      attempt = 0;
+      kinds.forEach(function (kind) {
+        socket.send(JSON.stringify({ subscribe: { cluster: cluster, kind: kind, namespace: namespace } }));
+      });
+      if (root.dataset.liveActions) {
+        socket.send(JSON.stringify({ subscribe: { cluster: cluster, kind: "actions" } }));
+      }
+      // Anything may have changed while disconnected: re-render every live section once.
+      if (root.dataset.liveConnectedBefore) {
+        document.querySelectorAll("[data-live-on]").forEach(schedule);
+      }
+      root.dataset.liveConnectedBefore = "1";
+    };
+    socket.onmessage = function (event) {
+      try {
+        onMessage(JSON.parse(event.data));
+      } catch (err) {
+        console.error("live: bad message", err);
+      }
+    };
+    socket.onclose = function (event) {
+      if (event.code === 4401) {
+        setIndicator("signed out: reload to log in", "error");
+        return;
+      }
+      var delay = Math.min(30000, 500 * Math.pow(2, attempt));
+      setIndicator("disconnected, retrying in " + Math.round(delay / 1000) + " s", "error");
+      setTimeout(function () { connect(root, attempt + 1); }, delay);
+    };
+  }
+
+  // "3 s ago" labels stay true while the page is open.
+  function tickAges() {
+    var now = Date.now() / 1000;
+    document.querySelectorAll("[data-as-of]").forEach(function (el) {
+      var asOf = parseFloat(el.dataset.asOf);
+      var label = el.querySelector(".ago");
+      if (!label || isNaN(asOf)) return;
+      var s = Math.max(0, Math.round(now - asOf));
+      label.textContent = s < 60 ? s + " s ago" : s < 3600 ? Math.floor(s / 60) + " min ago" : Math.floor(s / 3600) + " h ago";
+    });
+  }
+
+  function autosubmit() {
+    document.querySelectorAll("form[data-autosubmit] select").forEach(function (select) {
+      select.addEventListener("change", function () { select.form.submit(); });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    configureHtmx();
+    autosubmit();
+    var root = document.getElementById("live-root");
+    if (root && (root.dataset.liveKinds || root.dataset.liveActions)) connect(root, 0);
+    setInterval(tickAges, 1000);
+  });
+})();
