@@ -1,0 +1,131 @@
+"""The shape every controller shares: store events -> deduplicated work queue -> reconcile(key).
+
+As in client-go, a key is queued at most once however many events arrive before it is worked
+on; a reconcile that fails is retried with back-off; `requeue_after` re-checks a key later
+(progress deadlines, minReadySeconds, back-offs); and a slow resync re-queues every key so a
+missed edge cannot leave an object stuck forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# Yield to the event loop after this many reconciles so HTTP requests are never starved.
+_BATCH = 50
+
+
+class Controller:
+    name = "controller"
+
+    def __init__(self, cluster: Any) -> None:
+        self.cluster = cluster
+        self.store = cluster.store
+        self.config = cluster.config
+        self._queue: deque[Hashable] = deque()
+        self._queued: set[Hashable] = set()
+        self._wakeup = asyncio.Event()
+        self._timers: dict[Hashable, asyncio.TimerHandle] = {}
+        self._failures: dict[Hashable, int] = {}
+        self._unsubscribe: list[Callable[[], None]] = []
+
+    # -- wiring -----------------------------------------------------------------------------
+
+    def watch(self, resource: str, handler: Callable[[str, dict, dict | None], None]) -> None:
+        self._unsubscribe.append(self.store.subscribe(resource, handler))
+
+    def setup(self) -> None:
+        """Subscribe to the store; subclasses call self.watch(...)."""
+
+    def initial_keys(self) -> Iterable[Hashable]:
+        """Every key the controller is responsible for (start-up and resync)."""
+        return ()
+
+    def reconcile(self, key: Hashable) -> None:
+        raise NotImplementedError
+
+    def resync_interval(self) -> float:
+        return self.config.resync_seconds
+
+    # -- queue ------------------------------------------------------------------------------
+
+    def enqueue(self, key: Hashable) -> None:
+        if key in self._queued:
+            return
+        self._queued.add(key)
+        self._queue.append(key)
+        self._wakeup.set()
+
+    def requeue_after(self, key: Hashable, delay: float) -> None:
+        """Queue key after delay; an earlier pending timer for the same key wins."""
+        loop = asyncio.get_running_loop()
+        when = loop.time() + max(delay, 0.0)
+        timer = self._timers.get(key)
+        if timer is not None and not timer.cancelled():
+            if timer.when() <= when:
+                return
+            timer.cancel()
+        self._timers[key] = loop.call_at(when, self._fire_timer, key)
+
+    def _fire_timer(self, key: Hashable) -> None:
+        self._timers.pop(key, None)
+        self.enqueue(key)
+
+    # -- run --------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        try:
+            for key in self.initial_keys():
+                self.enqueue(key)
+            resync = asyncio.create_task(self._resync_loop(), name=f"{self.name}-resync")
+            try:
+                await self._work_loop()
+            finally:
+                resync.cancel()
+        finally:
+            for unsubscribe in self._unsubscribe:
+                unsubscribe()
+            for timer in self._timers.values():
+                timer.cancel()
+
+    async def _work_loop(self) -> None:
+        done = 0
+        while True:
+            if not self._queue:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            key = self._queue.popleft()
+            self._queued.discard(key)
+            self._reconcile_safely(key)
+            done += 1
+            if done % _BATCH == 0:
+                await asyncio.sleep(0)
+
+    def _reconcile_safely(self, key: Hashable) -> None:
+        try:
+            self.reconcile(key)
+        except Exception as exc:
+            failures = self._failures.get(key, 0) + 1
+            self._failures[key] = failures
+            conflict = getattr(exc, "code", None) == 409
+            if conflict:
+                # Someone wrote in between (a user, another controller): re-read and retry.
+                log.debug("%s: conflict reconciling %s, retrying", self.name, key)
+            else:
+                log.exception("%s: reconciling %s failed (attempt %d)", self.name, key, failures)
+            delay = 0.0 if conflict and failures < 5 else min(0.05 * 2**failures, 30.0)
+            self.requeue_after(key, delay)
+        else:
+            self._failures.pop(key, None)
+
+    async def _resync_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.resync_interval())
+            for key in self.initial_keys():
+                self.enqueue(key)

@@ -1,0 +1,545 @@
+"""The simulated kubelet: drives every bound pod through its lifecycle on its node.
+
+Per pod it keeps what a kubelet keeps in memory (container runs, restart counts, back-offs)
+and publishes what a kubelet publishes: pod status (phase, IPs, conditions, containerStatuses)
+and the events `kubectl describe pod` shows (Pulling, Pulled, Failed, BackOff, Created,
+Started, Killing). One reconcile per pod key; the runtime's callbacks and timed transitions
+(readiness, back-off expiry, termination grace) re-queue the key.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.controllers.base import Controller
+from sandbox.controllers.cache import Caches
+from sandbox.controllers.util import (
+    deepcopy,
+    get_condition,
+    now,
+    parse_time,
+    rfc3339,
+    set_condition,
+)
+from sandbox.kubelet.ipam import NodeIPAM
+from sandbox.kubelet.runtime import ContainerHandle, PullResult, Runtime
+
+log = logging.getLogger(__name__)
+COMPONENT = "kubelet"
+
+# Container run phases (kubelet-internal, not API values).
+PULLING, PULL_FAILED, PULL_BACKOFF, CREATING, RUNNING, CRASH_BACKOFF, EXITED = (
+    "pulling",
+    "pull-failed",
+    "pull-backoff",
+    "creating",
+    "running",
+    "crash-backoff",
+    "exited",
+)
+
+
+@dataclass
+class ContainerRun:
+    spec: dict
+    phase: str = PULLING
+    image: str = ""
+    image_id: str = ""
+    handle: ContainerHandle | None = None
+    restart_count: int = 0
+    crash_streak: int = 0
+    pull_failures: int = 0
+    started_at: float | None = None
+    ready_at: float | None = None  # None while not running or never ready
+    next_at: float | None = None
+    terminated: dict | None = None  # current terminated state (EXITED / CRASH_BACKOFF)
+    last_terminated: dict | None = None
+    waiting_reason: str = "ContainerCreating"
+    waiting_message: str = ""
+    ever_started: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.spec["name"]
+
+
+@dataclass
+class PodRun:
+    uid: str
+    node: str
+    ip: str
+    host_ip: str
+    start_time: str
+    containers: dict[str, ContainerRun] = field(default_factory=dict)
+    killing: bool = False
+    kill_at: float = 0.0
+
+
+class Kubelet(Controller):
+    name = "kubelet"
+
+    def __init__(self, cluster: Any, caches: Caches, runtime: Runtime) -> None:
+        super().__init__(cluster)
+        self.caches = caches
+        self.runtime = runtime
+        self.logs = cluster.logs
+        self.ipam = NodeIPAM()
+        self.pods: dict[tuple[str, str], PodRun] = {}
+
+    def setup(self) -> None:
+        self.watch("pods", self._on_pod)
+
+    def initial_keys(self):
+        return [
+            k for k, p in self.caches.pods.objects.items() if (p.get("spec") or {}).get("nodeName")
+        ]
+
+    def _on_pod(self, event_type: str, obj: dict, old: dict | None) -> None:
+        key = (obj["metadata"].get("namespace") or "", obj["metadata"]["name"])
+        if event_type == "DELETED":
+            self._forget(key, obj["metadata"].get("uid"))
+            return
+        if not (obj.get("spec") or {}).get("nodeName"):
+            return
+        # Our own status writes come back as events too; only changes we act on matter.
+        old_meta = (old or {}).get("metadata") or {}
+        if (
+            key not in self.pods
+            or old is None
+            or old_meta.get("deletionTimestamp") != obj["metadata"].get("deletionTimestamp")
+            or old_meta.get("uid") != obj["metadata"].get("uid")
+        ):
+            self.enqueue(key)
+
+    # -- reconcile ---------------------------------------------------------------------------
+
+    def reconcile(self, key: tuple[str, str]) -> None:
+        pod = self.store.get("pods", *key)
+        if pod is None:
+            self._forget(key, None)
+            return
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        if not node_name:
+            return
+        run = self.pods.get(key)
+        if run is not None and run.uid != pod["metadata"]["uid"]:
+            self._forget(key, run.uid)
+            run = None
+        if run is None:
+            if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+                if pod["metadata"].get("deletionTimestamp"):
+                    self._finish_deletion(pod)
+                return
+            node = self.caches.nodes.get("", node_name)
+            if node is None:
+                return  # bound to a node that does not exist: nothing runs it, as upstream
+            run = self._admit(pod, node)
+        if pod["metadata"].get("deletionTimestamp"):
+            if not run.killing:
+                self._begin_kill(pod, run)
+            if now() >= run.kill_at:
+                self._finish_deletion(pod)
+                return
+        else:
+            self._advance(pod, run)
+        self._publish(pod, run)
+        self._schedule_next(key, run)
+
+    def _admit(self, pod: dict, node: dict) -> PodRun:
+        key = (pod["metadata"]["namespace"], pod["metadata"]["name"])
+        uid = pod["metadata"]["uid"]
+        status = pod.get("status") or {}
+        host_ip = _internal_ip(node)
+        restored = {c.get("name"): c for c in status.get("containerStatuses") or []}
+        if status.get("podIP"):
+            self.ipam.adopt(node, uid, status["podIP"])
+            ip = status["podIP"]
+        else:
+            ip = self.ipam.allocate(node, uid)
+        run = PodRun(
+            uid, node["metadata"]["name"], ip, host_ip, status.get("startTime") or rfc3339()
+        )
+        self.pods[key] = run
+        for spec in pod["spec"].get("containers") or []:
+            crun = ContainerRun(spec=spec, image=spec.get("image", ""))
+            run.containers[spec["name"]] = crun
+            previous = restored.get(spec["name"])
+            if previous and "running" in (previous.get("state") or {}):
+                # The sandbox restarted with --state: the container "kept running".
+                crun.restart_count = previous.get("restartCount", 0)
+                self._start_container(pod, run, crun, restored_from=previous)
+            else:
+                if previous:
+                    crun.restart_count = previous.get("restartCount", 0)
+                self._pull(pod, run, crun)
+        return run
+
+    # -- image pulls -------------------------------------------------------------------------
+
+    def _pull(self, pod: dict, run: PodRun, crun: ContainerRun) -> None:
+        crun.phase = PULLING
+        crun.next_at = None
+        key = (pod["metadata"]["namespace"], pod["metadata"]["name"])
+        image = crun.spec.get("image", "")
+
+        def done(result: PullResult) -> None:
+            current = self.pods.get(key)
+            if current is not run or run.killing or crun.phase != PULLING:
+                return
+            self._pull_done(key, run, crun, result)
+
+        if (crun.spec.get("imagePullPolicy") or "IfNotPresent") != "Never":
+            self._event(pod, "Pulling", f'Pulling image "{image}"')
+        self.runtime.pull(run.node, pod, crun.spec, done)
+
+    def _pull_done(
+        self, key: tuple[str, str], run: PodRun, crun: ContainerRun, result: PullResult
+    ) -> None:
+        pod = self.store.get("pods", *key)
+        if pod is None:
+            return
+        image = crun.spec.get("image", "")
+        if result.ok:
+            crun.image, crun.image_id = result.image, result.image_id
+            crun.pull_failures = 0
+            if result.already_present:
+                self._event(pod, "Pulled", f'Container image "{image}" already present on machine')
+            else:
+                secs = f"{result.seconds:.3f}s"
+                self._event(
+                    pod,
+                    "Pulled",
+                    f'Successfully pulled image "{image}" in {secs} ({secs} including waiting). '
+                    f"Image size: {result.size_bytes} bytes.",
+                )
+            crun.phase = CREATING
+            crun.waiting_reason, crun.waiting_message = "ContainerCreating", ""
+            crun.next_at = now() + self.config.container_start_seconds
+        else:
+            crun.pull_failures += 1
+            crun.phase = PULL_FAILED
+            if "pull policy of Never" in result.message:
+                crun.waiting_reason, crun.waiting_message = "ErrImageNeverPull", result.message
+                self._event(pod, "ErrImageNeverPull", result.message, warning=True)
+                crun.next_at = None
+            else:
+                crun.waiting_reason = "ErrImagePull"
+                crun.waiting_message = result.message
+                self._event(
+                    pod, "Failed", f'Failed to pull image "{image}": {result.message}', warning=True
+                )
+                self._event(pod, "Failed", "Error: ErrImagePull", warning=True)
+                # The next sync reports ImagePullBackOff and waits out the back-off.
+                crun.next_at = now() + min(self.config.image_pull_backoff_base_seconds, 1.0) / 2
+        self.enqueue(key)
+
+    # -- the state machine -------------------------------------------------------------------
+
+    def _advance(self, pod: dict, run: PodRun) -> None:
+        at = now()
+        for crun in run.containers.values():
+            if crun.next_at is None or at < crun.next_at:
+                continue
+            image = crun.spec.get("image", "")
+            if crun.phase == PULL_FAILED:
+                delay = _backoff(
+                    crun.pull_failures,
+                    self.config.image_pull_backoff_base_seconds,
+                    self.config.image_pull_backoff_max_seconds,
+                )
+                crun.phase = PULL_BACKOFF
+                crun.waiting_reason = "ImagePullBackOff"
+                crun.waiting_message = f'Back-off pulling image "{image}"'
+                crun.next_at = at + delay
+                self._event(pod, "BackOff", f'Back-off pulling image "{image}"')
+                self._event(pod, "Failed", "Error: ImagePullBackOff", warning=True)
+            elif crun.phase == PULL_BACKOFF:
+                self._pull(pod, run, crun)
+            elif crun.phase in (CREATING, CRASH_BACKOFF):
+                restarting = crun.phase == CRASH_BACKOFF
+                if restarting:
+                    crun.restart_count += 1
+                    self.logs.restart(run_ns(pod), pod["metadata"]["name"], crun.name)
+                self._start_container(pod, run, crun)
+
+    def _start_container(
+        self, pod: dict, run: PodRun, crun: ContainerRun, restored_from: dict | None = None
+    ) -> None:
+        key = (pod["metadata"]["namespace"], pod["metadata"]["name"])
+
+        def exited(code: int, reason: str) -> None:
+            if self.pods.get(key) is not run or crun.handle is not handle or run.killing:
+                return
+            self._container_exited(key, pod, run, crun, code, reason)
+
+        if restored_from is None:
+            self._event(pod, "Created", f"Created container {crun.name}")
+        handle = self.runtime.start(pod, crun.spec, crun.restart_count, exited)
+        crun.handle = handle
+        if restored_from is None:
+            self._event(pod, "Started", f"Started container {crun.name}")
+            crun.started_at = now()
+        else:
+            running = (restored_from.get("state") or {}).get("running") or {}
+            crun.started_at = parse_time(running.get("startedAt")) or now()
+            crun.image = restored_from.get("image") or crun.image
+            crun.image_id = restored_from.get("imageID") or crun.image_id
+        crun.phase = RUNNING
+        crun.ever_started = True
+        crun.next_at = None
+        if crun.terminated is not None:
+            crun.last_terminated = crun.terminated
+        crun.terminated = None
+        delay = self.runtime.readiness_delay(pod, crun.spec)
+        crun.ready_at = None if delay is None else crun.started_at + delay
+
+    def _container_exited(
+        self,
+        key: tuple[str, str],
+        pod: dict,
+        run: PodRun,
+        crun: ContainerRun,
+        code: int,
+        reason: str,
+    ) -> None:
+        at = now()
+        container_id = crun.handle.container_id if crun.handle is not None else ""
+        crun.handle = None
+        crun.ready_at = None
+        crun.terminated = {
+            "containerID": container_id,
+            "exitCode": code,
+            "reason": reason,
+            "startedAt": rfc3339(crun.started_at),
+            "finishedAt": rfc3339(at),
+        }
+        ran_for = at - (crun.started_at or at)
+        if ran_for >= self.config.crash_backoff_reset_seconds:
+            crun.crash_streak = 0
+        policy = pod["spec"].get("restartPolicy") or "Always"
+        restart = policy == "Always" or (policy == "OnFailure" and code != 0)
+        if not restart:
+            crun.phase = EXITED
+            crun.next_at = None
+        else:
+            delay = (
+                0.0
+                if crun.crash_streak == 0
+                else _backoff(
+                    crun.crash_streak,
+                    self.config.crash_backoff_base_seconds,
+                    self.config.crash_backoff_max_seconds,
+                )
+            )
+            crun.crash_streak += 1
+            crun.phase = CRASH_BACKOFF
+            crun.next_at = at + delay
+            if delay > 0:
+                current = self.store.get("pods", *key) or pod
+                pod_ref = f"{key[1]}_{key[0]}({pod['metadata']['uid']})"
+                crun.waiting_reason = "CrashLoopBackOff"
+                crun.waiting_message = (
+                    f"back-off {_duration(delay)} restarting failed "
+                    f"container={crun.name} pod={pod_ref}"
+                )
+                self._event(
+                    current,
+                    "BackOff",
+                    f"Back-off restarting failed container {crun.name} in pod {pod_ref}",
+                    warning=True,
+                )
+            else:
+                crun.waiting_reason, crun.waiting_message = "", ""
+        self.enqueue(key)
+
+    # -- termination -------------------------------------------------------------------------
+
+    def _begin_kill(self, pod: dict, run: PodRun) -> None:
+        run.killing = True
+        grace = pod["metadata"].get("deletionGracePeriodSeconds")
+        if grace is None:
+            grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
+        wait = min(
+            float(grace), self.config.termination_seconds, self.config.termination_max_seconds
+        )
+        run.kill_at = now() + wait
+        for crun in run.containers.values():
+            if crun.handle is not None:
+                self._event(pod, "Killing", f"Stopping container {crun.name}")
+                self.runtime.stop(crun.handle, float(grace))
+                crun.ready_at = None
+
+    def _finish_deletion(self, pod: dict) -> None:
+        meta = pod["metadata"]
+        try:
+            self.store.delete("pods", meta["namespace"], meta["name"], grace_period_seconds=0)
+        except Exception as exc:
+            if getattr(exc, "code", None) != 404:
+                raise
+        self._forget((meta["namespace"], meta["name"]), meta.get("uid"))
+
+    def _forget(self, key: tuple[str, str], uid: str | None) -> None:
+        run = self.pods.get(key)
+        if run is None or (uid is not None and run.uid != uid):
+            return
+        del self.pods[key]
+        for crun in run.containers.values():
+            if crun.handle is not None:
+                self.runtime.stop(crun.handle, 0)
+                crun.handle = None
+        self.ipam.release(run.uid)
+        self.logs.forget(*key)
+
+    # -- status ------------------------------------------------------------------------------
+
+    def _publish(self, pod: dict, run: PodRun) -> None:
+        at = now()
+        status = deepcopy(pod.get("status") or {})
+        statuses = [
+            self._container_status(crun, at, run.killing) for crun in run.containers.values()
+        ]
+        phase = _phase(pod, run)
+        status["phase"] = phase
+        status["hostIP"] = run.host_ip
+        status["hostIPs"] = [{"ip": run.host_ip}]
+        status["podIP"] = run.ip
+        status["podIPs"] = [{"ip": run.ip}]
+        status["startTime"] = run.start_time
+        status["containerStatuses"] = statuses
+        done = phase in ("Succeeded", "Failed")
+        set_condition(
+            status,
+            "PodReadyToStartContainers",
+            "False" if done else "True",
+            "",
+            "",
+            probe_times=True,
+        )
+        set_condition(status, "Initialized", "True", "", "", probe_times=True)
+        unready = [s["name"] for s in statuses if not s["ready"]]
+        if done:
+            reason, message, ready = "PodCompleted", "", "False"
+        elif unready:
+            reason = "ContainersNotReady"
+            message = f"containers with unready status: [{' '.join(unready)}]"
+            ready = "False"
+        else:
+            reason, message, ready = "", "", "True"
+        set_condition(status, "Ready", ready, reason, message, probe_times=True)
+        set_condition(status, "ContainersReady", ready, reason, message, probe_times=True)
+        if get_condition(status, "PodScheduled") is None:
+            set_condition(status, "PodScheduled", "True", "", "", probe_times=True)
+        status["conditions"] = sorted(status["conditions"], key=_condition_order)
+        if status != pod.get("status"):
+            updated = dict(pod)
+            updated["status"] = status
+            self.store.update_status("pods", updated)
+
+    def _container_status(self, crun: ContainerRun, at: float, killing: bool) -> dict:
+        ready = (
+            crun.phase == RUNNING
+            and not killing
+            and crun.ready_at is not None
+            and at >= crun.ready_at
+        )
+        out: dict[str, Any] = {}
+        if crun.handle is not None or crun.terminated is not None:
+            cid = (
+                crun.handle.container_id
+                if crun.handle is not None
+                else crun.terminated.get("containerID")
+            )
+            if cid:
+                out["containerID"] = cid
+        out["image"] = crun.image or crun.spec.get("image", "")
+        out["imageID"] = crun.image_id
+        last = dict(crun.last_terminated) if crun.last_terminated else None
+        out["lastState"] = {"terminated": last} if last else {}
+        out["name"] = crun.name
+        out["ready"] = ready
+        out["restartCount"] = crun.restart_count
+        out["started"] = crun.phase == RUNNING
+        if crun.phase == RUNNING:
+            out["state"] = {"running": {"startedAt": rfc3339(crun.started_at)}}
+        elif crun.phase == EXITED or (crun.phase == CRASH_BACKOFF and not crun.waiting_reason):
+            out["state"] = {"terminated": dict(crun.terminated or {})}
+        else:
+            waiting: dict[str, Any] = {"reason": crun.waiting_reason or "ContainerCreating"}
+            if crun.waiting_message:
+                waiting["message"] = crun.waiting_message
+            out["state"] = {"waiting": waiting}
+            if crun.phase == CRASH_BACKOFF and crun.terminated:
+                out["lastState"] = {"terminated": dict(crun.terminated)}
+        return out
+
+    def _schedule_next(self, key: tuple[str, str], run: PodRun) -> None:
+        at = now()
+        times = []
+        if run.killing:
+            times.append(run.kill_at)
+        for crun in run.containers.values():
+            if crun.next_at is not None:
+                times.append(crun.next_at)
+            if crun.phase == RUNNING and crun.ready_at is not None and crun.ready_at > at:
+                times.append(crun.ready_at)
+        if times:
+            self.requeue_after(key, max(min(times) - at, 0.0) + 0.001)
+
+    def _event(self, pod: dict, reason: str, message: str, *, warning: bool = False) -> None:
+        self.store.record_event(
+            pod,
+            reason=reason,
+            message=message,
+            type="Warning" if warning else "Normal",
+            component=COMPONENT,
+        )
+
+
+def run_ns(pod: dict) -> str:
+    return pod["metadata"].get("namespace") or ""
+
+
+def _phase(pod: dict, run: PodRun) -> str:
+    runs = list(run.containers.values())
+    if any(not c.ever_started and c.phase != EXITED for c in runs):
+        return "Pending"
+    if any(c.phase != EXITED for c in runs):
+        return "Running"
+    codes = [(c.terminated or {}).get("exitCode", 0) for c in runs]
+    return "Succeeded" if all(code == 0 for code in codes) else "Failed"
+
+
+def _backoff(failures: int, base: float, maximum: float) -> float:
+    return min(base * 2 ** max(failures - 1, 0), maximum)
+
+
+def _duration(seconds: float) -> str:
+    """Go's time.Duration formatting for the whole and fractional seconds back-offs use."""
+    if seconds >= 60:
+        minutes, secs = divmod(round(seconds), 60)
+        return f"{minutes}m{secs}s"
+    if seconds == int(seconds):
+        return f"{int(seconds)}s"
+    return f"{seconds:g}s"
+
+
+def _internal_ip(node: dict) -> str:
+    for address in (node.get("status") or {}).get("addresses") or []:
+        if address.get("type") == "InternalIP":
+            return address.get("address", "")
+    return ""
+
+
+_ORDER = {
+    "PodReadyToStartContainers": 0,
+    "Initialized": 1,
+    "Ready": 2,
+    "ContainersReady": 3,
+    "PodScheduled": 4,
+}
+
+
+def _condition_order(cond: dict) -> int:
+    return _ORDER.get(cond.get("type", ""), 5)
