@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.authtoken.models import Token
 
+from controlplane.audit.services import action_refuse
 from controlplane.clusters.selectors import cluster_get, cluster_list
 
 from .forms import RoleGrantForm
@@ -44,6 +45,21 @@ def api_token(request):
     )
 
 
+def _refuse(request, cluster, *, verb: str, username: str) -> PermissionDenied:
+    """Audit a refused change of role grants; returns the exception to raise."""
+    return action_refuse(
+        actor=request.user,
+        cluster=cluster,
+        namespace=None,
+        kind="rolegrant",
+        name=username,
+        verb=verb,
+        permission="manage_roles",
+        parameters={"user": username},
+        request_id=request.request_id,
+    )
+
+
 def _managed_clusters(user):
     return [
         cluster
@@ -65,6 +81,8 @@ def grant_index(request):
 def grant_cluster(request, cluster):
     obj = cluster_get(name=cluster)
     if not user_can(user=request.user, permission="manage_roles", cluster=obj):
+        if request.method == "POST":
+            raise _refuse(request, obj, verb="grant", username=request.POST.get("user", ""))
         raise PermissionDenied("Only admins of this cluster may manage its role grants.")
     form = RoleGrantForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -98,7 +116,7 @@ def grant_cluster(request, cluster):
 def grant_revoke(request, cluster, username):
     obj = cluster_get(name=cluster)
     if not user_can(user=request.user, permission="manage_roles", cluster=obj):
-        raise PermissionDenied("Only admins of this cluster may manage its role grants.")
+        raise _refuse(request, obj, verb="revoke", username=username)
     grant = role_grant_list(cluster=obj).filter(user__username=username).first()
     if grant is None:
         raise Http404(f"{username!r} holds no role on {obj.name}")

@@ -44,6 +44,13 @@ def run_action(task, event_id: str, perform: Callable[[AuditEvent], dict]) -> st
     event = action_start(event_id=event_id)
     if event is None:
         return "skipped"
+    if event.cluster_id is None:
+        action_finish(
+            event_id=event_id,
+            status=ActionStatus.FAILED,
+            error=f"the cluster {event.cluster_name!r} was removed before the action ran",
+        )
+        return ActionStatus.FAILED
     if settings.ACTION_TASK_TEST_DELAY:
         # Test-only hook (DEBUG only): widen the window in which a test kills the worker.
         time.sleep(settings.ACTION_TASK_TEST_DELAY)

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from controlplane.accounts.selectors import role_for, user_can
+from controlplane.audit.services import action_refuse
 
 from . import services
 from .forms import ClusterEditForm, KubeconfigSaveForm, KubeconfigUploadForm, OtherSourceForm
@@ -186,6 +187,18 @@ def cluster_test(request, cluster):
 def cluster_edit(request, cluster):
     obj = _visible(request, cluster)
     if not user_can(user=request.user, permission="manage_cluster", cluster=obj):
+        if request.method == "POST":
+            raise action_refuse(
+                actor=request.user,
+                cluster=obj,
+                namespace=None,
+                kind="cluster",
+                name=obj.name,
+                verb="update",
+                permission="manage_cluster",
+                parameters={},
+                request_id=request.request_id,
+            )
         raise PermissionDenied("Only admins of this cluster may edit it.")
     form = ClusterEditForm(
         request.POST or None, request.FILES or None, initial={"display_name": obj.display_name}

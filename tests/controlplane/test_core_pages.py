@@ -1,0 +1,187 @@
+"""Server-rendered pages: sign-in, clusters (upload -> preview -> save), tokens, grants, audit."""
+
+import re
+
+import pytest
+from django.test import Client
+from rest_framework.authtoken.models import Token
+
+from controlplane.accounts.models import RoleGrant
+from controlplane.audit.models import AuditEvent
+from controlplane.clusters.crypto import encrypt_json
+from controlplane.clusters.models import Cluster
+
+from .test_core_api import SECRET_TOKEN, kubeconfig_text
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def cluster():
+    return Cluster.objects.create(
+        name="offline",
+        server="https://127.0.0.1:1",
+        source="kubeconfig",
+        credentials_encrypted=encrypt_json({"token": SECRET_TOKEN}),
+    )
+
+
+def logged_in(user, *, csrf=False) -> Client:
+    browser = Client(enforce_csrf_checks=csrf)
+    browser.force_login(user)
+    return browser
+
+
+def csrf_token(html: bytes) -> str:
+    return re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1).decode()
+
+
+def test_people_log_in_and_out(make_user):
+    make_user("alice", password="s3cure-pass-word")
+    browser = Client(enforce_csrf_checks=True)
+    page = browser.get("/accounts/login/")
+    assert page.status_code == 200
+    response = browser.post(
+        "/accounts/login/",
+        {
+            "username": "alice",
+            "password": "s3cure-pass-word",
+            "csrfmiddlewaretoken": csrf_token(page.content),
+        },
+    )
+    assert response.status_code == 302
+    assert browser.get("/clusters/").status_code == 200
+    logout = browser.post(
+        "/accounts/logout/", {"csrfmiddlewaretoken": browser.cookies["csrftoken"].value}
+    )
+    assert logout.status_code == 302
+    assert browser.get("/clusters/").status_code == 302
+
+
+def test_pages_need_a_login(client):
+    for url in ("/clusters/", "/audit/", "/accounts/token/", "/accounts/grants/"):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/")
+
+
+def test_forms_without_a_csrf_token_are_rejected(make_user):
+    browser = logged_in(make_user(), csrf=True)
+    assert browser.post("/accounts/token/", {"action": "create"}).status_code == 403
+
+
+def test_adding_a_cluster_shows_the_api_server_before_saving(make_user):
+    admin = make_user("root", superuser=True)
+    browser = logged_in(admin)
+    preview = browser.post("/clusters/add/", {"text": kubeconfig_text()})
+    assert preview.status_code == 200
+    html = preview.content.decode()
+    assert "https://127.0.0.1:1" in html
+    assert SECRET_TOKEN not in html
+    assert not Cluster.objects.exists()
+    staged = re.search(r'name="staged" value="([^"]+)"', html).group(1)
+    saved = browser.post(
+        "/clusters/add/save/", {"staged": staged, "name": "prod", "context": "ctx"}
+    )
+    assert saved.status_code == 302
+    assert saved["Location"] == "/clusters/prod/"
+    assert Cluster.objects.get(name="prod").connection().token == SECRET_TOKEN
+
+
+def test_a_refused_kubeconfig_page_names_the_field(make_user):
+    browser = logged_in(make_user("root", superuser=True))
+    response = browser.post(
+        "/clusters/add/", {"text": kubeconfig_text(user={"auth-provider": {"name": "oidc"}})}
+    )
+    assert response.status_code == 200
+    assert "users[0].user.auth-provider" in response.content.decode()
+    assert not Cluster.objects.exists()
+
+
+def test_only_superusers_reach_the_add_page(cluster, make_user):
+    browser = logged_in(make_user(role="admin", cluster=cluster))
+    assert browser.get("/clusters/add/").status_code == 403
+
+
+def test_the_cluster_page_hides_what_the_user_may_not_do(cluster, make_user):
+    viewer_page = logged_in(make_user(role="viewer", cluster=cluster)).get("/clusters/offline/")
+    admin_page = logged_in(make_user(role="admin", cluster=cluster)).get("/clusters/offline/")
+    assert viewer_page.status_code == admin_page.status_code == 200
+    assert b"Test connection" not in viewer_page.content
+    assert b"/clusters/offline/remove/" not in viewer_page.content
+    assert b"Test connection" in admin_page.content
+    assert b"/clusters/offline/remove/" in admin_page.content
+
+
+@pytest.mark.parametrize(("role", "status"), [("operator", 403), ("admin", 302)])
+def test_editing_a_cluster_on_the_page_needs_admin_and_is_audited(cluster, make_user, role, status):
+    browser = logged_in(make_user(role=role, cluster=cluster))
+    response = browser.post("/clusters/offline/edit/", {"display_name": "Renamed"})
+    assert response.status_code == status
+    event = AuditEvent.objects.get(kind="cluster", verb="update")
+    assert event.status == ("refused" if status == 403 else "succeeded")
+
+
+def test_removing_a_cluster_on_the_page(cluster, make_user):
+    browser = logged_in(make_user(role="admin", cluster=cluster))
+    assert browser.get("/clusters/offline/remove/").status_code == 200
+    assert browser.post("/clusters/offline/remove/").status_code == 302
+    assert not Cluster.objects.exists()
+
+
+def test_an_api_token_is_shown_once(make_user):
+    user = make_user()
+    browser = logged_in(user)
+    created = browser.post("/accounts/token/", {"action": "create"})
+    key = user.auth_token.key
+    assert key in created.content.decode()
+    again = browser.get("/accounts/token/")
+    assert key not in again.content.decode()
+    assert b"You have a token" in again.content
+    browser.post("/accounts/token/", {"action": "revoke"})
+    assert not Token.objects.filter(user=user).exists()
+
+
+def test_admins_manage_role_grants_on_the_page(cluster, make_user):
+    admin = make_user(role="admin", cluster=cluster)
+    make_user("bob")
+    browser = logged_in(admin)
+    assert browser.get("/accounts/grants/").status_code == 200
+    response = browser.post(
+        "/accounts/grants/offline/", {"user": "bob", "role": "operator", "namespaces": "ml, web"}
+    )
+    assert response.status_code == 302
+    page = browser.get("/accounts/grants/offline/").content.decode()
+    assert "bob" in page
+    assert "ml, web" in page
+    assert browser.post("/accounts/grants/offline/bob/revoke/").status_code == 302
+    assert not RoleGrant.objects.filter(user__username="bob").exists()
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator", "engineer"])
+def test_non_admins_cannot_change_grants_and_are_audited(cluster, make_user, role):
+    browser = logged_in(make_user(role=role, cluster=cluster))
+    make_user("bob")
+    assert browser.get("/accounts/grants/offline/").status_code == 403
+    response = browser.post("/accounts/grants/offline/", {"user": "bob", "role": "admin"})
+    assert response.status_code == 403
+    assert AuditEvent.objects.get(kind="rolegrant").status == "refused"
+
+
+def test_the_audit_page_filters_by_result(cluster, make_user, api_client_for):
+    viewer = make_user("vic", role="viewer", cluster=cluster)
+    api_client_for(viewer).post(
+        "/api/v1/clusters/offline/namespaces/ml/deployments/web/scale/",
+        {"replicas": 2},
+        format="json",
+    )
+    admin = make_user("ada", role="admin", cluster=cluster)
+    browser = logged_in(admin)
+    browser.post("/clusters/offline/edit/", {"display_name": "Renamed"})
+    page = browser.get("/audit/?status=refused").content.decode()
+    assert "scale deployment web" in page
+    assert "update cluster" not in page
+    everything = browser.get("/audit/").content.decode()
+    assert "update cluster" in everything
+    bad = browser.get("/audit/?since=notadate").content.decode()
+    assert "since:" in bad
