@@ -62,6 +62,10 @@ class SandboxConfig:
     log_interval_seconds: float = 10.0
     # API server: how many events the watch history keeps before answering 410 Gone.
     watch_history_size: int = 100_000
+    # API server: how often a watch with allowWatchBookmarks gets a BOOKMARK event.
+    watch_bookmark_interval: float = 5.0
+    # --state: how often changed objects are flushed to the state file.
+    state_flush_interval: float = 1.0
 
     @classmethod
     def realistic(cls) -> SandboxConfig:
@@ -96,6 +100,8 @@ class SandboxConfig:
             metrics_noise=0.0,
             log_interval_seconds=0.5,
             watch_history_size=20_000,
+            watch_bookmark_interval=1.0,
+            state_flush_interval=0.2,
         )
 
     @classmethod

@@ -121,6 +121,7 @@ class Behavior:
 @dataclass
 class Script:
     registry: list[str] | None = None  # None: every image exists
+    missing_images: list[str] = field(default_factory=list)  # patterns the registry lacks
     behaviors: list[Rule] = field(default_factory=list)
     usage: list[Rule] = field(default_factory=list)
     loads: dict[tuple[str, str], dict] = field(default_factory=dict)
@@ -132,6 +133,7 @@ class Script:
 
     def reset(self) -> None:
         self.registry = None
+        self.missing_images = []
         self.behaviors.clear()
         self.usage.clear()
         self.loads.clear()
@@ -140,6 +142,8 @@ class Script:
     # lookups used by the kubelet and the usage model
 
     def image_available(self, image: str) -> bool:
+        if any(_image_matches(pattern, image) for pattern in self.missing_images):
+            return False
         if self.registry is None:
             return True
         return any(_image_matches(pattern, image) for pattern in self.registry)
@@ -185,7 +189,11 @@ class Script:
 
     def to_json(self) -> dict:
         return {
-            "registry": {"images": self.registry, "allImagesExist": self.registry is None},
+            "registry": {
+                "images": self.registry,
+                "missingImages": self.missing_images,
+                "allImagesExist": self.registry is None and not self.missing_images,
+            },
             "behaviors": [r.to_json() for r in self.behaviors],
             "usage": [r.to_json() for r in self.usage],
             "loads": [
@@ -416,12 +424,20 @@ def add_routes(app: web.Application, cluster: Any) -> None:
 
     async def set_registry(request: web.Request) -> web.Response:
         data = _object(await _json(request))
-        _reject_unknown(data, {"images"})
-        script.registry = _strings(data, "images")
+        _reject_unknown(data, {"images", "missingImages"})
+        if "images" not in data and "missingImages" not in data:
+            raise ScriptError(
+                "images", "give images (what the registry holds) and/or missingImages"
+            )
+        if "images" in data:
+            script.registry = None if data["images"] is None else _strings(data, "images")
+        if "missingImages" in data:
+            script.missing_images = _strings(data, "missingImages")
         return web.json_response(script.to_json()["registry"])
 
     async def clear_registry(request: web.Request) -> web.Response:
         script.registry = None
+        script.missing_images = []
         return web.json_response(script.to_json()["registry"])
 
     def rule_routes(name: str, rules: list[Rule], parse: Any) -> None:

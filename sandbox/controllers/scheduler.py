@@ -360,10 +360,11 @@ class Scheduler(Controller):
         if total == 0:
             message = "no nodes available to schedule pods"
         else:
-            detail = ", ".join(f"{count} {reason}" for reason, count in sorted(reasons.items()))
+            # Upstream sorts the formatted "<count> <reason>" strings, not the reasons.
+            detail = ", ".join(sorted(f"{count} {reason}" for reason, count in reasons.items()))
             message = f"0/{total} nodes are available: {detail}."
             if preemption:
-                extra = ", ".join(f"{c} {r}" for r, c in sorted(preemption.items()))
+                extra = ", ".join(sorted(f"{c} {r}" for r, c in preemption.items()))
                 message += f" preemption: 0/{total} nodes are available: {extra}."
         updated = deepcopy(pod)
         status = updated.setdefault("status", {})
