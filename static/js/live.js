@@ -117,6 +117,22 @@
     });
   }
 
+  function reportErrors() {
+    document.body.addEventListener("htmx:responseError", function (event) {
+      var status = event.detail.xhr.status;
+      var text = status === 403 ? "You are not allowed to do that." :
+        "The server answered " + status + "; the page may be out of date. Reload to retry.";
+      var box = document.getElementById("live-status");
+      box.textContent = text;
+      box.hidden = false;
+    });
+    document.body.addEventListener("htmx:sendError", function () {
+      var box = document.getElementById("live-status");
+      box.textContent = "The server is unreachable; changes were not sent.";
+      box.hidden = false;
+    });
+  }
+
   function autosubmit() {
     document.querySelectorAll("form[data-autosubmit] select").forEach(function (select) {
       select.addEventListener("change", function () { select.form.submit(); });
@@ -125,6 +141,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     configureHtmx();
+    reportErrors();
     autosubmit();
     var root = document.getElementById("live-root");
     if (root && (root.dataset.liveKinds || root.dataset.liveActions)) connect(root, 0);

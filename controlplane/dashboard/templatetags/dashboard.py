@@ -1,4 +1,5 @@
 import time
+from datetime import datetime
 
 from django import template
 from django.utils.html import format_html
@@ -54,7 +55,10 @@ def source_note(snapshot):
 
 
 @register.filter
-def ago(epoch) -> str:
-    if not epoch:
+def ago(value) -> str:
+    """Epoch seconds (as Redis holds them) or a datetime, as "12 s ago"."""
+    if not value:
         return "never"
-    return _ago(time.time() - float(epoch))
+    if isinstance(value, datetime):
+        return _ago(time.time() - value.timestamp())
+    return _ago(time.time() - float(value))
