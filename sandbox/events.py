@@ -1,0 +1,81 @@
+"""core/v1 Events, recorded and aggregated the way the real components' recorders do."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from sandbox.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> str:
+    from sandbox.store import now_iso
+
+    return now_iso()
+
+
+def record_event(
+    store,
+    involved: dict,
+    *,
+    reason: str,
+    message: str,
+    type: str = "Normal",
+    component: str,
+) -> None:
+    """Create an Event about `involved`, or bump count/lastTimestamp of the identical last one.
+
+    Repeats of the same (object, reason, message) aggregate into one Event, as the client-go
+    event correlator does, so a crash-looping pod does not flood the store.
+    """
+    meta = involved.get("metadata", {})
+    ns = meta.get("namespace") or "default"
+    if store.get("namespaces", None, ns) is None:
+        return  # the namespace is gone: nowhere to put the event (the real recorder drops it too)
+    ref = {
+        "kind": involved.get("kind", ""),
+        "namespace": meta.get("namespace", ""),
+        "name": meta.get("name", ""),
+        "uid": meta.get("uid", ""),
+        "apiVersion": involved.get("apiVersion", ""),
+        "resourceVersion": meta.get("resourceVersion", ""),
+    }
+    if not ref["namespace"]:
+        ref.pop("namespace")
+    digest = hashlib.sha1(  # noqa: S324 - a name, not security
+        f"{ref['uid']}/{reason}/{message}/{type}/{component}".encode()
+    ).hexdigest()[:16]
+    name = f"{ref['name']}.{digest}"
+    now = _now()
+    existing = store.get("events", ns, name)
+    try:
+        if existing is not None:
+            updated = dict(existing)
+            updated["count"] = int(existing.get("count", 1)) + 1
+            updated["lastTimestamp"] = now
+            updated["involvedObject"] = ref
+            updated["metadata"] = dict(existing["metadata"])
+            updated["metadata"].pop("resourceVersion", None)
+            store.update("events", updated)
+            return
+        store.create(
+            "events",
+            {
+                "metadata": {"name": name, "namespace": ns},
+                "involvedObject": ref,
+                "reason": reason,
+                "message": message,
+                "type": type,
+                "source": {"component": component},
+                "firstTimestamp": now,
+                "lastTimestamp": now,
+                "count": 1,
+                "reportingComponent": component,
+                "reportingInstance": "",
+            },
+        )
+    except ApiError as err:
+        # an event is best-effort in a real cluster too, but never silently lost here
+        log.warning("could not record event %s for %s/%s: %s", reason, ns, ref["name"], err)

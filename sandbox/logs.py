@@ -1,0 +1,284 @@
+"""Container logs: the kubelet simulation appends lines; the log subresource reads them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+DEFAULT_MAX_LINES = 20_000
+
+
+@dataclass
+class ContainerLog:
+    lines: deque = field(default_factory=lambda: deque(maxlen=DEFAULT_MAX_LINES))
+    previous: deque | None = None
+    seq: int = 0  # lines ever appended to the current log (followers resume by it)
+
+
+class LogBook:
+    """Per (namespace, pod, container) logs with the previous instance kept for --previous."""
+
+    def __init__(self, max_lines: int = DEFAULT_MAX_LINES) -> None:
+        self._logs: dict[tuple[str, str, str], ContainerLog] = {}
+        self._containers: dict[tuple[str, str], set[str]] = {}
+        self._max_lines = max_lines
+        # followers of a pod are woken on every new line, restart and pod change
+        self._wakers: dict[tuple[str, str], set[asyncio.Event]] = {}
+
+    def _log(self, ns: str, pod: str, container: str) -> ContainerLog:
+        key = (ns, pod, container)
+        log = self._logs.get(key)
+        if log is None:
+            log = self._logs[key] = ContainerLog(lines=deque(maxlen=self._max_lines))
+            self._containers.setdefault((ns, pod), set()).add(container)
+        return log
+
+    def append(
+        self, ns: str, pod: str, container: str, line: str, *, ts: datetime | None = None
+    ) -> None:
+        log = self._log(ns, pod, container)
+        log.lines.append((ts or datetime.now(UTC), line.rstrip("\n")))
+        log.seq += 1
+        self.wake(ns, pod)
+
+    def restart(self, ns: str, pod: str, container: str) -> None:
+        log = self._log(ns, pod, container)
+        log.previous = log.lines
+        log.lines = deque(maxlen=self._max_lines)
+        log.seq = 0
+        self.wake(ns, pod)
+
+    def forget(self, ns: str, pod: str) -> None:
+        for container in self._containers.pop((ns, pod), ()):
+            self._logs.pop((ns, pod, container), None)
+        self.wake(ns, pod)
+
+    def lines(
+        self, ns: str, pod: str, container: str, *, previous: bool = False
+    ) -> list[tuple[datetime, str]] | None:
+        log = self._logs.get((ns, pod, container))
+        if log is None:
+            return None if previous else []
+        if previous:
+            return list(log.previous) if log.previous is not None else None
+        return list(log.lines)
+
+    def seq(self, ns: str, pod: str, container: str) -> int:
+        log = self._logs.get((ns, pod, container))
+        return log.seq if log else 0
+
+    def since_seq(self, ns: str, pod: str, container: str, seq: int) -> tuple[list, int]:
+        """Lines appended after `seq` (the count a follower has already sent), and the new seq."""
+        log = self._logs.get((ns, pod, container))
+        if log is None:
+            return [], 0
+        if log.seq < seq:
+            # the container restarted: the follower's log instance is over
+            return [], -1
+        new = log.seq - seq
+        if new <= 0:
+            return [], log.seq
+        lines = list(log.lines)
+        return lines[-new:] if new <= len(lines) else lines, log.seq
+
+    def waker(self, ns: str, pod: str) -> asyncio.Event:
+        event = asyncio.Event()
+        self._wakers.setdefault((ns, pod), set()).add(event)
+        return event
+
+    def drop_waker(self, ns: str, pod: str, event: asyncio.Event) -> None:
+        wakers = self._wakers.get((ns, pod))
+        if wakers is not None:
+            wakers.discard(event)
+            if not wakers:
+                del self._wakers[(ns, pod)]
+
+    def wake(self, ns: str, pod: str) -> None:
+        for event in self._wakers.get((ns, pod), ()):
+            event.set()
+
+    def attach(self, store) -> None:
+        """Wake followers when their pod changes (terminated containers end follow streams)."""
+
+        def on_pod(etype: str, obj: dict, old: dict | None) -> None:
+            meta = obj["metadata"]
+            if (meta.get("namespace"), meta["name"]) in self._wakers:
+                self.wake(meta.get("namespace", ""), meta["name"])
+
+        store.subscribe("pods", on_pod)
+
+
+# ---- the pods/log subresource ----
+
+
+def _rfc3339nano(ts: datetime) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond * 1000:09d}Z"
+
+
+def _parse_time(value: str) -> datetime:
+    from sandbox.errors import ApiError
+
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        raise ApiError.bad_request(f"sinceTime: invalid value {value!r}") from None
+
+
+def _int_param(query, name: str) -> int | None:
+    from sandbox.errors import ApiError
+
+    value = query.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        raise ApiError.bad_request(f"{name}: invalid value {value!r}") from None
+    if n < 0 or (name in ("sinceSeconds", "limitBytes") and n == 0):
+        raise ApiError.invalid(
+            "PodLogOptions",
+            "",
+            [
+                {
+                    "reason": "FieldValueInvalid",
+                    "field": name,
+                    "message": f"Invalid value: {n}: must be greater than 0",
+                }
+            ],
+        )
+    return n
+
+
+def _container_state(pod: dict, container: str) -> dict:
+    status = pod.get("status") or {}
+    for cs in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []):
+        if cs.get("name") == container:
+            return cs
+    return {}
+
+
+async def serve(request, cluster, ns: str, name: str):
+    """GET pods/NAME/log with the options of the real kubelet-backed endpoint."""
+    from aiohttp import web
+
+    from sandbox.errors import ApiError
+
+    store, book = cluster.store, cluster.logs
+    pod = store.get("pods", ns, name)
+    if pod is None:
+        raise ApiError.not_found("pods", name)
+    q = request.query
+    spec = pod.get("spec") or {}
+    names = [c.get("name") for c in spec.get("containers") or []]
+    init_names = [c.get("name") for c in spec.get("initContainers") or []]
+    container = q.get("container")
+    if not container:
+        if len(names) != 1:
+            msg = (
+                f"a container name must be specified for pod {name}, choose one of: "
+                f"[{' '.join(names)}]"
+            )
+            if init_names:
+                msg += f" or one of the init containers: [{' '.join(init_names)}]"
+            raise ApiError.bad_request(msg)
+        container = names[0]
+    elif container not in names and container not in init_names:
+        raise ApiError.bad_request(f"container {container} is not valid for pod {name}")
+    previous = q.get("previous", "").lower() in ("true", "1")
+    follow = q.get("follow", "").lower() in ("true", "1")
+    timestamps = q.get("timestamps", "").lower() in ("true", "1")
+    tail = _int_param(q, "tailLines")
+    since_seconds = _int_param(q, "sinceSeconds")
+    limit = _int_param(q, "limitBytes")
+    since_time = _parse_time(q["sinceTime"]) if q.get("sinceTime") else None
+    if since_seconds is not None:
+        since_time = datetime.fromtimestamp(datetime.now(UTC).timestamp() - since_seconds, UTC)
+    lines = book.lines(ns, name, container, previous=previous)
+    if lines is None:
+        raise ApiError.bad_request(
+            f'previous terminated container "{container}" in pod "{name}" not found'
+        )
+    state = _container_state(pod, container).get("state") or {}
+    if not lines and not previous and "waiting" in state:
+        reason = state["waiting"].get("reason") or "ContainerCreating"
+        raise ApiError.bad_request(
+            f'container "{container}" in pod "{name}" is waiting to start: {reason}'
+        )
+    if (
+        not lines
+        and not previous
+        and not state
+        and (pod.get("status") or {}).get("phase") == "Pending"
+    ):
+        raise ApiError.bad_request(
+            f'container "{container}" in pod "{name}" is waiting to start: ContainerCreating'
+        )
+    seq = book.seq(ns, name, container)
+
+    def select(items: list) -> list:
+        if since_time is not None:
+            items = [item for item in items if item[0] >= since_time]
+        if tail is not None:
+            items = items[-tail:] if tail else []
+        return items
+
+    def render(items: list) -> bytes:
+        if timestamps:
+            return "".join(f"{_rfc3339nano(ts)} {line}\n" for ts, line in items).encode()
+        return "".join(f"{line}\n" for _, line in items).encode()
+
+    first = render(select(lines))
+    budget = limit
+    if budget is not None:
+        first = first[:budget]
+        budget -= len(first)
+    if not follow or previous:
+        return web.Response(body=first, content_type="text/plain")
+    resp = web.StreamResponse(status=200, headers={"Content-Type": "text/plain"})
+    resp.enable_chunked_encoding()
+    await resp.prepare(request)
+    waker = book.waker(ns, name)
+    request["sandbox.log.uid"] = pod["metadata"].get("uid")
+    try:
+        if first:
+            await resp.write(first)
+        while budget is None or budget > 0:
+            waker.clear()
+            new, seq_now = book.since_seq(ns, name, container, seq)
+            if seq_now < 0:
+                break  # the container restarted: this instance's log is complete
+            seq = seq_now
+            if new:
+                chunk = render(new)
+                if budget is not None:
+                    chunk = chunk[:budget]
+                    budget -= len(chunk)
+                await resp.write(chunk)
+                continue
+            pod = store.get("pods", ns, name)
+            if pod is None or pod["metadata"].get("uid") != _uid(request, pod):
+                break
+            cs = _container_state(pod, container)
+            if "terminated" in (cs.get("state") or {}):
+                break
+            try:
+                await asyncio.wait_for(waker.wait(), timeout=5.0)
+            except TimeoutError:
+                transport = request.transport
+                if transport is None or transport.is_closing():
+                    break
+    except ConnectionResetError:
+        pass  # the reader went away; nothing left to deliver
+    finally:
+        book.drop_waker(ns, name, waker)
+    return resp
+
+
+def _uid(request, pod: dict) -> str:
+    # the uid of the pod the stream started on: a recreated pod of the same name ends it
+    key = "sandbox.log.uid"
+    if key not in request:
+        request[key] = pod["metadata"].get("uid")
+    return request[key]

@@ -1,0 +1,873 @@
+"""The HTTP API server: authentication, routing, and the REST verbs over the store."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from sandbox import (
+    conversion,
+    discovery,
+    logs,
+    openapi,
+    patch,
+    protobuf,
+    tables,
+    validation,
+    watch,
+)
+from sandbox.errors import ApiError
+from sandbox.resources import BY_PATH, ResourceType
+from sandbox.selectors import field_equalities, field_matcher, label_matcher, selector_string
+from sandbox.store import Entry, decode_continue, encode_continue
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 3 * 1024 * 1024
+PUBLIC_PATHS = {"/version", "/healthz", "/livez", "/readyz"}
+TABLE_MARK = "as=Table"
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    readonly: bool
+
+    @property
+    def groups(self) -> list[str]:
+        base = ["system:authenticated"]
+        return base if self.readonly else ["system:masters", *base]
+
+
+def _json(
+    body: Any,
+    status: int = 200,
+    headers: dict | None = None,
+    content_type: str = "application/json",
+) -> web.Response:
+    data = (
+        body
+        if isinstance(body, bytes)
+        else json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    )
+    resp = web.Response(body=data, status=status)
+    resp.headers["Content-Type"] = content_type
+    for k, v in (headers or {}).items():
+        resp.headers.add(k, v)
+    return resp
+
+
+def status_response(err: ApiError) -> web.Response:
+    return _json(err.status(), err.code)
+
+
+def _success(rt: ResourceType, obj: dict) -> dict:
+    details = {
+        "name": obj["metadata"]["name"],
+        "kind": rt.plural,
+        "uid": obj["metadata"].get("uid", ""),
+    }
+    if rt.group:
+        details["group"] = rt.group
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": details,
+    }
+
+
+@web.middleware
+async def _auth_middleware(request: web.Request, handler):
+    cluster = request.app["cluster"]
+    try:
+        if request.path not in PUBLIC_PATHS:
+            header = request.headers.get("Authorization", "")
+            token = header[7:].strip() if header[:7].lower() == "bearer " else None
+            user = cluster.user_for_token(token) if token else None
+            if user is None:
+                raise ApiError(401, "Unauthorized", "Unauthorized")
+            request["user"] = user
+            if (
+                user.readonly
+                and request.method not in ("GET", "HEAD", "OPTIONS")
+                and not (request.path.startswith(("/api/", "/apis/")))
+            ):
+                raise ApiError.forbidden(
+                    f'forbidden: User "{user.name}" cannot {request.method.lower()} path '
+                    f'"{request.path}"'
+                )
+        return await handler(request)
+    except ApiError as err:
+        return status_response(err)
+    except web.HTTPException:
+        raise
+    except Exception as exc:  # the real server answers 500 with a Status, and logs the cause
+        log.exception("internal error serving %s %s", request.method, request.path_qs)
+        return status_response(
+            ApiError(500, "InternalError", f"Internal error occurred: {type(exc).__name__}: {exc}")
+        )
+
+
+def make_app(cluster) -> web.Application:
+    app = web.Application(middlewares=[_auth_middleware], client_max_size=MAX_BODY)
+    app["cluster"] = cluster
+    api = ApiHandlers(cluster)
+    app["api"] = api
+    app.router.add_get("/version", api.version)
+    for path in ("/healthz", "/livez", "/readyz"):
+        app.router.add_get(path, api.health)
+    app.router.add_get("/openapi/v2", api.openapi_v2)
+    app.router.add_get("/openapi/v3", api.openapi_v3_index)
+    app.router.add_get("/openapi/v3/{path:.+}", api.openapi_v3)
+    app.router.add_route("*", "/api", api.dispatch)
+    app.router.add_route("*", "/api/{tail:.*}", api.dispatch)
+    app.router.add_route("*", "/apis", api.dispatch)
+    app.router.add_route("*", "/apis/{tail:.*}", api.dispatch)
+    return app
+
+
+def _bool(value: str | None) -> bool:
+    return (value or "").lower() in ("true", "1")
+
+
+class ApiHandlers:
+    def __init__(self, cluster) -> None:
+        self.cluster = cluster
+        self.store = cluster.store
+
+    # ---- non-resource endpoints ----
+
+    async def version(self, request: web.Request) -> web.Response:
+        return _json(discovery.version())
+
+    async def health(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def openapi_v2(self, request: web.Request) -> web.Response:
+        return _json(openapi.v2_document())
+
+    async def openapi_v3_index(self, request: web.Request) -> web.Response:
+        return _json(openapi.v3_index())
+
+    async def openapi_v3(self, request: web.Request) -> web.Response:
+        doc = openapi.v3_for_path(request.match_info["path"])
+        if doc is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        return _json(
+            doc, headers={"Cache-Control": "public, immutable"} if "hash" in request.query else None
+        )
+
+    # ---- routing ----
+
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        parts = [p for p in request.path.split("/") if p]
+        accept = request.headers.get("Accept", "")
+        if parts[0] == "api":
+            if len(parts) == 1:
+                if discovery.wants_aggregated(accept):
+                    return _json(
+                        discovery.aggregated(core=True), content_type=discovery.AGGREGATED_V2
+                    )
+                return _json(discovery.api_versions(request.host))
+            group, version, rest = "", parts[1], parts[2:]
+        else:
+            if len(parts) == 1:
+                if discovery.wants_aggregated(accept):
+                    return _json(
+                        discovery.aggregated(core=False), content_type=discovery.AGGREGATED_V2
+                    )
+                return _json(discovery.api_group_list())
+            if len(parts) == 2:
+                found = discovery.api_group(parts[1])
+                if found is None:
+                    raise _not_found_path()
+                return _json(found)
+            group, version, rest = parts[1], parts[2], parts[3:]
+        if not rest:
+            found = discovery.resource_list(group, version)
+            if found is None:
+                raise _not_found_path()
+            return _json(found)
+        return await self._resource(request, group, version, rest)
+
+    async def _resource(
+        self, request: web.Request, group: str, version: str, rest: list[str]
+    ) -> web.StreamResponse:
+        watch_path = False
+        if rest[0] == "watch":
+            watch_path, rest = True, rest[1:]
+        ns: str | None = None
+        if (
+            len(rest) >= 3
+            and rest[0] == "namespaces"
+            and (group, version, rest[2]) in BY_PATH
+            and BY_PATH[(group, version, rest[2])].namespaced
+        ):
+            ns, rest = rest[1], rest[2:]
+        if not rest or len(rest) > 3:
+            raise _not_found_path()
+        rt = BY_PATH.get((group, version, rest[0]))
+        if rt is None:
+            raise _not_found_path()
+        name = rest[1] if len(rest) > 1 else None
+        sub = rest[2] if len(rest) > 2 else None
+        if rt.namespaced and name is not None and ns is None:
+            raise _not_found_path()
+        if sub is not None and rt.subresource(sub) is None:
+            raise _not_found_path()
+        method = request.method
+        verb = {
+            "GET": "get" if name else "list",
+            "HEAD": "get",
+            "POST": "create",
+            "PUT": "update",
+            "PATCH": "patch",
+            "DELETE": "delete" if name else "deletecollection",
+        }.get(method)
+        if verb is None:
+            raise ApiError.method_not_allowed()
+        if verb == "list" and (watch_path or _bool(request.query.get("watch"))):
+            verb = "watch"
+        if sub == "log" and verb != "get":
+            raise ApiError.method_not_allowed()
+        if sub == "eviction":
+            if verb != "create":
+                raise ApiError.method_not_allowed()
+        elif verb == "create" and name is not None:
+            raise ApiError.method_not_allowed()
+        allowed_verbs = rt.subresource(sub).verbs if sub else rt.verbs
+        check_verb = "list" if verb == "watch" and "watch" not in allowed_verbs else verb
+        if check_verb not in allowed_verbs:
+            raise ApiError.method_not_allowed()
+        self._authorize(request["user"], verb, rt, ns, name, sub)
+        ctx = _Ctx(request, rt, version, ns, name, sub)
+        if not rt.stored:
+            return await self._virtual(ctx, verb)
+        if sub == "log":
+            return await logs.serve(request, self.cluster, ns or "", name or "")
+        if sub == "scale":
+            return await self._scale(ctx, verb)
+        if sub == "eviction":
+            return await self._evict(ctx)
+        handler = {
+            "get": self._get,
+            "list": self._list,
+            "watch": self._watch,
+            "create": self._create,
+            "update": self._update,
+            "patch": self._patch,
+            "delete": self._delete,
+            "deletecollection": self._delete_collection,
+        }[verb]
+        return await handler(ctx)
+
+    def _authorize(
+        self,
+        user: User,
+        verb: str,
+        rt: ResourceType,
+        ns: str | None,
+        name: str | None,
+        sub: str | None,
+    ) -> None:
+        if not user.readonly or verb in ("get", "list", "watch"):
+            return
+        if rt.key == "selfsubjectaccessreviews.authorization.k8s.io":
+            return  # every authenticated user may ask what it may do
+        resource = f"{rt.plural}/{sub}" if sub else rt.plural
+        subject = f'{rt.key} "{name}"' if name else rt.key
+        where = f'in the namespace "{ns}"' if ns else "at the cluster scope"
+        details: dict = {"kind": rt.plural}
+        if name:
+            details["name"] = name
+        if rt.group:
+            details["group"] = rt.group
+        raise ApiError.forbidden(
+            f'{subject} is forbidden: User "{user.name}" cannot {verb} resource "{resource}" '
+            f'in API group "{rt.group}" {where}',
+            details,
+        )
+
+    # ---- reads ----
+
+    def _view(self, ctx: _Ctx, obj: dict) -> dict:
+        return conversion.to_version(ctx.rt, ctx.version, obj)
+
+    def _respond_obj(
+        self, ctx: _Ctx, obj: dict, status: int = 200, warnings: list[str] | None = None
+    ) -> web.Response:
+        headers = {}
+        body = self._view(ctx, obj)
+        if ctx.wants_table:
+            entry = Entry(body)
+            data = tables.table_bytes(
+                ctx.rt,
+                [entry],
+                resource_version=self.store.resource_version,
+                include_object=ctx.include_object,
+            )
+            return _json(data, status)
+        resp = _json(body, status, headers)
+        for w in warnings or ():
+            resp.headers.add("Warning", f'299 - "{_escape(w)}"')
+        return resp
+
+    async def _get(self, ctx: _Ctx) -> web.Response:
+        entry = self.store.get_entry(ctx.rt.key, ctx.ns, ctx.name)
+        if entry is None:
+            raise ApiError.not_found(ctx.rt, ctx.name)
+        if ctx.wants_table:
+            return self._respond_obj(ctx, entry.obj)
+        if conversion.needs_conversion(ctx.rt, ctx.version):
+            return _json(self._view(ctx, entry.obj))
+        return _json(entry.raw)
+
+    def _matchers(self, ctx: _Ctx):
+        q = ctx.request.query
+        return (
+            label_matcher(q.get("labelSelector")),
+            field_matcher(ctx.rt.plural, ctx.rt.key, q.get("fieldSelector")),
+        )
+
+    def _candidate_keys(self, ctx: _Ctx) -> tuple[list[tuple[str, str]], bool]:
+        """Keys to scan, narrowed through the node index when the field selector allows it."""
+        fields = field_equalities(ctx.request.query.get("fieldSelector"))
+        if ctx.rt.key == "pods" and fields.get("spec.nodeName"):
+            keys = sorted(
+                (p["metadata"]["namespace"], p["metadata"]["name"])
+                for p in self.store.pods_on_node(fields["spec.nodeName"])
+                if not ctx.ns or p["metadata"]["namespace"] == ctx.ns
+            )
+            return keys, True
+        if fields.get("metadata.name") and (ctx.ns or not ctx.rt.namespaced):
+            key = ((ctx.ns or ""), fields["metadata.name"])
+            ok = self.store.get_entry(ctx.rt.key, ctx.ns, fields["metadata.name"]) is not None
+            return ([key] if ok else []), True
+        return self.store.sorted_keys(ctx.rt.key, ctx.ns if ctx.rt.namespaced else None), False
+
+    async def _list(self, ctx: _Ctx) -> web.Response:
+        q = ctx.request.query
+        label_m, field_m = self._matchers(ctx)
+        keys, narrowed = self._candidate_keys(ctx)
+        limit_s = q.get("limit")
+        try:
+            limit = int(limit_s) if limit_s else 0
+        except ValueError:
+            raise ApiError.bad_request(f"invalid limit: {limit_s!r}") from None
+        start = 0
+        cont = q.get("continue")
+        if cont:
+            _, last = decode_continue(cont)
+            from bisect import bisect_right
+
+            start = bisect_right(keys, last)
+        data = self.store._data[ctx.rt.key]
+        selected: list[Entry] = []
+        next_token = None
+        filtered = bool(q.get("labelSelector") or q.get("fieldSelector"))
+        i = start
+        n = len(keys)
+        while i < n:
+            ns_key, name = keys[i]
+            i += 1
+            bucket = data.get(ns_key)
+            entry = bucket.get(name) if bucket else None
+            if entry is None:
+                continue
+            obj = entry.obj
+            if filtered and not (label_m(obj) and field_m(obj)):
+                continue
+            selected.append(entry)
+            if limit and len(selected) >= limit:
+                if i < n:
+                    next_token = encode_continue(self.store.resource_version, keys[i - 1])
+                break
+        remaining = None
+        if next_token and not filtered and not narrowed:
+            remaining = n - i
+        rv = self.store.resource_version
+        if ctx.wants_table:
+            objects = None
+            if conversion.needs_conversion(ctx.rt, ctx.version):
+                objects = [self._view(ctx, e.obj) for e in selected]
+            return _json(
+                tables.table_bytes(
+                    ctx.rt,
+                    selected,
+                    resource_version=rv,
+                    continue_token=next_token,
+                    remaining=remaining,
+                    include_object=ctx.include_object,
+                    objects=objects,
+                )
+            )
+        meta: dict = {"resourceVersion": str(rv)}
+        if next_token:
+            meta["continue"] = next_token
+            if remaining is not None:
+                meta["remainingItemCount"] = remaining
+        if conversion.needs_conversion(ctx.rt, ctx.version):
+            items = b",".join(_dumps(self._view(ctx, e.obj)) for e in selected)
+        else:
+            items = b",".join(e.raw for e in selected)
+        head = {
+            "kind": f"{ctx.rt.kind}List",
+            "apiVersion": ctx.rt.api_version(ctx.version),
+            "metadata": meta,
+        }
+        body = _dumps(head)[:-1] + b',"items":[' + items + b"]}"
+        return _json(body)
+
+    async def _watch(self, ctx: _Ctx) -> web.StreamResponse:
+        label_m, field_m = self._matchers(ctx)
+        interval = float(
+            getattr(self.cluster.config, "watch_bookmark_interval", watch.DEFAULT_BOOKMARK_INTERVAL)
+            or watch.DEFAULT_BOOKMARK_INTERVAL
+        )
+        return await watch.serve(
+            ctx.request,
+            self.store,
+            ctx.rt,
+            ctx.version,
+            ctx.ns if ctx.rt.namespaced else None,
+            label_m,
+            field_m,
+            table=ctx.wants_table,
+            include_object=ctx.include_object,
+            bookmark_interval=interval,
+        )
+
+    # ---- writes ----
+
+    async def _body(self, ctx: _Ctx) -> Any:
+        ctype = ctx.content_type
+        raw = await ctx.request.read()
+        if not raw:
+            raise ApiError.bad_request("the request body is empty")
+        if ctype == protobuf.CONTENT_TYPE:
+            return protobuf.decode(raw)
+        try:
+            if "yaml" in ctype:
+                return yaml.safe_load(raw)
+            return json.loads(raw)
+        except (ValueError, yaml.YAMLError) as err:
+            raise ApiError.bad_request(f"the request body could not be decoded: {err}") from None
+
+    def _decode(self, ctx: _Ctx, obj: Any, *, expect_kind: str | None = None) -> list[str]:
+        """Type/unknown-field checks per fieldValidation; returns warnings."""
+        if not isinstance(obj, dict):
+            raise ApiError.bad_request(f"the body must be a {ctx.rt.kind} object")
+        kind = expect_kind or ctx.rt.kind
+        api_version = ctx.rt.api_version(ctx.version)
+        if obj.get("kind") and obj["kind"] != kind:
+            raise ApiError.bad_request(
+                f"the kind in the data ({obj['kind']}) does not match the expected kind ({kind})"
+                if expect_kind
+                else f"the server rejected our request due to an error in our request: "
+                f'kind "{obj["kind"]}" does not match "{kind}"'
+            )
+        if obj.get("apiVersion") and obj["apiVersion"] != api_version and not expect_kind:
+            raise ApiError.bad_request(
+                f"the API version in the data ({obj['apiVersion']}) does not match the expected "
+                f"API version ({api_version})"
+            )
+        if expect_kind:
+            return []
+        unknown = validation.decode(ctx.rt, ctx.version, obj)
+        mode = ctx.field_validation
+        if unknown and mode == "Strict":
+            raise validation.unknown_field_error(unknown)
+        if unknown and mode == "Warn":
+            return [f'unknown field "{p}"' for p in unknown]
+        return []
+
+    def _check_namespace(self, ctx: _Ctx, obj: dict) -> None:
+        meta = obj.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            raise ApiError.bad_request("metadata must be an object")
+        if ctx.rt.namespaced:
+            body_ns = meta.get("namespace")
+            if body_ns and body_ns != ctx.ns:
+                raise ApiError.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on "
+                    "the request"
+                )
+            meta["namespace"] = ctx.ns
+        if ctx.name is not None and meta.get("name") and meta["name"] != ctx.name:
+            raise ApiError.bad_request(
+                f"the name of the object ({meta['name']}) does not match the name on the URL "
+                f"({ctx.name})"
+            )
+        if ctx.name is not None and not meta.get("name"):
+            meta["name"] = ctx.name
+
+    async def _create(self, ctx: _Ctx) -> web.Response:
+        body = await self._body(ctx)
+        warnings = self._decode(ctx, body)
+        self._check_namespace(ctx, body)
+        if not ctx.ns and ctx.rt.namespaced:
+            raise _not_found_path()
+        obj = conversion.from_version(ctx.rt, ctx.version, body, None)
+        created = self.store.create(ctx.rt.key, obj, dry_run=ctx.dry_run)
+        return self._respond_obj(ctx, created, 201, warnings)
+
+    async def _update(self, ctx: _Ctx) -> web.Response:
+        body = await self._body(ctx)
+        warnings = self._decode(ctx, body)
+        self._check_namespace(ctx, body)
+        current = self.store.get(ctx.rt.key, ctx.ns, ctx.name)
+        if current is None:
+            raise ApiError.not_found(ctx.rt, ctx.name)
+        obj = conversion.from_version(ctx.rt, ctx.version, body, current)
+        if ctx.sub == "status" or (ctx.sub == "finalize"):
+            result = self.store.update_status(ctx.rt.key, obj, dry_run=ctx.dry_run)
+        else:
+            result = self.store.update(ctx.rt.key, obj, dry_run=ctx.dry_run)
+        return self._respond_obj(ctx, result, 200, warnings)
+
+    async def _patch(self, ctx: _Ctx) -> web.Response:
+        body = await self._body(ctx)
+        ctype = ctx.content_type
+        current = self.store.get(ctx.rt.key, ctx.ns, ctx.name)
+        if current is None:
+            if ctype == patch.APPLY_PATCH and ctx.sub is None:
+                if not ctx.request.query.get("fieldManager"):
+                    raise ApiError.bad_request("PATCH /apply requires fieldManager to be set")
+                warnings = self._decode(ctx, body)
+                self._check_namespace(ctx, body)
+                obj = conversion.from_version(ctx.rt, ctx.version, body, None)
+                created = self.store.create(ctx.rt.key, obj, dry_run=ctx.dry_run)
+                return self._respond_obj(ctx, created, 201, warnings)
+            raise ApiError.not_found(ctx.rt, ctx.name)
+        view = self._view(ctx, current)
+        if ctype == patch.APPLY_PATCH and isinstance(body, dict):
+            body = {k: v for k, v in body.items() if k not in ("status",)}
+        patched = patch.apply(ctype, view, body, ctx.rt.model_for(ctx.version))
+        warnings = self._decode(ctx, patched)
+        self._check_namespace(ctx, patched)
+        obj = conversion.from_version(ctx.rt, ctx.version, patched, current)
+        if ctx.sub == "status":
+            result = self.store.update_status(ctx.rt.key, obj, dry_run=ctx.dry_run)
+        else:
+            result = self.store.update(ctx.rt.key, obj, dry_run=ctx.dry_run)
+        return self._respond_obj(ctx, result, 200, warnings)
+
+    async def _delete_options(self, ctx: _Ctx) -> dict:
+        q = ctx.request.query
+        opts: dict = {}
+        raw = await ctx.request.read()
+        if raw.startswith(protobuf.MAGIC):
+            body = protobuf.decode(raw)
+        elif raw.strip():
+            try:
+                body = json.loads(raw)
+            except ValueError as err:
+                raise ApiError.bad_request(f"invalid DeleteOptions: {err}") from None
+        if raw.strip() and isinstance(body, dict):
+            opts.update(body)
+        if q.get("propagationPolicy"):
+            opts["propagationPolicy"] = q["propagationPolicy"]
+        if q.get("gracePeriodSeconds"):
+            try:
+                opts["gracePeriodSeconds"] = int(q["gracePeriodSeconds"])
+            except ValueError:
+                raise ApiError.bad_request("invalid gracePeriodSeconds") from None
+        if q.get("orphanDependents"):
+            opts["orphanDependents"] = _bool(q["orphanDependents"])
+        if "orphanDependents" in opts and "propagationPolicy" not in opts:
+            opts["propagationPolicy"] = "Orphan" if opts["orphanDependents"] else "Background"
+        dry = opts.get("dryRun") or []
+        if dry and dry != ["All"]:
+            raise ApiError.bad_request(
+                f'dryRun: Unsupported value: "{dry[0]}": supported values: "All"'
+            )
+        opts["dry"] = ctx.dry_run or dry == ["All"]
+        return opts
+
+    def _delete_one(self, ctx: _Ctx, name: str, opts: dict) -> tuple[dict, bool]:
+        result = self.store.delete(
+            ctx.rt.key,
+            ctx.ns,
+            name,
+            propagation=opts.get("propagationPolicy"),
+            grace_period_seconds=opts.get("gracePeriodSeconds"),
+            dry_run=opts["dry"],
+            preconditions=opts.get("preconditions"),
+        )
+        still_there = self.store.get(ctx.rt.key, ctx.ns, name) is not None and not opts["dry"]
+        return result, still_there
+
+    async def _delete(self, ctx: _Ctx) -> web.Response:
+        opts = await self._delete_options(ctx)
+        result, pending = self._delete_one(ctx, ctx.name, opts)
+        status = 202 if pending and ctx.rt.key != "pods" else 200
+        if pending or ctx.rt.key in ("pods", "services", "namespaces"):
+            return _json(self._view(ctx, result), status)
+        return _json(_success(ctx.rt, result), status)
+
+    async def _delete_collection(self, ctx: _Ctx) -> web.Response:
+        opts = await self._delete_options(ctx)
+        label_m, field_m = self._matchers(ctx)
+        victims = [
+            e.obj
+            for e in self.store.iter_entries(ctx.rt.key, ctx.ns)
+            if label_m(e.obj) and field_m(e.obj)
+        ]
+        deleted = []
+        for obj in victims:
+            try:
+                result, _ = self._delete_one(ctx, obj["metadata"]["name"], opts)
+            except ApiError as err:
+                if err.code == 404:
+                    continue
+                raise
+            deleted.append(self._view(ctx, result))
+        return _json(
+            {
+                "kind": f"{ctx.rt.kind}List",
+                "apiVersion": ctx.rt.api_version(ctx.version),
+                "metadata": {"resourceVersion": str(self.store.resource_version)},
+                "items": deleted,
+            }
+        )
+
+    # ---- subresources ----
+
+    def _scale_of(self, ctx: _Ctx, obj: dict) -> dict:
+        meta = obj["metadata"]
+        return {
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {
+                k: meta[k]
+                for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                if k in meta
+            },
+            "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
+            "status": {
+                "replicas": (obj.get("status") or {}).get("replicas", 0),
+                "selector": selector_string((obj.get("spec") or {}).get("selector")),
+            },
+        }
+
+    async def _scale(self, ctx: _Ctx, verb: str) -> web.Response:
+        current = self.store.get(ctx.rt.key, ctx.ns, ctx.name)
+        if current is None:
+            raise ApiError.not_found(ctx.rt, ctx.name)
+        scale = self._scale_of(ctx, current)
+        if verb == "get":
+            return _json(scale)
+        body = await self._body(ctx)
+        if verb == "patch":
+            new_scale = patch.apply(ctx.content_type, scale, body, "V1Scale")
+        else:
+            if isinstance(body, dict):
+                self._decode(ctx, body, expect_kind="Scale")
+            new_scale = body
+        if not isinstance(new_scale, dict):
+            raise ApiError.bad_request("the body must be a Scale object")
+        replicas = (new_scale.get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            from sandbox.errors import invalid_value
+
+            raise ApiError.invalid(
+                "Scale",
+                ctx.name,
+                [invalid_value("spec.replicas", replicas, "must be greater than or equal to 0")],
+                "autoscaling",
+            )
+        rv = (new_scale.get("metadata") or {}).get("resourceVersion")
+        if rv and rv != current["metadata"]["resourceVersion"]:
+            raise ApiError.conflict(ctx.rt, ctx.name)
+        new = dict(current)
+        new["spec"] = dict(current.get("spec") or {}, replicas=replicas)
+        result = self.store.update(ctx.rt.key, new, dry_run=ctx.dry_run)
+        return _json(self._scale_of(ctx, result))
+
+    async def _evict(self, ctx: _Ctx) -> web.Response:
+        body = await self._body(ctx)
+        if not isinstance(body, dict):
+            raise ApiError.bad_request("the body must be an Eviction object")
+        opts = body.get("deleteOptions") or {}
+        dry = ctx.dry_run or (opts.get("dryRun") or []) == ["All"]
+        self.store.delete(
+            "pods",
+            ctx.ns,
+            ctx.name,
+            grace_period_seconds=opts.get("gracePeriodSeconds"),
+            propagation=opts.get("propagationPolicy"),
+            dry_run=dry,
+            preconditions=opts.get("preconditions"),
+        )
+        return _json(
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "code": 201,
+            },
+            201,
+        )
+
+    # ---- virtual resources ----
+
+    async def _virtual(self, ctx: _Ctx, verb: str) -> web.Response:
+        if ctx.rt.group == "authorization.k8s.io":
+            return await self._access_review(ctx)
+        return await self._metrics(ctx, verb)
+
+    async def _access_review(self, ctx: _Ctx) -> web.Response:
+        body = await self._body(ctx)
+        if not isinstance(body, dict) or not isinstance(body.get("spec"), dict):
+            raise ApiError.invalid(
+                "SelfSubjectAccessReview",
+                "",
+                [
+                    {
+                        "reason": "FieldValueRequired",
+                        "field": "spec",
+                        "message": "Required value: exactly one of nonResourceAttributes or "
+                        "resourceAttributes must be specified",
+                    }
+                ],
+                "authorization.k8s.io",
+            )
+        user: User = ctx.request["user"]
+        spec = body["spec"]
+        attrs = spec.get("resourceAttributes") or spec.get("nonResourceAttributes") or {}
+        verb = attrs.get("verb", "")
+        read = verb in ("get", "list", "watch") or (
+            "nonResourceAttributes" in spec and verb in ("get", "head")
+        )
+        allowed = (
+            not user.readonly
+            or read
+            or (attrs.get("resource") == "selfsubjectaccessreviews" and verb == "create")
+        )
+        reason = (
+            "the sandbox admin token may do everything"
+            if not user.readonly
+            else (
+                "the sandbox read-only token may only read"
+                if not allowed
+                else "the sandbox read-only token may read"
+            )
+        )
+        out = {
+            "kind": "SelfSubjectAccessReview",
+            "apiVersion": "authorization.k8s.io/v1",
+            "metadata": {"creationTimestamp": None},
+            "spec": spec,
+            "status": {"allowed": allowed, "reason": reason},
+        }
+        return _json(out, 201)
+
+    async def _metrics(self, ctx: _Ctx, verb: str) -> web.Response:
+        metrics = getattr(self.cluster, "metrics", None)
+        if metrics is None:
+            raise ApiError.unavailable(
+                "the server is currently unable to handle the request (metrics.k8s.io is not "
+                "available: the sandbox's metrics model is not running)"
+            )
+        label_m = label_matcher(ctx.request.query.get("labelSelector"))
+        if ctx.rt.plural == "pods":
+            items = metrics.pod_metrics(ctx.ns)
+            kind = "PodMetrics"
+        else:
+            items = metrics.node_metrics()
+            kind = "NodeMetrics"
+        if ctx.request.query.get("labelSelector"):
+            items = [m for m in items if label_m(self._labels_for_metrics(ctx, m))]
+        if ctx.name is not None:
+            for m in items:
+                if m["metadata"]["name"] == ctx.name:
+                    return _json(m)
+            raise ApiError.not_found(ctx.rt, ctx.name)
+        return _json(
+            {
+                "kind": f"{kind}List",
+                "apiVersion": "metrics.k8s.io/v1beta1",
+                "metadata": {},
+                "items": items,
+            }
+        )
+
+    def _labels_for_metrics(self, ctx: _Ctx, m: dict) -> dict:
+        if m["metadata"].get("labels") is not None:
+            return m
+        res = "pods" if ctx.rt.plural == "pods" else "nodes"
+        obj = self.store.get(res, m["metadata"].get("namespace"), m["metadata"]["name"])
+        return obj or m
+
+
+def _not_found_path() -> ApiError:
+    return ApiError(404, "NotFound", "the server could not find the requested resource", {})
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+class _Ctx:
+    """What one resource request is about."""
+
+    __slots__ = ("name", "ns", "request", "rt", "sub", "version")
+
+    def __init__(self, request, rt, version, ns, name, sub) -> None:
+        self.request = request
+        self.rt = rt
+        self.version = version
+        self.ns = ns
+        self.name = name
+        self.sub = sub
+
+    @property
+    def content_type(self) -> str:
+        return self.request.headers.get("Content-Type", "application/json").split(";")[0].strip()
+
+    @property
+    def wants_table(self) -> bool:
+        accept = self.request.headers.get("Accept", "")
+        first = accept.split(",")[0]
+        return TABLE_MARK in first.replace(" ", "") and "meta.k8s.io" in first
+
+    @property
+    def include_object(self) -> str:
+        value = self.request.query.get("includeObject", "Metadata")
+        return value if value in ("None", "Metadata", "Object") else "Metadata"
+
+    @property
+    def dry_run(self) -> bool:
+        values = self.request.query.getall("dryRun", [])
+        for v in values:
+            if v != "All":
+                raise ApiError.bad_request(
+                    f'dryRun: Unsupported value: "{v}": supported values: "All"'
+                )
+        return bool(values)
+
+    @property
+    def field_validation(self) -> str:
+        value = self.request.query.get("fieldValidation", "Warn") or "Warn"
+        if value not in ("Ignore", "Warn", "Strict"):
+            raise ApiError.bad_request(
+                f'fieldValidation: Unsupported value: "{value}": supported values: '
+                '"Ignore", "Strict", "Warn"'
+            )
+        return value
+
+
+__all__ = ["User", "make_app", "status_response", "time"]
