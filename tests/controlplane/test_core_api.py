@@ -309,3 +309,52 @@ def test_credentials_never_appear_in_responses_pages_or_logs(
     assert SECRET_TOKEN not in caplog.text
     for event in AuditEvent.objects.all():
         assert SECRET_TOKEN not in str(event.parameters) + event.error + str(event.result)
+
+
+def test_the_in_cluster_source_reads_the_mounted_service_account(
+    admin, api_client_for, settings, tmp_path, monkeypatch
+):
+    token_file = tmp_path / "token"
+    ca_file = tmp_path / "ca.crt"
+    token_file.write_text("first-token-abcdef")
+    ca_file.write_bytes(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    settings.IN_CLUSTER_TOKEN_PATH = token_file
+    settings.IN_CLUSTER_CA_PATH = ca_file
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    response = api_client_for(admin).post(
+        "/api/v1/clusters/", {"name": "home", "source": "in_cluster"}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["server"] == "https://10.96.0.1:443"
+    cluster = Cluster.objects.get(name="home")
+    first = cluster.connection()
+    assert first.token == "first-token-abcdef"
+    # Projected tokens rotate: the next connection uses the new one, under a new cache key.
+    token_file.write_text("second-token-ghijkl")
+    second = cluster.connection()
+    assert second.token == "second-token-ghijkl"
+    assert second.key != first.key
+
+
+def test_the_in_cluster_source_is_refused_outside_a_pod(admin, api_client_for, settings, tmp_path):
+    settings.IN_CLUSTER_TOKEN_PATH = tmp_path / "missing"
+    response = api_client_for(admin).post(
+        "/api/v1/clusters/", {"name": "home", "source": "in_cluster"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "source" in response.json()
+
+
+def test_credentials_are_encrypted_with_rotatable_keys(cluster, settings):
+    from cryptography.fernet import Fernet
+
+    from controlplane.clusters.crypto import rotate
+
+    old_key = settings.CREDENTIALS_KEYS[0]
+    new_key = Fernet.generate_key().decode()
+    settings.CREDENTIALS_KEYS = [new_key, old_key]
+    assert cluster.connection().token == SECRET_TOKEN
+    cluster.credentials_encrypted = rotate(cluster.credentials_encrypted)
+    settings.CREDENTIALS_KEYS = [new_key]
+    assert cluster.connection().token == SECRET_TOKEN

@@ -1,0 +1,37 @@
+"""The real Celery worker shares the test database and Redis prefix of the session."""
+
+import pytest
+
+from controlplane.audit.models import AuditEvent
+from deployments.tasks import deployment_scale_task
+
+from ..fixtures.controlplane import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_the_worker_records_the_failure_of_an_action_whose_cluster_is_gone(
+    celery_worker, make_user
+):
+    # The cluster was removed after the action was queued: the task must say so.
+    event = AuditEvent.objects.create(
+        actor=make_user("oncall"),
+        actor_name="oncall",
+        cluster=None,
+        cluster_name="gone",
+        namespace="ml",
+        kind="deployment",
+        name="web",
+        verb="scale",
+        parameters={"replicas": 2},
+    )
+    deployment_scale_task.apply_async(args=[str(event.id)])
+
+    def finished():
+        event.refresh_from_db()
+        return event.status not in ("pending", "running")
+
+    wait_for(finished, timeout=30, what="the worker to finish the action")
+    assert event.status == "failed"
+    assert event.error == "the cluster 'gone' was removed before the action ran"
+    assert event.attempts == 1
