@@ -8,6 +8,7 @@ error shape, and records metrics. `serve` runs the server until SIGTERM, then dr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import resource
@@ -28,6 +29,8 @@ from inference.metrics import CONTENT_TYPE, ServerMetrics
 log = logging.getLogger("inference.server")
 
 JSON = "application/json"
+ENDPOINT = web.RequestKey("endpoint", str)  # the metrics label, refined by handlers
+REASON = web.RequestKey("reason", str)  # why a non-raising handler answered an error
 _STATUS_STATE = {
     LOADING: "LOADING",
     WARMING: "LOADING",
@@ -47,6 +50,8 @@ class InferenceServer:
             max_batch_size=settings.max_batch_size,
         )
         self.draining = False
+        self.in_flight = 0
+        self._idle: asyncio.Event | None = None
         self.segment_spec: seg.SegmentSpec | None = None
         self.segment_unsupported = "the model is not loaded yet"
         self.started_at = time.time()
@@ -91,6 +96,12 @@ class InferenceServer:
         self._state_waiters.append((asyncio.get_running_loop(), event))
         return event
 
+    async def wait_idle(self) -> None:
+        """Return once no request is being handled (on the server's own loop)."""
+        while self.in_flight:
+            self._idle = asyncio.Event()
+            await self._idle.wait()
+
     @property
     def ready(self) -> bool:
         return self.worker.state == READY and not self.draining
@@ -116,9 +127,10 @@ class InferenceServer:
     async def _observe(self, request: web.Request, handler) -> web.StreamResponse:
         started = time.perf_counter()
         route = request.match_info.route.name
-        request["endpoint"] = route or "unmatched"
+        request[ENDPOINT] = route or "unmatched"
         model = self.metrics.model
         self.metrics.in_flight.inc(**model)
+        self.in_flight += 1
         reason = ""
         try:
             response = await handler(request)
@@ -134,13 +146,19 @@ class InferenceServer:
             response, reason = _error(500, "internal server error (see the server log)"), "internal"
         finally:
             self.metrics.in_flight.dec(**model)
+            self.in_flight -= 1
+            if self.in_flight == 0 and self._idle is not None:
+                self._idle.set()
+        if self.draining:
+            # Move keep-alive clients off a server that is going away.
+            response.force_close()
         response.headers["X-Model-Name"] = self.settings.model_name
         response.headers["X-Model-Version"] = self.settings.model_version
-        endpoint = request["endpoint"]
+        endpoint = request[ENDPOINT]
         code = str(response.status)
         self.metrics.requests.inc(endpoint=endpoint, code=code, **model)
         if response.status >= 400:
-            reason = reason or request.get("reason", "error")
+            reason = reason or request.get(REASON, "error")
             self.metrics.errors.inc(endpoint=endpoint, code=code, reason=reason, **model)
         self.metrics.latency.observe(time.perf_counter() - started, endpoint=endpoint, **model)
         return response
@@ -149,7 +167,7 @@ class InferenceServer:
 
     async def healthz(self, request: web.Request) -> web.Response:
         if self.worker.state == FAILED:
-            request["reason"] = "model_failed"
+            request[REASON] = "model_failed"
             return _json({"status": "failed", "reason": self.worker.failure}, status=500)
         return _json({"status": "alive"})
 
@@ -157,7 +175,7 @@ class InferenceServer:
         if self.ready:
             return _json({"status": "ready"})
         status = "draining" if self.draining else self.worker.state
-        request["reason"] = "not_ready"
+        request[REASON] = "not_ready"
         detail = {"status": status}
         if self.worker.failure:
             detail["reason"] = self.worker.failure
@@ -171,7 +189,7 @@ class InferenceServer:
 
     async def models(self, request: web.Request) -> web.Response:
         path = tfserving.parse_path(request.path)
-        request["endpoint"] = path.endpoint
+        request[ENDPOINT] = path.endpoint
         wanted = "POST" if path.verb else "GET"
         if request.method != wanted and not (wanted == "GET" and request.method == "HEAD"):
             raise ApiError(
@@ -386,6 +404,11 @@ class Running:
         self.server = server
         self.runner = runner
         self.port = port
+        self._grace_over = asyncio.Event()
+
+    def end_grace(self) -> None:
+        """Cut the grace period short (a second SIGTERM or SIGINT asks for this)."""
+        self._grace_over.set()
 
     async def drain_and_stop(self) -> None:
         """Readiness off at once; keep serving for the grace period; then stop listening,
@@ -397,8 +420,25 @@ class Running:
             log.info(
                 "draining: readiness is off; still serving for %.1fs", settings.drain_grace_seconds
             )
-            await asyncio.sleep(settings.drain_grace_seconds)
-        log.info("no longer accepting connections; finishing in-flight requests")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._grace_over.wait(), settings.drain_grace_seconds)
+        # Stop listening first, then wait for every request already being handled; only then
+        # close connections. (aiohttp's own cleanup stops reading from open connections at
+        # once, which would strand a request whose body is still uploading.)
+        for site in list(self.runner.sites):
+            await site.stop()
+        log.info(
+            "no longer accepting connections; finishing %d in-flight request(s)",
+            self.server.in_flight,
+        )
+        try:
+            await asyncio.wait_for(self.server.wait_idle(), settings.shutdown_timeout_seconds)
+        except TimeoutError:
+            log.warning(
+                "%d request(s) still in flight after SHUTDOWN_TIMEOUT_SECONDS=%s; closing",
+                self.server.in_flight,
+                settings.shutdown_timeout_seconds,
+            )
         await self.runner.cleanup()
         worker = self.server.worker
         worker.stop()
@@ -440,7 +480,7 @@ async def serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, _on_signal, signum, stop)
+        loop.add_signal_handler(signum, _on_signal, signum, stop, running)
     changed = running.server.state_event()
     while not stop.is_set() and running.server.worker.state != FAILED:
         changed.clear()
@@ -457,6 +497,11 @@ async def serve(settings: Settings) -> int:
     return 0
 
 
-def _on_signal(signum: int, stop: asyncio.Event) -> None:
-    log.info("received %s", signal.Signals(signum).name)
+def _on_signal(signum: int, stop: asyncio.Event, running: Running) -> None:
+    name = signal.Signals(signum).name
+    if stop.is_set():
+        log.info("received %s again: ending the grace period now", name)
+        running.end_grace()
+        return
+    log.info("received %s", name)
     stop.set()

@@ -1,0 +1,89 @@
+"""The reference model CLI, and a static check of the Dockerfile (no Docker engine here)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = ROOT / "inference" / "Dockerfile"
+
+
+def instructions() -> list[tuple[str, str]]:
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
+    result = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            keyword, _, rest = line.partition(" ")
+            result.append((keyword.upper(), rest.strip()))
+    return result
+
+
+def test_the_dockerfile_builds_a_slim_non_root_tensorflow_cpu_image():
+    steps = instructions()
+    froms = [rest for keyword, rest in steps if keyword == "FROM"]
+    assert froms
+    assert all(re.match(r"python:3\.11[\w.-]*-slim", f.split()[0]) for f in froms)
+    run = " ".join(rest for keyword, rest in steps if keyword == "RUN")
+    assert "requirements" in run or "tensorflow-cpu" in run
+    users = [rest for keyword, rest in steps if keyword == "USER"]
+    assert users, "the image must not run as root"
+    assert users[-1].split(":")[0] not in ("root", "0")
+
+
+def test_the_dockerfile_exposes_the_port_and_probes_liveness():
+    steps = dict(instructions())
+    assert "8080" in steps["EXPOSE"]
+    assert "/healthz" in steps["HEALTHCHECK"]
+    assert '"-m", "inference"' in steps["CMD"] or "-m inference" in steps["CMD"]
+    readme = (ROOT / "inference" / "README.md").read_text()
+    assert "/readyz" in readme
+    assert "/healthz" in readme
+
+
+def test_the_reference_cli_refuses_an_image_size_the_unet_cannot_take(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "inference.reference",
+            "--output",
+            str(tmp_path / "m"),
+            "--image-size",
+            "30",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "image size must be a positive multiple of 8" in result.stderr
+
+
+@pytest.mark.parametrize("value", [0, 12])
+def test_build_unet_validates_its_arguments(value):
+    from inference.reference import build_unet
+
+    with pytest.raises(ValueError, match="image size"):
+        build_unet(image_size=value)
+
+
+def test_the_image_pins_the_same_versions_as_the_project():
+    def pins(path: Path) -> dict[str, str]:
+        found = {}
+        for line in path.read_text().splitlines():
+            name, sep, version = line.split("#")[0].strip().partition("==")
+            if sep:
+                found[name.lower()] = version
+        return found
+
+    image, project = pins(ROOT / "inference" / "requirements.txt"), pins(ROOT / "requirements.txt")
+    assert image
+    for name, version in image.items():
+        assert project.get(name) == version, f"{name} is pinned differently in the image"
