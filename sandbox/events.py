@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
+import time
 
 from sandbox.errors import ApiError
 
@@ -44,12 +44,13 @@ def record_event(
     }
     if not ref["namespace"]:
         ref.pop("namespace")
-    digest = hashlib.sha1(  # noqa: S324 - a name, not security
-        f"{ref['uid']}/{reason}/{message}/{type}/{component}".encode()
-    ).hexdigest()[:16]
-    name = f"{ref['name']}.{digest}"
+    # Events are named <object>.<creation time in hex nanoseconds>, as client-go names them,
+    # so name order is creation order; repeats are found through an index, not the name.
+    index: dict = store.event_index
+    key = (ns, ref["uid"] or ref["name"], reason, message, type, component)
+    name = index.get(key) or f"{ref['name']}.{time.time_ns():x}"
     now = _now()
-    existing = store.get("events", ns, name)
+    existing = store.get("events", ns, name) if key in index else None
     try:
         if existing is not None:
             updated = dict(existing)
@@ -60,6 +61,7 @@ def record_event(
             updated["metadata"].pop("resourceVersion", None)
             store.update("events", updated)
             return
+        index[key] = name
         store.create(
             "events",
             {

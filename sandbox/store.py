@@ -133,6 +133,8 @@ class Store:
         self._all_subs: list[AnyCallback] = []
         self._watchers: dict[str, set[Watcher]] = {k: set() for k in self._data}
         self._dirty_listeners: list[Callable[[], None]] = []
+        # (namespace, object, reason, message, type, component) -> Event name (events.py)
+        self.event_index: dict[tuple, str] = {}
 
     # ---- reads ----
 
