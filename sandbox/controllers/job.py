@@ -112,6 +112,9 @@ class JobController(Controller):
         if failure is not None or success is not None:
             for pod in active:
                 self._delete_pod(job, pod)
+            if failure is not None and active:
+                # Pods the controller stops because the Job failed count as failed, as upstream.
+                status["failed"] += len(active)
             remaining = [
                 p
                 for p in self.caches.pods.by("owner", job["metadata"]["uid"])
