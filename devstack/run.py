@@ -7,6 +7,7 @@ prefixes their logs and stops them all on Ctrl-C.
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -88,6 +89,19 @@ def write_procfile(run_dir: Path) -> Path:
     return procfile
 
 
+def check_port_free(port: str) -> None:
+    try:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", int(port)))
+    except OSError as error:
+        raise SetupError(
+            f"port {port} on 127.0.0.1 is not free ({error.strerror}); "
+            "stop what uses it or choose another, e.g. PORT=8001 make run"
+        ) from error
+    except ValueError as error:
+        raise SetupError(f"PORT must be a port number, got {port!r}") from error
+
+
 def main() -> int:
     run_dir = _run_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -97,6 +111,7 @@ def main() -> int:
     env["PYTHONUNBUFFERED"] = "1"
     children: list[subprocess.Popen] = []
     try:
+        check_port_free(env["PORT"])
         redis_url, redis_process = ensure_redis(
             env.get("REDIS_URL", "redis://127.0.0.1:6379/0"), run_dir
         )
