@@ -123,11 +123,9 @@ def deployment_manifest(
 
 
 def write_manifest(tmp_path: Path, *docs: dict) -> Path:
-    path = tmp_path / f"{uuid.uuid4().hex[:8]}.json"
-    if len(docs) == 1:
-        path.write_text(json.dumps(docs[0]))
-    else:
-        path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": list(docs)}))
+    """A multi-document YAML file (each document written as JSON, which YAML accepts)."""
+    path = tmp_path / f"{uuid.uuid4().hex[:8]}.yaml"
+    path.write_text("\n---\n".join(json.dumps(doc) for doc in docs) + "\n")
     return path
 
 

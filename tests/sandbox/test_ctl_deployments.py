@@ -249,9 +249,10 @@ def test_rollout_restart_and_scale_behave_as_in_a_real_cluster(sandbox, api, ns,
     ok(sandbox.kubectl("apply", "-n", ns, "-f", str(write_manifest(tmp_path, manifest))))
     ok(sandbox.kubectl("rollout", "status", "-n", ns, "deployment/web", "--timeout=30s"))
 
-    for _ in range(2):
-        ok(sandbox.kubectl("rollout", "restart", "-n", ns, "deployment/web"))
-        ok(sandbox.kubectl("rollout", "status", "-n", ns, "deployment/web", "--timeout=30s"))
+    ok(sandbox.kubectl("set", "image", "-n", ns, "deployment/web", "app=nginx:1.26"))
+    ok(sandbox.kubectl("rollout", "status", "-n", ns, "deployment/web", "--timeout=30s"))
+    ok(sandbox.kubectl("rollout", "restart", "-n", ns, "deployment/web"))
+    ok(sandbox.kubectl("rollout", "status", "-n", ns, "deployment/web", "--timeout=30s"))
     ok(sandbox.kubectl("scale", "-n", ns, "deployment/web", "--replicas=4"))
     wait_for(lambda: _rolled_out(api, ns, "web"), "the scaled deployment to be available")
 

@@ -66,7 +66,8 @@ def test_a_job_runs_its_completions_and_kubectl_wait_sees_it_complete(sandbox, a
     job = _read(api, ns, "train")
     assert job.status.succeeded == 3
     assert not job.status.failed
-    assert job.status.start_time is not None and job.status.completion_time is not None
+    assert job.status.start_time is not None
+    assert job.status.completion_time is not None
     assert condition(job, "Complete").reason == "CompletionsReached"
     assert condition(job, "SuccessCriteriaMet").status == "True"
     job_pods = pods(api, ns, "job-name=train")

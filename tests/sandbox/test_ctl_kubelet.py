@@ -69,7 +69,9 @@ def test_a_pod_runs_with_an_ip_from_its_nodes_pod_cidr_and_becomes_ready(api, ns
     assert pod.status.host_ip == internal[0]
     assert pod.status.phase == "Running"
     status = pod.status.container_statuses[0]
-    assert status.ready and status.started and status.restart_count == 0
+    assert status.ready
+    assert status.started
+    assert status.restart_count == 0
     assert status.container_id.startswith("containerd://")
     assert status.image == "docker.io/library/nginx:1.25"
     assert "@sha256:" in status.image_id
