@@ -93,6 +93,7 @@ _PRIMS = {
     "bool": {"type": "boolean"},
     "datetime": {"type": "string", "format": "date-time"},
     "date": {"type": "string", "format": "date"},
+    "bytes": {"type": "string", "format": "byte"},
     "object": {
         "x-kubernetes-int-or-string": True,
         "anyOf": [{"type": "integer"}, {"type": "string"}],

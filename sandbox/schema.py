@@ -15,7 +15,7 @@ from kubernetes.client import models as _models
 
 _LIST = re.compile(r"^List\[(.+)\]$")
 _DICT = re.compile(r"^Dict\[str, (.+)\]$")
-PRIMITIVES = {"str", "int", "float", "bool", "datetime", "date", "object"}
+PRIMITIVES = {"str", "int", "float", "bool", "datetime", "date", "object", "bytes"}
 
 
 @cache

@@ -753,15 +753,14 @@ class ApiHandlers:
             or read
             or (attrs.get("resource") == "selfsubjectaccessreviews" and verb == "create")
         )
-        reason = (
-            "the sandbox admin token may do everything"
-            if not user.readonly
-            else (
-                "the sandbox read-only token may only read"
-                if not allowed
+        # like RBAC: an allowed review says why, a denied one has no reason to give
+        reason = ""
+        if allowed:
+            reason = (
+                "the sandbox admin token may do everything"
+                if not user.readonly
                 else "the sandbox read-only token may read"
             )
-        )
         out = {
             "kind": "SelfSubjectAccessReview",
             "apiVersion": "authorization.k8s.io/v1",

@@ -237,3 +237,15 @@ async def running_cluster(**options: Any) -> AsyncIterator[Any]:
         yield cluster
     finally:
         await cluster.stop()
+
+
+def wait_for(check: Any, what: str, timeout: float = 30.0, interval: float = 0.05) -> Any:
+    """Poll check() until it returns something truthy, failing with `what` and the last value."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")

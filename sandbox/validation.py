@@ -202,6 +202,10 @@ class _Decoder:
     def check_primitive(self, value: Any, typ: str, parent: str, path: str, field: str) -> Any:
         if typ == "object":
             return value
+        if typ == "bytes":  # []byte travels as base64 text in JSON
+            if isinstance(value, str):
+                return value
+            raise self.type_error(value, parent, path, "[]uint8")
         if typ == "str":
             if isinstance(value, str):
                 return value
