@@ -142,8 +142,8 @@ class _Stopped(Exception):
     """The stop event was set while the loop was blocked; unwinds to list_then_watch."""
 
 
-class _Relist(Exception):
-    """The watch cannot resume from the resourceVersion it has; a fresh list is needed."""
+class RelistNeeded(Exception):
+    """The server rejected the resourceVersion the watch resumed from; a fresh list is needed."""
 
 
 class _Interrupter:
@@ -268,7 +268,7 @@ def list_then_watch(
                 failures = 0
             except _Stopped:
                 break
-            except (_Relist, Gone) as exc:
+            except (RelistNeeded, Gone) as exc:
                 if stop.is_set():
                     break
                 log.info("watch %s: %s; relisting", where, exc or "resourceVersion expired")
@@ -322,7 +322,7 @@ def _watch_once(
         if isinstance(exc, _CONNECTION_ERRORS):
             raise
         # The server refused this resourceVersion (e.g. too large after a restart).
-        raise _Relist(str(exc)) from exc
+        raise RelistNeeded(str(exc)) from exc
     interrupter.attach(response)
     try:
         if on_watch_open is not None:
@@ -334,7 +334,10 @@ def _watch_once(
             event_type = event.get("type")
             obj = event.get("object") or {}
             if event_type == "ERROR":
-                raise _Relist(f"watch ERROR event {obj.get('code')}: {obj.get('message', '')}")
+                message = f"watch ERROR event {obj.get('code')}: {obj.get('message', '')}"
+                if obj.get("code") == 410:
+                    raise Gone(message, reason=obj.get("reason", "Expired"))
+                raise RelistNeeded(message)
             rv = (obj.get("metadata") or {}).get("resourceVersion")
             if event_type == "BOOKMARK":
                 if rv:

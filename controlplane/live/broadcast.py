@@ -38,7 +38,7 @@ class BroadcastLoop:
     until done and raise on failure, so a caller knows when Redis did not take a message.
     """
 
-    def __init__(self, *, timeout: float = 10.0):
+    def __init__(self, *, layer=None, timeout: float = 10.0):
         self._timeout = timeout
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -46,7 +46,7 @@ class BroadcastLoop:
         )
         self._thread.start()
         # A private layer instance: its connection pool belongs to this loop only.
-        self._layer = channel_layers.make_backend("default")
+        self._layer = layer if layer is not None else channel_layers.make_backend("default")
 
     def send(self, *, group: str, message: dict) -> None:
         future = asyncio.run_coroutine_threadsafe(

@@ -317,6 +317,14 @@ class Watcher:
             stream.close()
         for stream in streams:
             stream.join(10)
+        # Pages must not trust a cache nobody keeps current any more: say so at once rather
+        # than when the heartbeat expires.
+        try:
+            self.cache.client.delete(self.cache.heartbeat_key)
+            for stream in streams:
+                self.cache.mark_unsynced(stream.cluster, stream.kind)
+        except redis.RedisError as exc:
+            log.warning("watcher: cannot mark the cache stale on exit: %s", exc)
         self.streams.clear()
         self._connections.clear()
 
