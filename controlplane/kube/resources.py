@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable
 
 import kubernetes.client as k8s
+from kubernetes.client.exceptions import ApiException
 
 from . import retry
 from .client import api_client, timeouts
@@ -37,8 +38,32 @@ def _items(result: dict) -> list[dict]:
 
 
 def version(conn: ClusterConnection) -> dict:
-    """The server's /version: {"major", "minor", "gitVersion", ...}."""
-    return _read(k8s.VersionApi(api_client(conn)).get_code, what="version")
+    """The server's /version: {"major", "minor", "gitVersion", ...}.
+
+    Requested as kubectl does, at "/version" (the generated VersionApi asks for "/version/").
+    """
+    client = api_client(conn)
+
+    def once() -> dict:
+        params = client.param_serialize(
+            method="GET",
+            resource_path="/version",
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        response = client.call_api(*params, _request_timeout=timeouts())
+        try:
+            body = response.read()
+        finally:
+            response.response.release_conn()
+        if not 200 <= response.status < 300:
+            error = ApiException(status=response.status, reason=response.reason)
+            error.body = body
+            error.headers = response.headers
+            raise error
+        return json.loads(body or b"{}")
+
+    return retry.call(once, what="version")
 
 
 def namespace_list(conn: ClusterConnection) -> list[dict]:

@@ -64,6 +64,14 @@ def page_actions():
 
 
 MUTATIONS = {"post", "patch", "delete"}
+
+
+def api_call(api, method, url, body):
+    if body is None:
+        return getattr(api, method)(url)
+    return getattr(api, method)(url, body, format="json")
+
+
 # Requests that are reads in effect even when POSTed ("Test connection").
 NOT_AUDITED = {"/clusters/sandbox/test/", "/api/v1/clusters/sandbox/test/"}
 
@@ -86,10 +94,7 @@ def test_the_api_enforces_each_roles_permissions(
 ):
     api = api_client_for(make_user(role=role, cluster=sandbox_cluster))
 
-    def call(method, url, body):
-        return getattr(api, method)(url, body, format="json") if body else getattr(api, method)(url)
-
-    check(role, api_actions(world), call)
+    check(role, api_actions(world), lambda method, url, body: api_call(api, method, url, body))
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -106,12 +111,12 @@ def test_the_pages_enforce_each_roles_permissions(world, make_user, role, sandbo
 def test_superusers_are_admin_on_every_cluster(world, make_user, api_client_for):
     api = api_client_for(make_user("root", superuser=True))
     for _permission, method, url, body, ok_status in api_actions(world):
-        response = getattr(api, method)(url, body, format="json") if body else api.get(url)
+        response = api_call(api, method, url, body)
         assert response.status_code == ok_status, (url, response.content[:300])
 
 
 def test_users_without_a_role_cannot_see_the_cluster_at_all(world, make_user, api_client_for):
     api = api_client_for(make_user())
     for _permission, method, url, body, _ok in api_actions(world):
-        response = getattr(api, method)(url, body, format="json") if body else api.get(url)
+        response = api_call(api, method, url, body)
         assert response.status_code == 404, url
