@@ -137,12 +137,28 @@ def matches_affinity(pod: dict, node: dict) -> bool:
 
 
 class NodeState:
-    __slots__ = ("allocatable", "node", "requested")
+    """A node as the scheduler sees it: what it offers, what is already placed on it."""
+
+    __slots__ = ("allocatable", "hard_taints", "node", "requested", "static_failure")
 
     def __init__(self, node: dict) -> None:
+        self.requested: Vector = dict.fromkeys(_RESOURCES, 0)
+        self.refresh(node)
+
+    def refresh(self, node: dict) -> None:
         self.node = node
         self.allocatable = node_allocatable(node)
-        self.requested: Vector = dict.fromkeys(_RESOURCES, 0)
+        spec = node.get("spec") or {}
+        self.hard_taints = [
+            t for t in spec.get("taints") or [] if t.get("effect") in ("NoSchedule", "NoExecute")
+        ]
+        ready = get_condition(node.get("status"), "Ready")
+        if spec.get("unschedulable"):
+            self.static_failure = "node(s) were unschedulable"
+        elif ready is not None and ready.get("status") != "True":
+            self.static_failure = "node(s) had untolerated taint {node.kubernetes.io/not-ready: }"
+        else:
+            self.static_failure = None
 
 
 class Scheduler(Controller):
@@ -196,8 +212,7 @@ class Scheduler(Controller):
                 if node_name == name:
                     _add(state.requested, vec, 1)
         else:
-            state.node = node
-            state.allocatable = node_allocatable(node)
+            state.refresh(node)
 
     def _on_pod(self, event_type: str, obj: dict, old: dict | None) -> None:
         key = (obj["metadata"].get("namespace") or "", obj["metadata"]["name"])
@@ -282,13 +297,17 @@ class Scheduler(Controller):
             return None, reasons, preemption
         wanted = _feasible_to_find(total)
         requests = pod_requests(pod)
-        tolerations = (pod.get("spec") or {}).get("tolerations") or []
+        pod_spec = pod.get("spec") or {}
+        tolerations = pod_spec.get("tolerations") or []
+        affinity = bool(
+            pod_spec.get("nodeSelector") or (pod_spec.get("affinity") or {}).get("nodeAffinity")
+        )
         best, best_score, found = None, -1.0, 0
         start = self._next_start % total
         for i in range(total):
             name = order[(start + i) % total]
             state = self.nodes[name]
-            failure = self._filter(pod, state, requests, tolerations)
+            failure = self._filter(pod, state, requests, tolerations, affinity)
             if failure:
                 for reason in failure:
                     reasons[reason] += 1
@@ -307,46 +326,37 @@ class Scheduler(Controller):
         return best, reasons, preemption
 
     def _filter(
-        self, pod: dict, state: NodeState, requests: Vector, tolerations: list
+        self, pod: dict, state: NodeState, requests: Vector, tolerations: list, affinity: bool
     ) -> list[str]:
-        node = state.node
-        spec = node.get("spec") or {}
-        if spec.get("unschedulable"):
-            return ["node(s) were unschedulable"]
-        ready = get_condition(node.get("status"), "Ready")
-        if ready is not None and ready.get("status") != "True":
-            return ["node(s) had untolerated taint {node.kubernetes.io/not-ready: }"]
-        wanted_node = (pod.get("spec") or {}).get("nodeName")
-        if wanted_node and wanted_node != node["metadata"]["name"]:
-            return ["node(s) didn't match the requested node name"]
-        for taint in spec.get("taints") or []:
-            if taint.get("effect") in ("NoSchedule", "NoExecute") and not tolerates(
-                tolerations, taint
-            ):
+        if state.static_failure:
+            return [state.static_failure]
+        for taint in state.hard_taints:
+            if not tolerates(tolerations, taint):
                 return [
                     "node(s) had untolerated taint "
                     f"{{{taint.get('key')}: {taint.get('value', '')}}}"
                 ]
-        if not matches_affinity(pod, node):
+        if affinity and not matches_affinity(pod, state.node):
             return ["node(s) didn't match Pod's node affinity/selector"]
         failures = []
-        if state.requested.get("pods", 0) + 1 > state.allocatable.get("pods", 110):
+        requested, allocatable = state.requested, state.allocatable
+        if requested.get("pods", 0) + 1 > allocatable.get("pods", 110):
             failures.append("Too many pods")
         for name, amount in requests.items():
             if name == "pods" or amount <= 0:
                 continue
-            if state.requested.get(name, 0) + amount > state.allocatable.get(name, 0):
+            if requested.get(name, 0) + amount > allocatable.get(name, 0):
                 failures.append(f"Insufficient {name}")
         return failures
 
     def _bind(self, pod: dict, node_name: str) -> None:
-        bound = deepcopy(pod)
-        bound["spec"]["nodeName"] = node_name
-        bound = deepcopy(self.store.update("pods", bound))
-        status = bound.setdefault("status", {})
+        # Shallow copies: the store deep-copies what it keeps, and we never mutate nested parts.
+        bound = self.store.update("pods", {**pod, "spec": {**pod["spec"], "nodeName": node_name}})
+        status = dict(bound.get("status") or {})
+        status["conditions"] = list(status.get("conditions") or [])
         status.setdefault("phase", "Pending")
         set_condition(status, "PodScheduled", "True", "", "", probe_times=True)
-        self.store.update_status("pods", bound)
+        self.store.update_status("pods", {**bound, "status": status})
         ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
         self.store.record_event(
             pod,

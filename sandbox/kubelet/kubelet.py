@@ -16,7 +16,6 @@ from typing import Any
 from sandbox.controllers.base import Controller
 from sandbox.controllers.cache import Caches
 from sandbox.controllers.util import (
-    deepcopy,
     get_condition,
     now,
     parse_time,
@@ -396,7 +395,9 @@ class Kubelet(Controller):
 
     def _publish(self, pod: dict, run: PodRun) -> None:
         at = now()
-        status = deepcopy(pod.get("status") or {})
+        # A shallow copy is enough: set_condition replaces condition dicts, never edits them.
+        status = dict(pod.get("status") or {})
+        status["conditions"] = list(status.get("conditions") or [])
         statuses = [
             self._container_status(crun, at, run.killing) for crun in run.containers.values()
         ]
