@@ -68,9 +68,7 @@ def load_config(timings: str = "realistic", overrides: dict | None = None):
     cls = mod.SandboxConfig
     cfg = cls.fast() if timings == "fast" else cls()
     if overrides:
-        from dataclasses import asdict
-
-        cfg = cls.from_dict({**asdict(cfg), **overrides})
+        cfg = cls.from_dict(overrides, base=cfg)
     return cfg
 
 
