@@ -79,6 +79,9 @@ def test_scale_runs_through_the_worker_and_changes_the_deployment(
     assert finished["result"] == {"replicas": 3}
     assert finished["attempts"] == 1
     assert replicas_in_cluster(sandbox, kube_namespace, "web") == 3
+    # Neither the worker's log nor the action record carries the cluster's credentials.
+    assert sandbox.admin_token not in celery_worker.log()
+    assert sandbox.admin_token not in json.dumps(finished)
 
 
 @pytest.mark.parametrize("replicas", [-1, 100_000, "lots"])
