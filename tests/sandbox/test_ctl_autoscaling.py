@@ -231,3 +231,34 @@ def test_kubectl_autoscale_and_top_work_against_the_usage_model(sandbox, api, ns
     assert all(cpu == "150m" and mem == "300Mi" for _, cpu, mem in lines)
     nodes = ok(sandbox.kubectl("top", "nodes")).stdout
     assert "gke-sandbox-default-pool" in nodes
+
+
+def test_an_object_metric_of_the_service_drives_scaling_and_clamps_at_max(
+    sandbox, api, ns, tmp_path
+):
+    _serving(sandbox, api, ns, tmp_path, requests={"cpu": "100m"})
+    metric = {
+        "type": "Object",
+        "object": {
+            "describedObject": {"apiVersion": "v1", "kind": "Service", "name": "model"},
+            "metric": {"name": "requests_per_second"},
+            "target": {"type": "Value", "value": "100"},
+        },
+    }
+    script(api, "POST", f"namespaces/{ns}/services/model/load", {"requestsPerSecond": 900})
+    ok(
+        sandbox.kubectl(
+            "apply", "-n", ns, "-f", str(write_manifest(tmp_path, _hpa([metric], max_replicas=3)))
+        )
+    )
+
+    wait_for(lambda: _replicas(api, ns) == 3, "the HPA to scale to its maximum")
+
+    hpa = wait_for(
+        lambda: (lambda h: (c := condition(h, "ScalingLimited")) and c.status == "True" and h)(
+            _read_hpa(api, ns)
+        ),
+        "ScalingLimited",
+    )
+    assert condition(hpa, "ScalingLimited").reason == "TooManyReplicas"
+    assert hpa.status.current_metrics[0].object.current.value == "900"
