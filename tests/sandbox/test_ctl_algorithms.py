@@ -106,8 +106,8 @@ def test_unready_pods_damp_a_scale_up_as_if_they_used_nothing():
     metrics = {"p0": 100.0, "p1": 100.0, "p2": 0.0}
     requests = {f"p{i}": 100.0 for i in range(4)}
 
-    # Ready pods alone say 2 * 100/50 = 4; counting the unready ones at 0% gives ceil(4 * 0.5) = 2,
-    # which would not be a scale-up from 4, so the current count stays.
+    # The ready pods alone run at 100% of request against a 50% target (ratio 2); counting the
+    # two unready pods at 0% brings the ratio to exactly 1, so the HPA keeps the current size.
     assert calc.resource_replicas(4, 50, metrics, requests, pods, cpu=True, tolerance=0.1)[0] == 4
 
 
