@@ -608,7 +608,9 @@ class ApiHandlers:
     async def _delete(self, ctx: _Ctx) -> web.Response:
         opts = await self._delete_options(ctx)
         result, pending = self._delete_one(ctx, ctx.name, opts)
-        status = 202 if pending and ctx.rt.key != "pods" else 200
+        # like the real handler: 202 only for the legacy orphanDependents=false on an object
+        # that is not gone yet; namespaces, graceful pods and foreground deletion answer 200
+        status = 202 if pending and opts.get("orphanDependents") is False else 200
         if pending or ctx.rt.key in ("pods", "services", "namespaces"):
             return _json(self._view(ctx, result), status)
         return _json(_success(ctx.rt, result), status)

@@ -1,0 +1,62 @@
+"""--state persistence across restarts, and a clean exit on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+
+from kubernetes import client
+
+from sandbox.testing import SandboxProcess
+
+
+def test_objects_survive_a_restart_with_state(tmp_path):
+    proc = SandboxProcess(tmp_path / "sb", nodes=1, gpu_nodes=0)
+    proc.start()
+    try:
+        proc.kubectl("create", "namespace", "keep", check=True)
+        proc.kubectl("create", "configmap", "kept", "-n", "keep", "--from-literal=a=b", check=True)
+        before = proc.kubectl(
+            "get", "configmap", "kept", "-n", "keep", "-o", "json", check=True
+        ).stdout
+        token = proc.admin_token
+        assert proc.stop() == 0
+        assert proc.state is not None
+        assert proc.state.exists()
+        proc.start()
+        assert proc.admin_token == token  # the old kubeconfig stays valid
+        after = proc.kubectl(
+            "get", "configmap", "kept", "-n", "keep", "-o", "json", check=True
+        ).stdout
+        assert json.loads(after)["metadata"] == json.loads(before)["metadata"]
+        api = proc.api()
+        created = client.CoreV1Api(api).create_namespaced_config_map(
+            "keep", {"metadata": {"name": "newer"}}
+        )
+        api.close()
+        old_rv = int(json.loads(before)["metadata"]["resourceVersion"])
+        assert int(created.metadata.resource_version) > old_rv
+    finally:
+        proc.stop()
+
+
+def test_sigterm_exits_cleanly_and_flushes_state(tmp_path):
+    proc = SandboxProcess(tmp_path / "sb", nodes=1, gpu_nodes=0)
+    proc.start()
+    proc.kubectl("create", "configmap", "last-write", "--from-literal=x=y", check=True)
+    assert proc.stop() == 0
+    state = json.loads(proc.state.read_text())
+    names = [o["metadata"]["name"] for o in state["objects"]["configmaps"]]
+    assert "last-write" in names
+
+
+def test_without_state_a_sandbox_starts_with_nodes_and_system_namespaces(tmp_path):
+    proc = SandboxProcess(tmp_path / "sb", nodes=2, gpu_nodes=1, state=False)
+    proc.start()
+    try:
+        out = proc.kubectl("get", "namespaces", "-o", "name", check=True).stdout.split()
+        assert "namespace/default" in out
+        assert "namespace/kube-system" in out
+        nodes = proc.kubectl("get", "nodes", "-o", "name", check=True).stdout.split()
+        assert len(nodes) == 3
+    finally:
+        assert proc.stop() == 0
