@@ -8,7 +8,7 @@ from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from controlplane.audit.models import ActionStatus
-from controlplane.audit.services import action_check, action_record
+from controlplane.audit.services import action_check, action_record, audit_invalid
 
 from .models import RoleGrant
 from .roles import Role
@@ -44,16 +44,22 @@ def role_grant_set(
         parameters=parameters,
         request_id=request_id,
     )
-    try:
-        Role.from_slug(role)
-    except ValueError as exc:
-        raise ValidationError(
-            {"role": [f"Choose one of: {', '.join(r.slug for r in Role)}."]}
-        ) from exc
-    user = get_user_model().objects.filter(username=username).first()
-    if user is None:
-        raise ValidationError({"user": [f"No user named {username!r}."]})
-    cleaned = _clean_namespaces(namespaces)
+    with audit_invalid(
+        actor=actor,
+        cluster=cluster,
+        kind="rolegrant",
+        name=username,
+        verb="grant",
+        parameters=parameters,
+        request_id=request_id,
+    ):
+        if role not in {r.slug for r in Role}:
+            choices = ", ".join(r.slug for r in Role)
+            raise ValidationError({"role": [f"Choose one of: {choices}."]})
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise ValidationError({"user": [f"No user named {username!r}."]})
+        cleaned = _clean_namespaces(namespaces)
     with transaction.atomic():
         grant, _ = RoleGrant.objects.update_or_create(
             user=user, cluster=cluster, defaults={"role": role, "namespaces": cleaned}

@@ -6,8 +6,9 @@ doing the work but before acknowledging it) completes the action exactly once.
 """
 
 import logging
+from contextlib import contextmanager
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Coalesce
@@ -113,6 +114,38 @@ def action_refuse(
         request_id=request_id,
     )
     return PermissionDenied(f"You do not have the {permission!r} permission{where}.")
+
+
+def _describe_invalid(exc: Exception) -> str:
+    if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
+        return "; ".join(f"{field}: {' '.join(m)}" for field, m in exc.message_dict.items())
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages)
+    return str(exc)
+
+
+@contextmanager
+def audit_invalid(
+    *, actor, cluster, namespace="", kind, name="", verb, parameters=None, request_id=None
+):
+    """Record a mutation refused for bad input (ValidationError, or a ValueError such as a
+    refused kubeconfig) as a failed action, then let the error propagate to the caller."""
+    try:
+        yield
+    except (ValidationError, ValueError) as exc:
+        action_record(
+            actor=actor,
+            cluster=cluster,
+            namespace=namespace,
+            kind=kind,
+            name=name,
+            verb=verb,
+            parameters=parameters,
+            status=ActionStatus.FAILED,
+            error=f"invalid request: {_describe_invalid(exc)}",
+            request_id=request_id,
+        )
+        raise
 
 
 def refusal_record(

@@ -11,7 +11,7 @@ from django.utils.text import slugify
 
 from controlplane.accounts.selectors import user_can
 from controlplane.audit.models import ActionStatus
-from controlplane.audit.services import action_check, action_record
+from controlplane.audit.services import action_check, action_record, audit_invalid
 from controlplane.kube import resources
 from controlplane.kube.errors import KubeError
 
@@ -125,8 +125,17 @@ def cluster_create_from_kubeconfig(
     request_id: str | None = None,
 ) -> Cluster:
     _check_can_add(actor=actor, name=name)
-    _validate_name(name)
-    creds = _credentials_from_kubeconfig(kubeconfig, context)
+    with audit_invalid(
+        actor=actor,
+        cluster=None,
+        kind="cluster",
+        name=name,
+        verb="create",
+        parameters={"source": "kubeconfig", "context": context},
+        request_id=request_id,
+    ):
+        _validate_name(name)
+        creds = _credentials_from_kubeconfig(kubeconfig, context)
     return _save_new(
         actor=actor,
         name=name,
@@ -143,11 +152,20 @@ def cluster_create_in_cluster(
     from .selectors import in_cluster_available
 
     _check_can_add(actor=actor, name=name)
-    _validate_name(name)
-    if not in_cluster_available():
-        raise ValidationError(
-            {"source": ["No service account is mounted: this process does not run in a pod."]}
-        )
+    with audit_invalid(
+        actor=actor,
+        cluster=None,
+        kind="cluster",
+        name=name,
+        verb="create",
+        parameters={"source": "in_cluster"},
+        request_id=request_id,
+    ):
+        _validate_name(name)
+        if not in_cluster_available():
+            raise ValidationError(
+                {"source": ["No service account is mounted: this process does not run in a pod."]}
+            )
     import os
 
     host = os.environ.get("KUBERNETES_SERVICE_HOST", "kubernetes.default.svc")
@@ -221,7 +239,18 @@ def cluster_update(
         parameters=changes,
         request_id=request_id,
     )
-    with transaction.atomic():
+    with (
+        audit_invalid(
+            actor=actor,
+            cluster=cluster,
+            kind="cluster",
+            name=cluster.name,
+            verb="update",
+            parameters=changes,
+            request_id=request_id,
+        ),
+        transaction.atomic(),
+    ):
         if display_name is not None:
             cluster.display_name = display_name
         if kubeconfig is not None:

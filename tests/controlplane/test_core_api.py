@@ -94,6 +94,9 @@ def test_adding_a_kubeconfig_with_an_exec_plugin_is_refused_naming_the_field(adm
     assert response.status_code == 400
     assert response.json()["field"] == "users[0].user.exec"
     assert not Cluster.objects.filter(name="eks").exists()
+    event = AuditEvent.objects.get(kind="cluster", verb="create")
+    assert event.status == "failed"
+    assert "users[0].user.exec" in event.error
 
 
 def test_the_preview_shows_the_api_server_before_saving(admin, api_client_for):
@@ -165,6 +168,9 @@ def test_granting_an_unknown_role_is_a_400_naming_role(cluster, admin, api_clien
     )
     assert response.status_code == 400
     assert "role" in response.json()
+    event = AuditEvent.objects.get(kind="rolegrant")
+    assert event.status == "failed"
+    assert event.error.startswith("invalid request: role: Choose one of")
 
 
 def test_a_viewer_asking_to_scale_gets_403_and_the_refusal_is_audited(
