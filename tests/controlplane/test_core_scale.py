@@ -199,3 +199,33 @@ def test_deployments_are_read_through_the_api_by_role(
     assert narrowed.get(base).status_code == 403
     stranger = api_client_for(make_user())
     assert stranger.get(base).status_code == 404
+
+
+def test_every_status_change_is_broadcast_after_commit(
+    celery_worker, sandbox, kube_namespace, operator_api, tmp_path
+):
+    import asyncio
+
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from controlplane.live.broadcast import group_name
+
+    make_deployment(sandbox, kube_namespace, tmp_path)
+    layer = get_channel_layer()
+
+    async def listen_until_finished():
+        channel = await layer.new_channel()
+        await layer.group_add(group_name("actions", "sandbox"), channel)
+        response = await asyncio.to_thread(
+            operator_api.post, scale_url(kube_namespace, "web"), {"replicas": 2}, format="json"
+        )
+        seen = []
+        while not seen or seen[-1] not in ("succeeded", "failed"):
+            message = await asyncio.wait_for(layer.receive(channel), timeout=30)
+            assert message["type"] == "action.update"
+            assert message["action"]["id"] == response.json()["id"]
+            seen.append(message["action"]["status"])
+        return seen
+
+    assert async_to_sync(listen_until_finished)() == ["pending", "running", "succeeded"]

@@ -35,3 +35,16 @@ def test_the_worker_records_the_failure_of_an_action_whose_cluster_is_gone(
     assert event.status == "failed"
     assert event.error == "the cluster 'gone' was removed before the action ran"
     assert event.attempts == 1
+
+
+def test_register_sandbox_is_idempotent_and_refreshes_credentials(sandbox, tmp_path):
+    from django.core.management import call_command
+
+    from controlplane.clusters.models import Cluster
+
+    call_command("register_sandbox", "--kubeconfig", str(sandbox.kubeconfig))
+    first = Cluster.objects.get(name="sandbox")
+    call_command("register_sandbox", "--kubeconfig", str(sandbox.kubeconfig))
+    assert Cluster.objects.count() == 1
+    assert Cluster.objects.get(name="sandbox").connection().token == sandbox.admin_token
+    assert first.source == "sandbox"
