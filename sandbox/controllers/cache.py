@@ -91,12 +91,19 @@ def by_namespace(obj: dict) -> list[str]:
     return [obj["metadata"].get("namespace") or ""]
 
 
+def by_label(obj: dict) -> list[tuple[str, str, str]]:
+    ns = obj["metadata"].get("namespace") or ""
+    return [(ns, k, v) for k, v in (obj["metadata"].get("labels") or {}).items()]
+
+
 class Caches:
     """The caches every controller shares, built once per cluster."""
 
     def __init__(self, store: Any) -> None:
         self.pods = Cache(
-            store, "pods", {"owner": by_owner, "node": by_node, "namespace": by_namespace}
+            store,
+            "pods",
+            {"owner": by_owner, "node": by_node, "namespace": by_namespace, "label": by_label},
         )
         self.replicasets = Cache(
             store, "replicasets.apps", {"owner": by_owner, "namespace": by_namespace}
@@ -104,6 +111,23 @@ class Caches:
         self.services = Cache(store, "services", {"namespace": by_namespace})
         self.endpoints = Cache(store, "endpoints", {"namespace": by_namespace})
         self.nodes = Cache(store, "nodes", {})
+
+    def pods_with_labels(self, ns: str, labels: dict[str, str]) -> list[dict]:
+        """Pods in ns carrying every label in `labels`, starting from the rarest label's index."""
+        if not labels:
+            return self.pods.by("namespace", ns)
+        buckets = [self.pods.keys_by("label", (ns, k, v)) for k, v in labels.items()]
+        smallest = min(buckets, key=len)
+        objects = self.pods.objects
+        out = []
+        for key in smallest:
+            pod = objects.get(key)
+            if pod is None:
+                continue
+            pod_labels = pod["metadata"].get("labels") or {}
+            if all(pod_labels.get(k) == v for k, v in labels.items()):
+                out.append(pod)
+        return out
 
     def close(self) -> None:
         for cache in (self.pods, self.replicasets, self.services, self.endpoints, self.nodes):

@@ -230,9 +230,7 @@ class EndpointsController(Controller):
         spec = svc.get("spec") or {}
         publish_unready = bool(spec.get("publishNotReadyAddresses"))
         groups: dict[tuple, dict[str, list[dict]]] = {}
-        for pod in self.caches.pods.by("namespace", ns):
-            if not _selects(selector, pod):
-                continue
+        for pod in self.caches.pods_with_labels(ns, selector):
             status = pod.get("status") or {}
             if not status.get("podIP") or pod["metadata"].get("deletionTimestamp"):
                 continue

@@ -204,7 +204,9 @@ class HorizontalPodAutoscalerController(Controller):
         selector = (target.get("spec") or {}).get("selector")
         match = label_matcher(selector) if selector else None
         ns = hpa["metadata"]["namespace"]
-        pods = [p for p in self.caches.pods.by("namespace", ns) if match is not None and match(p)]
+        # Narrow by the matchLabels through the label index, then apply the full selector.
+        candidates = self.caches.pods_with_labels(ns, (selector or {}).get("matchLabels") or {})
+        pods = [p for p in candidates if match is not None and match(p)]
         best, best_name = 0, ""
         statuses: list[dict] = []
         errors: list[MetricError] = []
@@ -238,7 +240,9 @@ class HorizontalPodAutoscalerController(Controller):
             error = MetricError(errors[0].reason, errors[0].message)
             error.statuses = [s for s in statuses if s.get("type")]  # type: ignore[attr-defined]
             raise error
-        return best, best_name, statuses
+        # Upstream leaves an empty entry for a failed metric; clients render those as
+        # "<unknown>", and leaving them out reads the same while keeping every entry valid.
+        return best, best_name, [s for s in statuses if s.get("type")]
 
     def _one(self, spec: dict, pods: list[dict], current: int, ns: str) -> tuple[int, str, dict]:
         kind = spec.get("type")
