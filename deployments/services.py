@@ -7,7 +7,7 @@ from controlplane.audit.models import ActionStatus, AuditEvent
 from controlplane.audit.pipeline import describe_error
 from controlplane.audit.services import action_check, action_record, action_submit
 from controlplane.kube import resources
-from controlplane.kube.errors import NotFound
+from controlplane.kube.errors import KubeError
 
 
 def validate_replicas(value) -> int:
@@ -30,7 +30,7 @@ def deployment_scale(
     """Ask for `name` to run `replicas` pods; returns the pending action.
 
     Refusals, invalid counts and missing deployments are audited and raised
-    (PermissionDenied, ValidationError, kube NotFound) before anything is queued.
+    (PermissionDenied, ValidationError, kube NotFound/Unavailable) before anything is queued.
     """
     target = {
         "actor": actor,
@@ -56,7 +56,8 @@ def deployment_scale(
         raise
     try:
         resources.deployment_get(cluster.connection(), namespace=namespace, name=name)
-    except NotFound as exc:
+    except KubeError as exc:
+        # NotFound becomes a 404; an unreachable cluster a 503. Either way nothing is queued.
         action_record(
             **target,
             parameters=parameters,

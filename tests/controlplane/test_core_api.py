@@ -364,3 +364,20 @@ def test_credentials_are_encrypted_with_rotatable_keys(cluster, settings):
     cluster.credentials_encrypted = rotate(cluster.credentials_encrypted)
     settings.CREDENTIALS_KEYS = [new_key]
     assert cluster.connection().token == SECRET_TOKEN
+
+
+def test_scaling_on_an_unreachable_cluster_is_a_503_and_audited(
+    cluster, make_user, api_client_for, settings
+):
+    settings.KUBE_RETRY_ATTEMPTS = 1
+    settings.KUBE_CONNECT_TIMEOUT = 0.5
+    operator = make_user(role="operator", cluster=cluster)
+    response = api_client_for(operator).post(
+        "/api/v1/clusters/offline/namespaces/ml/deployments/web/scale/",
+        {"replicas": 2},
+        format="json",
+    )
+    assert response.status_code == 503
+    event = AuditEvent.objects.get(verb="scale")
+    assert event.status == "failed"
+    assert event.error.startswith("Unavailable")
