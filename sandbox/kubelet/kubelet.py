@@ -189,7 +189,7 @@ class Kubelet(Controller):
                 return
             self._pull_done(key, run, crun, result)
 
-        if (crun.spec.get("imagePullPolicy") or "IfNotPresent") != "Never":
+        if self.runtime.will_pull(run.node, crun.spec):
             self._event(pod, "Pulling", f'Pulling image "{image}"')
         self.runtime.pull(run.node, pod, crun.spec, done)
 

@@ -52,6 +52,10 @@ class Runtime(abc.ABC):
         """Make the image present on the node, then call done (from the event loop)."""
 
     @abc.abstractmethod
+    def will_pull(self, node: str, container: dict) -> bool:
+        """Whether pull() will fetch the image (the kubelet reports Pulling only then)."""
+
+    @abc.abstractmethod
     def start(
         self, pod: dict, container: dict, restart_count: int, exited: Callable[[int, str], None]
     ) -> ContainerHandle:
@@ -80,6 +84,13 @@ class SimulatedRuntime(Runtime):
         self._ids = itertools.count(1)
 
     # -- images --------------------------------------------------------------------------
+
+    def will_pull(self, node: str, container: dict) -> bool:
+        policy = container.get("imagePullPolicy") or "IfNotPresent"
+        if policy == "Never":
+            return False
+        image = normalize_image(container.get("image", ""))
+        return policy == "Always" or image not in self._present.get(node, set())
 
     def pull(
         self, node: str, pod: dict, container: dict, done: Callable[[PullResult], None]
