@@ -1,6 +1,9 @@
 """/api/v1/actions/{id}/ and /api/v1/audit/ (filters: actor, cluster, namespace, kind, verb,
 status, since, until)."""
 
+from datetime import UTC
+
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -32,9 +35,15 @@ def parse_audit_filters(params) -> dict:
     for key in ("since", "until"):
         raw = params.get(key)
         if raw:
-            value = parse_datetime(raw)
+            try:
+                value = parse_datetime(raw)
+            except ValueError:
+                value = None
             if value is None:
                 errors[key] = ["Use an ISO 8601 date and time, e.g. 2026-01-31T12:00:00Z."]
+            elif timezone.is_naive(value):
+                # The page's date pickers send local-less times: they are UTC, like the page.
+                value = timezone.make_aware(value, UTC)
             filters[key] = value
     if errors:
         raise ValidationError(errors)

@@ -185,3 +185,11 @@ def test_the_audit_page_filters_by_result(cluster, make_user, api_client_for):
     assert "update cluster" in everything
     bad = browser.get("/audit/?since=notadate").content.decode()
     assert "since:" in bad
+
+
+def test_the_audit_page_accepts_the_date_pickers_times_as_utc(cluster, make_user):
+    browser = logged_in(make_user(role="admin", cluster=cluster))
+    browser.post("/clusters/offline/edit/", {"display_name": "Renamed"})
+    assert "update cluster" in browser.get("/audit/?since=2000-01-01T00:00").content.decode()
+    assert "update cluster" not in browser.get("/audit/?since=2999-01-01T00:00").content.decode()
+    assert "until:" in browser.get("/audit/?until=2026-13-45T99:00").content.decode()
