@@ -41,12 +41,16 @@ class BroadcastLoop:
     def __init__(self, *, layer=None, timeout: float = 10.0):
         self._timeout = timeout
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="broadcast-loop", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name="broadcast-loop", daemon=True)
         self._thread.start()
         # A private layer instance: its connection pool belongs to this loop only.
         self._layer = layer if layer is not None else channel_layers.make_backend("default")
+
+    def _run(self) -> None:
+        self._loop.run_forever()
+        # Closed here, in its own thread: channels_redis hooks loop.close() to run one more
+        # coroutine on it, which fails in a thread that is running another loop.
+        self._loop.close()
 
     def send(self, *, group: str, message: dict) -> None:
         future = asyncio.run_coroutine_threadsafe(

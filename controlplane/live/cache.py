@@ -25,6 +25,33 @@ _DROPPED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
 _clients: dict[str, redis.Redis] = {}
 
 
+class CacheLost(Exception):
+    """The cache no longer holds the list this writer made (Redis restarted or was flushed).
+
+    Writers then list again: applying an event to a cache that lost its base would leave a
+    partial state that looks complete.
+    """
+
+
+# Each write checks, atomically, that the cache still holds the writer's list (its list_id).
+_APPLY = """
+if redis.call('HGET', KEYS[2], 'list_id') ~= ARGV[1] then return -1 end
+if ARGV[2] == 'DELETED' then
+  redis.call('HDEL', KEYS[1], ARGV[3])
+else
+  redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
+end
+local count = redis.call('HLEN', KEYS[1])
+redis.call('HSET', KEYS[2], 'resource_version', ARGV[5], 'last_event_at', ARGV[6], 'count', count)
+return count
+"""
+_TOUCH = """
+if redis.call('HGET', KEYS[1], 'list_id') ~= ARGV[1] then return -1 end
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+
+
 def redis_client(url: str | None = None) -> redis.Redis:
     """A shared client per URL; short timeouts so a dead Redis fails fast instead of hanging."""
     url = url or settings.REDIS_URL
@@ -79,11 +106,17 @@ class LiveCache:
 
     # Writes (the watcher) -----------------------------------------------------------------
 
-    def replace(self, cluster: str, kind: str, objects: list[dict], resource_version: str):
-        """Make the cache equal `objects` (a fresh list), atomically. Returns the old state."""
+    def replace(
+        self, cluster: str, kind: str, objects: list[dict], resource_version: str
+    ) -> tuple[dict[str, str], dict[str, str], str]:
+        """Make the cache equal `objects` (a fresh list), atomically.
+
+        Returns (old objects, new objects, list_id): the id later writes must present.
+        """
         objs_key = self.objects_key(cluster, kind)
         old = self.client.hgetall(objs_key)
-        temp_key = f"{objs_key}:relist:{uuid.uuid4().hex}"
+        list_id = uuid.uuid4().hex
+        temp_key = f"{objs_key}:relist:{list_id}"
         encoded = {object_key(obj): json.dumps(trim(obj), separators=(",", ":")) for obj in objects}
         items = list(encoded.items())
         pipe = self.client.pipeline(transaction=False)
@@ -96,6 +129,7 @@ class LiveCache:
         with self.client.pipeline(transaction=True) as tx:
             if items:
                 tx.rename(temp_key, objs_key)
+                tx.persist(objs_key)
             else:
                 tx.delete(objs_key)
             tx.hset(
@@ -105,40 +139,53 @@ class LiveCache:
                     "synced": "1",
                     "synced_at": now,
                     "count": len(items),
+                    "list_id": list_id,
                 },
             )
             tx.execute()
-        return old, encoded
+        return old, encoded, list_id
 
-    def apply(self, cluster: str, kind: str, event_type: str, obj: dict) -> dict:
-        """Record one watch event; returns the trimmed object that was stored (or deleted)."""
+    def apply(self, cluster: str, kind: str, event_type: str, obj: dict, *, list_id: str) -> dict:
+        """Record one watch event; returns the trimmed object stored (or deleted).
+
+        Raises CacheLost when the cache no longer holds the list `list_id` names.
+        """
         trimmed = trim(obj)
-        key = object_key(trimmed)
         rv = (trimmed.get("metadata") or {}).get("resourceVersion", "")
-        objs_key = self.objects_key(cluster, kind)
-        meta_key = self.meta_key(cluster, kind)
-        with self.client.pipeline(transaction=True) as tx:
-            if event_type == "DELETED":
-                tx.hdel(objs_key, key)
-            else:
-                tx.hset(objs_key, key, json.dumps(trimmed, separators=(",", ":")))
-            tx.hset(meta_key, mapping={"resource_version": rv, "last_event_at": time.time()})
-            tx.hlen(objs_key)
-            count = tx.execute()[-1]
-        self.client.hset(meta_key, "count", count)
+        result = self.client.eval(
+            _APPLY,
+            2,
+            self.objects_key(cluster, kind),
+            self.meta_key(cluster, kind),
+            list_id,
+            event_type,
+            object_key(trimmed),
+            json.dumps(trimmed, separators=(",", ":")),
+            rv,
+            time.time(),
+        )
+        if result == -1:
+            raise CacheLost(f"the cache of {cluster}/{kind} lost its list")
         return trimmed
 
-    def bookmark(self, cluster: str, kind: str, resource_version: str) -> None:
-        self.client.hset(
-            self.meta_key(cluster, kind),
-            mapping={"resource_version": resource_version, "last_bookmark_at": time.time()},
+    def _touch(self, cluster: str, kind: str, list_id: str, fields: dict) -> None:
+        args = [list_id]
+        for name, value in fields.items():
+            args += [name, value]
+        if self.client.eval(_TOUCH, 1, self.meta_key(cluster, kind), *args) == -1:
+            raise CacheLost(f"the cache of {cluster}/{kind} lost its list")
+
+    def bookmark(self, cluster: str, kind: str, resource_version: str, *, list_id: str) -> None:
+        self._touch(
+            cluster,
+            kind,
+            list_id,
+            {"resource_version": resource_version, "last_bookmark_at": time.time()},
         )
 
-    def watch_opened(self, cluster: str, kind: str) -> None:
+    def watch_opened(self, cluster: str, kind: str, *, list_id: str) -> None:
         # A watch resumed from the cache's resourceVersion: the cache is current again.
-        self.client.hset(
-            self.meta_key(cluster, kind), mapping={"synced": "1", "watch_open_at": time.time()}
-        )
+        self._touch(cluster, kind, list_id, {"synced": "1", "watch_open_at": time.time()})
 
     def mark_unsynced(self, cluster: str, kind: str) -> None:
         self.client.hset(self.meta_key(cluster, kind), "synced", "0")

@@ -61,6 +61,7 @@ class Stream:
         self.watch_timeout = watch_timeout
         self.backoff_cap = backoff_cap
         self.listed = False  # the cache holds a list made by this stream
+        self.list_id = ""  # which list: every later write checks the cache still holds it
         self._closed = threading.Event()
         self._cycle = threading.Event()
         self._thread = threading.Thread(
@@ -125,7 +126,9 @@ class Stream:
     # Callbacks from list_then_watch --------------------------------------------------------
 
     def _on_relist(self, objects: list[dict], resource_version: str) -> None:
-        old, new = self.cache.replace(self.cluster, self.kind, objects, resource_version)
+        old, new, self.list_id = self.cache.replace(
+            self.cluster, self.kind, objects, resource_version
+        )
         self.listed = True
         # Subscribers get exactly the difference between what they could have seen and now.
         for key, raw in new.items():
@@ -149,14 +152,14 @@ class Stream:
             )
 
     def _on_event(self, event_type: str, obj: dict) -> None:
-        stored = self.cache.apply(self.cluster, self.kind, event_type, obj)
+        stored = self.cache.apply(self.cluster, self.kind, event_type, obj, list_id=self.list_id)
         self._publish(event_type, stored)
 
     def _on_bookmark(self, resource_version: str) -> None:
-        self.cache.bookmark(self.cluster, self.kind, resource_version)
+        self.cache.bookmark(self.cluster, self.kind, resource_version, list_id=self.list_id)
 
     def _on_watch_open(self, resource_version: str) -> None:
-        self.cache.watch_opened(self.cluster, self.kind)
+        self.cache.watch_opened(self.cluster, self.kind, list_id=self.list_id)
 
     def _on_error(self, exc: Exception) -> None:
         self._note_error(f"{type(exc).__name__}: {exc}")
