@@ -193,3 +193,17 @@ def test_the_audit_page_accepts_the_date_pickers_times_as_utc(cluster, make_user
     assert "update cluster" in browser.get("/audit/?since=2000-01-01T00:00").content.decode()
     assert "update cluster" not in browser.get("/audit/?since=2999-01-01T00:00").content.decode()
     assert "until:" in browser.get("/audit/?until=2026-13-45T99:00").content.decode()
+
+
+def test_a_kubeconfig_file_upload_is_previewed_and_oversized_files_refused(make_user, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    browser = logged_in(make_user("root", superuser=True))
+    upload = SimpleUploadedFile("config", kubeconfig_text().encode())
+    preview = browser.post("/clusters/add/", {"file": upload})
+    assert "https://127.0.0.1:1" in preview.content.decode()
+    settings.KUBECONFIG_MAX_BYTES = 100
+    big = SimpleUploadedFile("config", kubeconfig_text().encode())
+    refused = browser.post("/clusters/add/", {"file": big}).content.decode()
+    assert "the limit is 100" in refused
+    assert "Check where this kubeconfig points" not in refused
