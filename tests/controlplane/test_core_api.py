@@ -381,3 +381,15 @@ def test_scaling_on_an_unreachable_cluster_is_a_503_and_audited(
     event = AuditEvent.objects.get(verb="scale")
     assert event.status == "failed"
     assert event.error.startswith("Unavailable")
+
+
+def test_an_action_records_the_callers_request_id(cluster, make_user, api_client_for):
+    viewer = make_user(role="viewer", cluster=cluster)
+    response = api_client_for(viewer).post(
+        "/api/v1/clusters/offline/namespaces/ml/deployments/web/scale/",
+        {"replicas": 1},
+        format="json",
+        HTTP_X_REQUEST_ID="req-123.abc",
+    )
+    assert response["X-Request-ID"] == "req-123.abc"
+    assert AuditEvent.objects.get(verb="scale").request_id == "req-123.abc"
