@@ -63,8 +63,7 @@ class ClusterListView(APIView):
         elif source == ClusterSource.IN_CLUSTER:
             cluster = services.cluster_create_in_cluster(**common, request_id=request.request_id)
         else:
-            if not request.user.is_superuser:
-                raise PermissionDenied("Only superusers may add clusters.")
+            services.cluster_add_check(actor=request.user, name=data["name"])
             cluster = services.cluster_register_sandbox(
                 actor=request.user, name=data["name"], display_name=common["display_name"]
             )

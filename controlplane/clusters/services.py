@@ -55,7 +55,8 @@ def kubeconfig_unstage(*, staged: str) -> str:
         ) from exc
 
 
-def _check_can_add(*, actor, name: str) -> None:
+def cluster_add_check(*, actor, name: str) -> None:
+    """Only superusers add clusters; a refusal is audited and raised as PermissionDenied."""
     if not getattr(actor, "is_superuser", False):
         action_record(
             actor=actor,
@@ -124,7 +125,7 @@ def cluster_create_from_kubeconfig(
     display_name: str = "",
     request_id: str | None = None,
 ) -> Cluster:
-    _check_can_add(actor=actor, name=name)
+    cluster_add_check(actor=actor, name=name)
     with audit_invalid(
         actor=actor,
         cluster=None,
@@ -151,7 +152,7 @@ def cluster_create_in_cluster(
 ) -> Cluster:
     from .selectors import in_cluster_available
 
-    _check_can_add(actor=actor, name=name)
+    cluster_add_check(actor=actor, name=name)
     with audit_invalid(
         actor=actor,
         cluster=None,

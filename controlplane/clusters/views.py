@@ -87,7 +87,7 @@ def cluster_add(request):
 @login_required
 @require_POST
 def cluster_add_save(request):
-    _require_superuser(request)
+    services.cluster_add_check(actor=request.user, name=request.POST.get("name", ""))
     try:
         raw = services.kubeconfig_unstage(staged=request.POST.get("staged", ""))
         config = parse_kubeconfig(raw)
@@ -122,7 +122,7 @@ def cluster_add_save(request):
 @login_required
 @require_POST
 def cluster_add_other(request):
-    _require_superuser(request)
+    services.cluster_add_check(actor=request.user, name=request.POST.get("name", ""))
     form = OtherSourceForm(request.POST)
     if not form.is_valid():
         messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))

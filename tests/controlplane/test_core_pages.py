@@ -207,3 +207,11 @@ def test_a_kubeconfig_file_upload_is_previewed_and_oversized_files_refused(make_
     refused = browser.post("/clusters/add/", {"file": big}).content.decode()
     assert "the limit is 100" in refused
     assert "Check where this kubeconfig points" not in refused
+
+
+def test_saving_a_cluster_as_a_non_superuser_is_refused_and_audited(cluster, make_user):
+    browser = logged_in(make_user(role="admin", cluster=cluster))
+    response = browser.post("/clusters/add/other/", {"source": "sandbox", "name": "mine"})
+    assert response.status_code == 403
+    event = AuditEvent.objects.get(verb="create")
+    assert (event.status, event.name) == ("refused", "mine")
