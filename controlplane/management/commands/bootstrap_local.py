@@ -2,11 +2,9 @@
 
 import secrets
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
-
-from controlplane.clusters.services import cluster_register_sandbox
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
 
 ADMIN_USERNAME = "admin"
 
@@ -15,11 +13,7 @@ class Command(BaseCommand):
     help = "Register the local sandbox cluster and create the local admin account once."
 
     def handle(self, *args, **options):
-        kubeconfig = settings.SANDBOX_KUBECONFIG
-        if not kubeconfig.is_file():
-            raise CommandError(f"the sandbox kubeconfig {kubeconfig} does not exist yet")
-        cluster = cluster_register_sandbox(path=kubeconfig)
-        self.stdout.write(f"cluster '{cluster.name}' registered at {cluster.server}")
+        call_command("register_sandbox", stdout=self.stdout)
 
         users = get_user_model()
         if users.objects.filter(username=ADMIN_USERNAME).exists():
