@@ -46,6 +46,11 @@ class Settings:
     def __post_init__(self) -> None:
         if not self.batch_buckets:
             object.__setattr__(self, "batch_buckets", default_buckets(self.max_batch_size))
+        if max(self.batch_buckets) != self.max_batch_size:
+            raise ConfigError(
+                f"BATCH_BUCKETS {list(self.batch_buckets)} must end at MAX_BATCH_SIZE "
+                f"({self.max_batch_size})"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -85,17 +90,16 @@ class Settings:
 
 
 def default_buckets(max_batch: int) -> tuple[int, ...]:
-    """Powers of two and the points half-way between them, up to the maximum batch size.
+    """Powers of two up to the maximum batch size, and the maximum itself.
 
-    Batches are padded up to the next bucket so the model only ever sees these shapes (each
-    is warmed up once); the in-between points keep the padding waste under a third.
+    The model only ever sees these batch sizes, each warmed up once at start. A batch that
+    falls between two sizes is trimmed to the smaller one (the rest run next), so few sizes
+    cost no padding for single-instance requests, and each size left out saves warm-up time.
     """
     sizes = {max_batch}
     power = 1
     while power < max_batch:
         sizes.add(power)
-        if power >= 2 and power + power // 2 < max_batch:
-            sizes.add(power + power // 2)
         power *= 2
     return tuple(sorted(sizes))
 

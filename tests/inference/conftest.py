@@ -61,7 +61,8 @@ def make_settings(model_uri: str, **overrides):
         drain_grace_seconds=0,
         shutdown_timeout_seconds=10,
     )
-    return replace(base, **overrides)
+    # Buckets follow the batch size unless a test sets them.
+    return replace(base, **{"batch_buckets": (), **overrides})
 
 
 class ServerThread:

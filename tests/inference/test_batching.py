@@ -38,41 +38,60 @@ def predict(url: str, count: int = 1):
     return requests.post(f"{url}/v1/models/{MODEL_NAME}:predict", json=body, timeout=60)
 
 
-def test_it_groups_requests_that_wait_together_into_one_batch(gated_server):
-    server, gate = gated_server
-    before = server.metrics()
+def run_queued_behind_a_busy_model(server, gate, sizes):
+    """Hold the model on one request, queue requests of `sizes`, then let everything run."""
     gate.close()
-    with ThreadPoolExecutor(max_workers=6) as pool:
+    with ThreadPoolExecutor(max_workers=len(sizes) + 1) as pool:
         first = pool.submit(predict, server.url)
         assert gate.entered.wait(30)  # the model is busy with the first request
-        others = [pool.submit(predict, server.url, n) for n in (1, 1, 2, 1)]
+        others = [pool.submit(predict, server.url, n) for n in sizes]
         wait_until(
-            lambda: sample(server.metrics(), "inference_queued_instances", **MODEL) == 5,
-            message="five instances to queue up behind the first request",
+            lambda: sample(server.metrics(), "inference_queued_instances", **MODEL) == sum(sizes),
+            message="the requests to queue up behind the first",
         )
         gate.open()
         responses = [first.result(), *(future.result() for future in others)]
-    assert [r.status_code for r in responses] == [200] * 5
-    assert [len(r.json()["predictions"]) for r in responses] == [1, 1, 1, 2, 1]
+    assert [r.status_code for r in responses] == [200] * (len(sizes) + 1)
+    assert [len(r.json()["predictions"]) for r in responses] == [1, *sizes]
 
+
+def batch_counts(before, after, name="inference_batch_size") -> dict[str, float]:
+    """How many batches landed in each histogram bucket between two scrapes."""
+    bounds = ("1", "2", "4", "8")
+    cumulative = {
+        le: sample(after, f"{name}_bucket", le=le, **MODEL)
+        - sample(before, f"{name}_bucket", le=le, **MODEL)
+        for le in bounds
+    }
+    per_bucket, below = {}, 0.0
+    for le in bounds:
+        per_bucket[le] = cumulative[le] - below
+        below = cumulative[le]
+    return per_bucket
+
+
+def test_it_groups_requests_that_wait_together_into_one_batch(gated_server):
+    server, gate = gated_server
+    before = server.metrics()
+    run_queued_behind_a_busy_model(server, gate, [2, 1, 1, 2, 1, 1])
     after = server.metrics()
+    # One batch of 1 (the first request), then one batch of all eight queued instances.
+    assert batch_counts(before, after) == {"1": 1, "2": 0, "4": 0, "8": 1}
+    assert batch_counts(before, after, "inference_padded_batch_size") == batch_counts(before, after)
 
-    def batches(le: str, metrics) -> float:
-        return sample(metrics, "inference_batch_size_bucket", le=le, **MODEL)
 
-    # One batch of 1 (the first request), then one batch of 5 (everything that queued).
+def test_it_trims_a_batch_to_a_warmed_up_size_rather_than_padding(gated_server):
+    server, gate = gated_server
+    before = server.metrics()
+    run_queued_behind_a_busy_model(server, gate, [1, 1, 1, 1, 1])
+    after = server.metrics()
+    # Five queued instances: a batch of four (a bucket), and the fifth runs right after.
+    assert batch_counts(before, after) == {"1": 2, "2": 0, "4": 1, "8": 0}
     assert (
-        sample(after, "inference_batch_size_count", **MODEL)
-        - sample(before, "inference_batch_size_count", **MODEL)
-        == 2
+        sample(after, "inference_padded_batch_size_sum", **MODEL)
+        - sample(before, "inference_padded_batch_size_sum", **MODEL)
+        == 6
     )
-    assert batches("1", after) - batches("1", before) == 1
-    assert (batches("8", after) - batches("4", after)) - (
-        batches("8", before) - batches("4", before)
-    ) == 1
-    # Five instances were padded up to the next warmed-up bucket, six.
-    padded = "inference_padded_batch_size_bucket"
-    assert sample(after, padded, le="8", **MODEL) - sample(after, padded, le="4", **MODEL) >= 1
 
 
 def test_it_answers_503_when_the_queue_is_full(exported_model):

@@ -12,7 +12,7 @@ def test_it_reads_defaults_with_only_a_model_uri():
     assert settings.model_uri == "gs://bucket/pets/3"
     assert (settings.model_name, settings.model_version, settings.port) == ("model", "1", 8080)
     assert settings.max_batch_size == 32
-    assert settings.batch_buckets == (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
+    assert settings.batch_buckets == (1, 2, 4, 8, 16, 32)
     assert settings.intra_op_threads >= 1
 
 
@@ -65,9 +65,12 @@ def test_it_rejects_a_bad_setting_naming_the_variable(env, message):
     assert message in str(caught.value)
 
 
-def test_default_buckets_keep_padding_under_a_third():
-    buckets = default_buckets(32)
-    for size in range(1, 33):
-        padded = next(b for b in buckets if b >= size)
-        assert (padded - size) / padded < 1 / 3
+def test_default_buckets_are_powers_of_two_ending_at_the_maximum():
+    assert default_buckets(32) == (1, 2, 4, 8, 16, 32)
+    assert default_buckets(24) == (1, 2, 4, 8, 16, 24)
     assert default_buckets(1) == (1,)
+
+
+def test_settings_refuse_buckets_that_do_not_end_at_the_maximum_batch():
+    with pytest.raises(ConfigError, match="must end at MAX_BATCH_SIZE"):
+        Settings(model_uri="/m", max_batch_size=8, batch_buckets=(1, 2, 4))
