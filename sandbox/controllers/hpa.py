@@ -9,20 +9,16 @@ with the upstream reasons and messages.
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
 from sandbox.controllers import hpa_replicas as calc
 from sandbox.controllers.base import Controller
 from sandbox.controllers.cache import Caches
-from sandbox.controllers.hpa_replicas import MetricError, PodInfo
+from sandbox.controllers.hpa_metrics import MetricReader
+from sandbox.controllers.hpa_replicas import MetricError
 from sandbox.controllers.util import (
     deepcopy,
-    millicores,
     now,
-    parse_quantity,
-    pod_is_ready,
-    quantity_bytes,
     rfc3339,
     set_condition,
 )
@@ -212,7 +208,8 @@ class HorizontalPodAutoscalerController(Controller):
         errors: list[MetricError] = []
         for spec in specs:
             try:
-                proposal, name, status = self._one(spec, pods, current, ns)
+                reader = MetricReader(self.metrics, self.config.hpa_tolerance)
+                proposal, name, status = reader.proposal(spec, pods, current, ns)
             except MetricError as exc:
                 errors.append(exc)
                 statuses.append({"type": ""})
@@ -243,173 +240,6 @@ class HorizontalPodAutoscalerController(Controller):
         # Upstream leaves an empty entry for a failed metric; clients render those as
         # "<unknown>", and leaving them out reads the same while keeping every entry valid.
         return best, best_name, [s for s in statuses if s.get("type")]
-
-    def _one(self, spec: dict, pods: list[dict], current: int, ns: str) -> tuple[int, str, dict]:
-        kind = spec.get("type")
-        tolerance = self.config.hpa_tolerance
-        infos = [_info(p) for p in pods]
-        if kind in ("Resource", "ContainerResource"):
-            source = spec.get("resource" if kind == "Resource" else "containerResource") or {}
-            resource = source.get("name", "cpu")
-            container = source.get("container") if kind == "ContainerResource" else None
-            target = source.get("target") or {}
-            metrics = self._resource_metrics(pods, resource, container)
-            prefix = f"{resource} container resource" if container else f"{resource} resource"
-            if not pods:
-                raise MetricError(
-                    "FailedGetResourceMetric",
-                    f"failed to get {resource} utilization: no pods returned by selector while "
-                    "calculating replica count",
-                )
-            if target.get("type") == "AverageValue":
-                avg_target = _raw_quantity(target.get("averageValue"), resource)
-                replicas, usage = calc.plain_replicas(
-                    current, avg_target, metrics, infos, cpu=resource == "cpu", tolerance=tolerance
-                )
-                current_block = {"averageValue": _format_raw(usage, resource)}
-                name = prefix
-            else:
-                requests = self._requests(pods, resource, container)
-                utilization_target = int(target.get("averageUtilization", 80))
-                try:
-                    replicas, utilization, raw = calc.resource_replicas(
-                        current,
-                        utilization_target,
-                        metrics,
-                        requests,
-                        infos,
-                        cpu=resource == "cpu",
-                        tolerance=tolerance,
-                    )
-                except MetricError as exc:
-                    raise MetricError(
-                        exc.reason, f"failed to get {resource} utilization: {exc.message}"
-                    ) from exc
-                current_block = {
-                    "averageUtilization": utilization,
-                    "averageValue": _format_raw(raw, resource),
-                }
-                name = f"{prefix} utilization (percentage of request)"
-            block: dict[str, Any] = {"name": resource, "current": current_block}
-            if container:
-                block["container"] = container
-            status_key = "resource" if kind == "Resource" else "containerResource"
-            return replicas, name, {"type": kind, status_key: block}
-        if kind == "Pods":
-            source = spec.get("pods") or {}
-            metric_name = (source.get("metric") or {}).get("name", "")
-            target = _plain_quantity((source.get("target") or {}).get("averageValue"))
-            metrics = {}
-            for pod in pods:
-                value = self.metrics.pod_metric(pod, metric_name) if _running(pod) else None
-                if value is not None:
-                    metrics[pod["metadata"]["name"]] = value
-            if not metrics:
-                raise MetricError(
-                    "FailedGetPodsMetric",
-                    f"failed to get pods metric value: unable to get metric {metric_name}: "
-                    "no metrics returned from custom metrics API",
-                )
-            replicas, usage = calc.plain_replicas(
-                current, target, metrics, infos, cpu=False, tolerance=tolerance
-            )
-            return (
-                replicas,
-                f"pods metric {metric_name}",
-                {
-                    "type": "Pods",
-                    "pods": {
-                        "metric": dict(source.get("metric") or {}),
-                        "current": {"averageValue": _format_plain(usage)},
-                    },
-                },
-            )
-        if kind == "Object":
-            source = spec.get("object") or {}
-            described = source.get("describedObject") or {}
-            metric_name = (source.get("metric") or {}).get("name", "")
-            value = self.metrics.object_metric(
-                ns, described.get("kind", ""), described.get("name", ""), metric_name
-            )
-            if value is None:
-                raise MetricError(
-                    "FailedGetObjectMetric",
-                    f"failed to get object metric value: unable to get metric {metric_name}: "
-                    f"{described.get('kind', '')} on {ns} {described.get('name', '')}/"
-                    "unable to fetch "
-                    "metrics from custom metrics API: the server could not find the metric "
-                    f"{metric_name} for {described.get('kind', '').lower()}s",
-                )
-            target = source.get("target") or {}
-            if target.get("type") == "AverageValue":
-                avg = _plain_quantity(target.get("averageValue"))
-                replicas = calc.object_average_replicas(current, value, avg, tolerance=tolerance)
-                current_block = {"averageValue": _format_plain(value / max(current, 1))}
-            else:
-                ready = sum(1 for i in infos if i.phase == "Running" and i.ready and not i.deleting)
-                replicas = calc.object_value_replicas(
-                    current, value, _plain_quantity(target.get("value")), ready, tolerance=tolerance
-                )
-                current_block = {"value": _format_plain(value)}
-            return (
-                replicas,
-                f"{described.get('kind', '')} metric {metric_name}",
-                {
-                    "type": "Object",
-                    "object": {
-                        "describedObject": dict(described),
-                        "metric": dict(source.get("metric") or {}),
-                        "current": current_block,
-                    },
-                },
-            )
-        if kind == "External":
-            name = ((spec.get("external") or {}).get("metric") or {}).get("name", "")
-            raise MetricError(
-                "FailedGetExternalMetric",
-                f"unable to get external metric {ns}/{name}: "
-                "no external metrics API is served by the sandbox",
-            )
-        raise MetricError("InvalidMetricSourceType", f"unknown metric source type {kind!r}")
-
-    def _resource_metrics(
-        self, pods: list[dict], resource: str, container: str | None
-    ) -> dict[str, float]:
-        out = {}
-        for pod in pods:
-            usage = self.metrics.pod_usage(pod)
-            if not usage:
-                continue
-            if container is not None:
-                if container not in usage:
-                    continue
-                cpu, mem = usage[container]
-                out[pod["metadata"]["name"]] = cpu if resource == "cpu" else mem
-            else:
-                index = 0 if resource == "cpu" else 1
-                out[pod["metadata"]["name"]] = sum(v[index] for v in usage.values())
-        return out
-
-    def _requests(self, pods: list[dict], resource: str, container: str | None) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for pod in pods:
-            total = 0.0
-            for c in pod["spec"].get("containers") or []:
-                if container is not None and c["name"] != container:
-                    continue
-                requests = (c.get("resources") or {}).get("requests") or {}
-                if resource not in requests:
-                    raise MetricError(
-                        "FailedGetResourceMetric",
-                        f"failed to get {resource} utilization: missing request for {resource} in "
-                        f"container {c['name']} of Pod {pod['metadata']['name']}",
-                    )
-                value = requests[resource]
-                total += millicores(value) if resource == "cpu" else quantity_bytes(value)
-            out[pod["metadata"]["name"]] = total
-        return out
-
-    # -- stabilization and rate limits -------------------------------------------------------
 
     def _normalize(self, hpa: dict, current: int, proposal: int, min_r: int, max_r: int) -> int:
         uid = hpa["metadata"]["uid"]
@@ -608,39 +438,3 @@ class HorizontalPodAutoscalerController(Controller):
             type="Warning" if warning else "Normal",
             component=COMPONENT,
         )
-
-
-def _info(pod: dict) -> PodInfo:
-    return PodInfo(
-        name=pod["metadata"]["name"],
-        phase=(pod.get("status") or {}).get("phase", "Pending"),
-        ready=pod_is_ready(pod),
-        deleting=bool(pod["metadata"].get("deletionTimestamp")),
-    )
-
-
-def _running(pod: dict) -> bool:
-    return (pod.get("status") or {}).get("phase") == "Running"
-
-
-def _raw_quantity(value: Any, resource: str) -> float:
-    if value is None:
-        raise MetricError("InvalidMetricSourceType", f"missing target averageValue for {resource}")
-    return float(millicores(value)) if resource == "cpu" else float(quantity_bytes(value))
-
-
-def _plain_quantity(value: Any) -> float:
-    if value is None:
-        raise MetricError("InvalidMetricSourceType", "missing metric target value")
-    return float(parse_quantity(value))
-
-
-def _format_raw(value: float, resource: str) -> str:
-    if resource == "cpu":
-        return f"{math.ceil(value)}m"
-    return str(math.ceil(value))
-
-
-def _format_plain(value: float) -> str:
-    milli = round(value * 1000)
-    return str(milli // 1000) if milli % 1000 == 0 else f"{milli}m"

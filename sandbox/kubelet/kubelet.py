@@ -10,70 +10,32 @@ Started, Killing). One reconcile per pod key; the runtime's callbacks and timed 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.controllers.base import Controller
 from sandbox.controllers.cache import Caches
 from sandbox.controllers.util import (
-    get_condition,
     now,
     parse_time,
     rfc3339,
-    set_condition,
 )
 from sandbox.kubelet.ipam import NodeIPAM
-from sandbox.kubelet.runtime import ContainerHandle, PullResult, Runtime
+from sandbox.kubelet.runtime import PullResult, Runtime
+from sandbox.kubelet.state import (
+    CRASH_BACKOFF,
+    CREATING,
+    EXITED,
+    PULL_BACKOFF,
+    PULL_FAILED,
+    PULLING,
+    RUNNING,
+    ContainerRun,
+    PodRun,
+)
+from sandbox.kubelet.status import pod_status
 
 log = logging.getLogger(__name__)
 COMPONENT = "kubelet"
-
-# Container run phases (kubelet-internal, not API values).
-PULLING, PULL_FAILED, PULL_BACKOFF, CREATING, RUNNING, CRASH_BACKOFF, EXITED = (
-    "pulling",
-    "pull-failed",
-    "pull-backoff",
-    "creating",
-    "running",
-    "crash-backoff",
-    "exited",
-)
-
-
-@dataclass
-class ContainerRun:
-    spec: dict
-    phase: str = PULLING
-    image: str = ""
-    image_id: str = ""
-    handle: ContainerHandle | None = None
-    restart_count: int = 0
-    crash_streak: int = 0
-    pull_failures: int = 0
-    started_at: float | None = None
-    ready_at: float | None = None  # None while not running or never ready
-    next_at: float | None = None
-    terminated: dict | None = None  # current terminated state (EXITED / CRASH_BACKOFF)
-    last_terminated: dict | None = None
-    waiting_reason: str = "ContainerCreating"
-    waiting_message: str = ""
-    ever_started: bool = False
-
-    @property
-    def name(self) -> str:
-        return self.spec["name"]
-
-
-@dataclass
-class PodRun:
-    uid: str
-    node: str
-    ip: str
-    host_ip: str
-    start_time: str
-    containers: dict[str, ContainerRun] = field(default_factory=dict)
-    killing: bool = False
-    kill_at: float = 0.0
 
 
 class Kubelet(Controller):
@@ -394,86 +356,9 @@ class Kubelet(Controller):
     # -- status ------------------------------------------------------------------------------
 
     def _publish(self, pod: dict, run: PodRun) -> None:
-        at = now()
-        # A shallow copy is enough: set_condition replaces condition dicts, never edits them.
-        status = dict(pod.get("status") or {})
-        status["conditions"] = list(status.get("conditions") or [])
-        statuses = [
-            self._container_status(crun, at, run.killing) for crun in run.containers.values()
-        ]
-        phase = _phase(pod, run)
-        status["phase"] = phase
-        status["hostIP"] = run.host_ip
-        status["hostIPs"] = [{"ip": run.host_ip}]
-        status["podIP"] = run.ip
-        status["podIPs"] = [{"ip": run.ip}]
-        status["startTime"] = run.start_time
-        status["containerStatuses"] = statuses
-        done = phase in ("Succeeded", "Failed")
-        set_condition(
-            status,
-            "PodReadyToStartContainers",
-            "False" if done else "True",
-            "",
-            "",
-            probe_times=True,
-        )
-        set_condition(status, "Initialized", "True", "", "", probe_times=True)
-        unready = [s["name"] for s in statuses if not s["ready"]]
-        if done:
-            reason, message, ready = "PodCompleted", "", "False"
-        elif unready:
-            reason = "ContainersNotReady"
-            message = f"containers with unready status: [{' '.join(unready)}]"
-            ready = "False"
-        else:
-            reason, message, ready = "", "", "True"
-        set_condition(status, "Ready", ready, reason, message, probe_times=True)
-        set_condition(status, "ContainersReady", ready, reason, message, probe_times=True)
-        if get_condition(status, "PodScheduled") is None:
-            set_condition(status, "PodScheduled", "True", "", "", probe_times=True)
-        status["conditions"] = sorted(status["conditions"], key=_condition_order)
+        status = pod_status(pod, run, now())
         if status != pod.get("status"):
-            updated = dict(pod)
-            updated["status"] = status
-            self.store.update_status("pods", updated)
-
-    def _container_status(self, crun: ContainerRun, at: float, killing: bool) -> dict:
-        ready = (
-            crun.phase == RUNNING
-            and not killing
-            and crun.ready_at is not None
-            and at >= crun.ready_at
-        )
-        out: dict[str, Any] = {}
-        if crun.handle is not None or crun.terminated is not None:
-            cid = (
-                crun.handle.container_id
-                if crun.handle is not None
-                else crun.terminated.get("containerID")
-            )
-            if cid:
-                out["containerID"] = cid
-        out["image"] = crun.image or crun.spec.get("image", "")
-        out["imageID"] = crun.image_id
-        last = dict(crun.last_terminated) if crun.last_terminated else None
-        out["lastState"] = {"terminated": last} if last else {}
-        out["name"] = crun.name
-        out["ready"] = ready
-        out["restartCount"] = crun.restart_count
-        out["started"] = crun.phase == RUNNING
-        if crun.phase == RUNNING:
-            out["state"] = {"running": {"startedAt": rfc3339(crun.started_at)}}
-        elif crun.phase == EXITED or (crun.phase == CRASH_BACKOFF and not crun.waiting_reason):
-            out["state"] = {"terminated": dict(crun.terminated or {})}
-        else:
-            waiting: dict[str, Any] = {"reason": crun.waiting_reason or "ContainerCreating"}
-            if crun.waiting_message:
-                waiting["message"] = crun.waiting_message
-            out["state"] = {"waiting": waiting}
-            if crun.phase == CRASH_BACKOFF and crun.terminated:
-                out["lastState"] = {"terminated": dict(crun.terminated)}
-        return out
+            self.store.update_status("pods", {**pod, "status": status})
 
     def _schedule_next(self, key: tuple[str, str], run: PodRun) -> None:
         at = now()
@@ -502,16 +387,6 @@ def run_ns(pod: dict) -> str:
     return pod["metadata"].get("namespace") or ""
 
 
-def _phase(pod: dict, run: PodRun) -> str:
-    runs = list(run.containers.values())
-    if any(not c.ever_started and c.phase != EXITED for c in runs):
-        return "Pending"
-    if any(c.phase != EXITED for c in runs):
-        return "Running"
-    codes = [(c.terminated or {}).get("exitCode", 0) for c in runs]
-    return "Succeeded" if all(code == 0 for code in codes) else "Failed"
-
-
 def _backoff(failures: int, base: float, maximum: float) -> float:
     return min(base * 2 ** max(failures - 1, 0), maximum)
 
@@ -531,16 +406,3 @@ def _internal_ip(node: dict) -> str:
         if address.get("type") == "InternalIP":
             return address.get("address", "")
     return ""
-
-
-_ORDER = {
-    "PodReadyToStartContainers": 0,
-    "Initialized": 1,
-    "Ready": 2,
-    "ContainersReady": 3,
-    "PodScheduled": 4,
-}
-
-
-def _condition_order(cond: dict) -> int:
-    return _ORDER.get(cond.get("type", ""), 5)
