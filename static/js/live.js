@@ -5,8 +5,12 @@
 (function () {
   "use strict";
 
+  // A burst of changes (a rollout, a big relist) becomes one refresh: a section waits
+  // DEBOUNCE_MS after a change, and refreshes at most once every MIN_INTERVAL_MS.
   var DEBOUNCE_MS = 300;
+  var MIN_INTERVAL_MS = 1500;
   var pending = new Map();
+  var lastRefresh = new Map();
 
   function configureHtmx() {
     if (!window.htmx) return;
@@ -32,15 +36,21 @@
       document.activeElement.addEventListener("blur", function () { schedule(el); }, { once: true });
       return;
     }
+    lastRefresh.set(el.id, Date.now());
     if (window.htmx) htmx.trigger(el, "live-refresh");
   }
 
   function schedule(el) {
-    if (pending.has(el)) return;
-    pending.set(el, setTimeout(function () {
-      pending.delete(el);
-      refresh(el);
-    }, DEBOUNCE_MS));
+    // Sections are swapped (outerHTML): track them by id, not by element.
+    var key = el.id;
+    if (pending.has(key)) return;
+    var since = Date.now() - (lastRefresh.get(key) || 0);
+    var delay = Math.max(DEBOUNCE_MS, MIN_INTERVAL_MS - since);
+    pending.set(key, setTimeout(function () {
+      pending.delete(key);
+      var current = document.getElementById(key);
+      if (current) refresh(current);
+    }, delay));
   }
 
   function sectionsFor(kind) {

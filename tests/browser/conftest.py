@@ -17,7 +17,8 @@ from sandbox.testing import free_port
 from tests.fixtures.controlplane import wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# devstack (make test) says where it found Chromium; Debian puts it here.
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOTS = Path(os.environ.get("BROWSER_SCREENSHOTS", REPO_ROOT / ".run" / "screenshots"))
 
