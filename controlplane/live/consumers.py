@@ -13,6 +13,7 @@ The origin is checked by AllowedHostsOriginValidator and the session by AuthMidd
 (controlplane/asgi.py); anonymous connections are closed with code 4401.
 """
 
+import json
 import logging
 
 from channels.db import database_sync_to_async
@@ -42,6 +43,14 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         for group in list(getattr(self, "subscriptions", {})):
             await self.channel_layer.group_discard(group, self.channel_name)
+
+    @classmethod
+    async def decode_json(cls, text_data):
+        # Not JSON: answered with an error below instead of dropping the connection.
+        try:
+            return json.loads(text_data)
+        except ValueError:
+            return None
 
     async def receive_json(self, content, **kwargs):
         if not isinstance(content, dict):

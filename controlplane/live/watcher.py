@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 
 ClusterSource = Callable[[], dict[str, ClusterConnection]]
 
+# A relist that changed more objects than this is announced with SYNCED messages instead of
+# one message per object.
+RELIST_EVENTS_MAX = 200
+
 
 def kube_groups(cluster: str, kind: str, obj: dict | None) -> list[str]:
     groups = [group_name("kube", cluster, kind)]
@@ -130,25 +134,32 @@ class Stream:
             self.cluster, self.kind, objects, resource_version
         )
         self.listed = True
-        # Subscribers get exactly the difference between what they could have seen and now.
-        for key, raw in new.items():
-            previous = old.get(key)
-            if previous == raw:
-                continue
-            self._publish("ADDED" if previous is None else "MODIFIED", json.loads(raw))
-        for key, raw in old.items():
-            if key not in new:
-                self._publish("DELETED", json.loads(raw))
-        for group in [group_name("kube", self.cluster, self.kind)]:
+        # Subscribers get exactly the difference between what they could have seen and now:
+        # one event per changed object while that stays small, else one SYNCED ("re-read
+        # everything") per affected group, so a first list of 30,000 pods costs a few messages.
+        changes = [
+            ("ADDED" if key not in old else "MODIFIED", raw)
+            for key, raw in new.items()
+            if old.get(key) != raw
+        ] + [("DELETED", raw) for key, raw in old.items() if key not in new]
+        if len(changes) <= RELIST_EVENTS_MAX:
+            for event_type, raw in changes:
+                self._publish(event_type, json.loads(raw))
+            namespaces: set[str] = set()
+        else:
+            namespaces = {key.split("/", 1)[0] for key in (*old, *new)} - {""}
+        synced = {
+            "type": "kube.event",
+            "event": "SYNCED",
+            "cluster": self.cluster,
+            "kind": self.kind,
+            "object": None,
+        }
+        self.publisher.send(group=group_name("kube", self.cluster, self.kind), message=synced)
+        for namespace in sorted(namespaces):
             self.publisher.send(
-                group=group,
-                message={
-                    "type": "kube.event",
-                    "event": "SYNCED",
-                    "cluster": self.cluster,
-                    "kind": self.kind,
-                    "object": None,
-                },
+                group=group_name("kube", self.cluster, self.kind, namespace),
+                message={**synced, "namespace": namespace},
             )
 
     def _on_event(self, event_type: str, obj: dict) -> None:

@@ -89,3 +89,57 @@ def test_pages_do_not_trust_an_unsynced_cache_or_one_without_a_live_watcher(cach
 def test_the_watch_command_names_unknown_kinds():
     with pytest.raises(CommandError, match=r"unknown kind.*secrets"):
         call_command("watch", kinds="pods,secrets")
+
+
+class RecordingPublisher:
+    def __init__(self):
+        self.sent = []
+
+    def send(self, *, group, message):
+        self.sent.append((group, message["event"]))
+
+
+def stream_for(cache, publisher):
+    from controlplane.kube.connection import ClusterConnection
+    from controlplane.live.watcher import Stream
+
+    conn = ClusterConnection(key="c:x", server="https://203.0.113.1")
+    return Stream(
+        cluster="c",
+        conn=conn,
+        kind="pods",
+        cache=cache,
+        publisher=publisher,
+        watch_timeout=5,
+        backoff_cap=1,
+    )
+
+
+def test_a_relist_publishes_exactly_what_changed(cache):
+    publisher = RecordingPublisher()
+    stream = stream_for(cache, publisher)
+    stream._on_relist([obj("a", 1), obj("b", 2)], "2")
+    publisher.sent.clear()
+    stream._on_relist([obj("a", 1), obj("b", 3), obj("c", 4)], "4")
+    assert sorted(publisher.sent) == sorted(
+        [
+            ("kube.c.pods", "MODIFIED"),
+            ("kube.c.pods.ns", "MODIFIED"),
+            ("kube.c.pods", "ADDED"),
+            ("kube.c.pods.ns", "ADDED"),
+            ("kube.c.pods", "SYNCED"),
+        ]
+    )
+
+
+def test_a_large_relist_is_announced_once_per_group(cache):
+    publisher = RecordingPublisher()
+    stream = stream_for(cache, publisher)
+    many = [obj(f"p{i}", i, namespace=f"ns{i % 3}") for i in range(500)]
+    stream._on_relist(many, "500")
+    assert sorted(publisher.sent) == [
+        ("kube.c.pods", "SYNCED"),
+        ("kube.c.pods.ns0", "SYNCED"),
+        ("kube.c.pods.ns1", "SYNCED"),
+        ("kube.c.pods.ns2", "SYNCED"),
+    ]

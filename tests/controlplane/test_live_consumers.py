@@ -194,3 +194,21 @@ def test_it_answers_malformed_messages_with_an_error(make_user, cluster):
     user = make_user(role="viewer", cluster=cluster)
     replies, _ = _session(user, [["not", "an", "object"], {"hello": 1}, {"subscribe": "pods"}])
     assert [reply["type"] for reply in replies] == ["error", "error", "error"]
+
+
+def test_it_answers_text_that_is_not_json_without_dropping_the_connection(make_user, cluster):
+    cookie = _cookie_for(make_user(role="viewer", cluster=cluster))
+
+    async def scenario():
+        ws = _communicator(ORIGIN, cookie)
+        await ws.connect()
+        await ws.send_to(text_data="{not json")
+        first = await ws.receive_json_from(timeout=5)
+        await ws.send_json_to({"subscribe": {"cluster": cluster.name, "kind": "pods"}})
+        second = await ws.receive_json_from(timeout=5)
+        await ws.disconnect()
+        return first, second
+
+    first, second = async_to_sync(scenario)()
+    assert first["type"] == "error"
+    assert second["type"] == "subscribed"
