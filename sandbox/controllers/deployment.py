@@ -15,6 +15,11 @@ from typing import Any
 from sandbox.controllers import rollout as ro
 from sandbox.controllers.base import Controller
 from sandbox.controllers.cache import Caches
+from sandbox.controllers.rollout_status import (
+    calculate_status,
+    has_deadline,
+    progress_conditions,
+)
 from sandbox.controllers.util import (
     controller_ref,
     deepcopy,
@@ -22,7 +27,6 @@ from sandbox.controllers.util import (
     now,
     owner_reference,
     parse_time,
-    remove_condition,
     set_condition,
 )
 
@@ -30,7 +34,6 @@ log = logging.getLogger(__name__)
 COMPONENT = "deployment-controller"
 RESOURCE = "deployments.apps"
 RS_RESOURCE = "replicasets.apps"
-NO_DEADLINE = 2**31 - 1
 
 
 class DeploymentController(Controller):
@@ -314,7 +317,7 @@ class DeploymentController(Controller):
         if self._reconcile_old_rss(d, all_rss, _active(old_rss), new_rs):
             self._sync_status(d, all_rss, new_rs)
             return
-        status = self._calculate_status(d, all_rss, new_rs)
+        status = calculate_status(d, all_rss, new_rs)
         if ro.deployment_complete(d, status):
             self._cleanup(d, old_rss)
         self._sync_status(d, all_rss, new_rs)
@@ -377,7 +380,7 @@ class DeploymentController(Controller):
             new_rs, old_rss = self._new_and_old(d, rss, create=True)
             all_rss = [new_rs, *old_rss]
         self._scale_rs(d, new_rs, ro.replicas(d))
-        status = self._calculate_status(d, all_rss, new_rs)
+        status = calculate_status(d, all_rss, new_rs)
         if ro.deployment_complete(d, status):
             self._cleanup(d, old_rss)
         self._sync_status(d, all_rss, new_rs)
@@ -418,112 +421,17 @@ class DeploymentController(Controller):
 
     # -- status ------------------------------------------------------------------------------
 
-    def _calculate_status(self, d: dict, all_rss: list[dict], new_rs: dict | None) -> dict:
-        rss = [rs for rs in all_rss if rs]
-        available = sum(ro.status_count(rs, "availableReplicas") for rs in rss)
-        total = sum(ro.replicas(rs) for rs in rss)
-        status = dict(d.get("status") or {})
-        status.pop("conditions", None)
-        status.update(
-            observedGeneration=d["metadata"].get("generation", 1),
-            replicas=sum(ro.status_count(rs, "replicas") for rs in rss),
-            updatedReplicas=ro.status_count(new_rs, "replicas"),
-            readyReplicas=sum(ro.status_count(rs, "readyReplicas") for rs in rss),
-            availableReplicas=available,
-            unavailableReplicas=max(total - available, 0),
-        )
-        conditions = deepcopy({"conditions": (d.get("status") or {}).get("conditions") or []})
-        if available >= ro.replicas(d) - ro.max_unavailable(d):
-            set_condition(
-                conditions,
-                "Available",
-                "True",
-                "MinimumReplicasAvailable",
-                "Deployment has minimum availability.",
-                update_times=True,
-            )
-        else:
-            set_condition(
-                conditions,
-                "Available",
-                "False",
-                "MinimumReplicasUnavailable",
-                "Deployment does not have minimum availability.",
-                update_times=True,
-            )
-        status["conditions"] = conditions["conditions"]
-        return status
-
     def _sync_status(
         self, d: dict, all_rss: list[dict], new_rs: dict | None, *, conditions: bool = True
     ) -> None:
-        status = self._calculate_status(d, all_rss, new_rs)
+        status = calculate_status(d, all_rss, new_rs)
         if conditions:
-            self._progress_conditions(d, status, new_rs)
+            progress_conditions(d, status, new_rs)
         if _strip_zero(status) != _strip_zero(d.get("status") or {}):
             d["status"] = status
             self._write_status(d)
         if conditions:
             self._requeue_stuck(d, status)
-
-    def _progress_conditions(self, d: dict, status: dict, new_rs: dict | None) -> None:
-        if not self._has_deadline(d):
-            remove_condition(status, "Progressing")
-            return
-        current = get_condition(status, "Progressing")
-        complete_before = (
-            status.get("replicas") == status.get("updatedReplicas")
-            and current is not None
-            and current.get("reason") == "NewReplicaSetAvailable"
-        )
-        if complete_before:
-            return
-        rs_name = new_rs["metadata"]["name"] if new_rs else ""
-        if ro.deployment_complete(d, status):
-            set_condition(
-                status,
-                "Progressing",
-                "True",
-                "NewReplicaSetAvailable",
-                f'ReplicaSet "{rs_name}" has successfully progressed.',
-                update_times=True,
-            )
-        elif ro.deployment_progressing(d, status):
-            message = (
-                f'ReplicaSet "{rs_name}" is progressing.'
-                if new_rs
-                else "Deployment is progressing."
-            )
-            transition = (
-                current.get("lastTransitionTime")
-                if current and current.get("status") == "True"
-                else None
-            )
-            remove_condition(status, "Progressing")
-            set_condition(
-                status, "Progressing", "True", "ReplicaSetUpdated", message, update_times=True
-            )
-            if transition:
-                get_condition(status, "Progressing")["lastTransitionTime"] = transition
-        elif self._timed_out(d, status):
-            set_condition(
-                status,
-                "Progressing",
-                "False",
-                "ProgressDeadlineExceeded",
-                f'ReplicaSet "{rs_name}" has timed out progressing.',
-                update_times=True,
-            )
-
-    def _timed_out(self, d: dict, status: dict) -> bool:
-        cond = get_condition(status, "Progressing")
-        if cond is None or cond.get("reason") == "NewReplicaSetAvailable":
-            return False
-        if cond.get("reason") == "ProgressDeadlineExceeded":
-            return True
-        since = parse_time(cond.get("lastUpdateTime"))
-        deadline = d["spec"].get("progressDeadlineSeconds", 600)
-        return since is not None and since + deadline < now()
 
     def _requeue_stuck(self, d: dict, status: dict) -> None:
         cond = get_condition(status, "Progressing")
@@ -576,7 +484,7 @@ class DeploymentController(Controller):
         self._write_status(d)
 
     def _has_deadline(self, d: dict) -> bool:
-        return d["spec"].get("progressDeadlineSeconds", 600) != NO_DEADLINE
+        return has_deadline(d)
 
     def _write_status(self, d: dict) -> None:
         updated = self.store.update_status(RESOURCE, d)
