@@ -277,8 +277,8 @@ DEPLOYMENT_MAX_REPLICAS = int(os.environ.get("DEPLOYMENT_MAX_REPLICAS", "1000"))
 # Action tasks: retries on Unavailable (with back-off, capped in seconds).
 ACTION_MAX_RETRIES = int(os.environ.get("ACTION_MAX_RETRIES", "5"))
 ACTION_RETRY_BACKOFF_MAX = int(os.environ.get("ACTION_RETRY_BACKOFF_MAX", "60"))
-# Test hook: seconds an action task sleeps after marking itself running, so tests can kill its
-# worker mid-task. Honoured only when DEBUG is on; always 0 in production.
+# Test hook: seconds the first attempt of an action task sleeps after marking itself running,
+# so tests can kill its worker mid-task. Honoured only when DEBUG is on; always 0 in production.
 ACTION_TASK_TEST_DELAY = float(os.environ.get("ACTION_TASK_TEST_DELAY", "0")) if DEBUG else 0.0
 # Tests point the test database at a file, so a Celery worker subprocess can share it.
 if os.environ.get("DATABASE_TEST_NAME"):

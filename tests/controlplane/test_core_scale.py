@@ -2,6 +2,8 @@
 with kubectl; invalid requests change nothing; a killed worker still completes once."""
 
 import json
+import os
+import signal
 
 import pytest
 from django.utils import timezone
@@ -149,7 +151,9 @@ def test_an_action_whose_worker_is_killed_mid_task_completes_exactly_once(
             lambda: (timezone.now() - started).total_seconds() > VISIBILITY_TIMEOUT + 0.5,
             what="the lost delivery to pass the visibility timeout",
         )
-        celery_worker_factory("rescuer").start(CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT))
+        celery_worker_factory("rescuer").start(
+            ACTION_TASK_TEST_DELAY="60", CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT)
+        )
         finished = wait_until_finished(operator_api, url, timeout=60)
     finally:
         celery_worker.start()
@@ -229,3 +233,28 @@ def test_every_status_change_is_broadcast_after_commit(
         return seen
 
     assert async_to_sync(listen_until_finished)() == ["pending", "running", "succeeded"]
+
+
+@pytest.mark.slow
+def test_an_action_whose_pool_process_dies_is_requeued_and_completes_once(
+    celery_worker, celery_worker_factory, sandbox, kube_namespace, operator_api, tmp_path
+):
+    make_deployment(sandbox, kube_namespace, tmp_path)
+    celery_worker.stop()
+    try:
+        # Prefork: the parent sees its child die and rejects the task back onto the queue
+        # (reject_on_worker_lost), and a fresh child runs it again.
+        worker = celery_worker_factory("prefork").start(pool="prefork", ACTION_TASK_TEST_DELAY="60")
+        response = operator_api.post(
+            scale_url(kube_namespace, "web"), {"replicas": 5}, format="json"
+        )
+        url = response["Location"]
+        wait_for(lambda: action(operator_api, url)["status"] == "running", what="task started")
+        [child] = worker.child_pids()
+        os.kill(child, signal.SIGKILL)
+        finished = wait_until_finished(operator_api, url, timeout=60)
+    finally:
+        celery_worker.start()
+    assert finished["status"] == "succeeded", finished["error"]
+    assert finished["attempts"] == 2
+    assert replicas_in_cluster(sandbox, kube_namespace, "web") == 5
