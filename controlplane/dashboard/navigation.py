@@ -133,4 +133,8 @@ def nav_state(request) -> dict:
         "can_view_cluster": bool(
             cluster and user_can(user=user, permission="view", cluster=cluster)
         ),
+        # Admins of any cluster they see get the link to the role grants.
+        "can_manage_roles": any(
+            user_can(user=user, permission="manage_roles", cluster=c) for c in clusters
+        ),
     }

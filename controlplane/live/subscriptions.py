@@ -3,7 +3,7 @@
 from django.http import Http404
 
 from controlplane.accounts.selectors import user_can, visible_namespaces
-from controlplane.audit.services import action_refuse
+from controlplane.audit.services import refusal_record
 from controlplane.clusters.selectors import cluster_get
 from controlplane.kube.watch import KINDS
 
@@ -34,7 +34,7 @@ def subscription_authorize(
         allowed = False
     if not allowed:
         where = f"{kind} in namespace {namespace}" if scoped else f"all {kind}"
-        action_refuse(
+        refusal_record(
             actor=user,
             cluster=cluster_obj,
             namespace=namespace if scoped else "",
@@ -42,7 +42,6 @@ def subscription_authorize(
             name="",
             verb="watch",
             permission="view",
-            parameters={"subscription": {"kind": kind, "namespace": namespace}},
         )
         raise SubscriptionRefused(f"you may not view {where} on cluster {cluster}")
     return visible
