@@ -16,6 +16,9 @@ from .client import api_client, timeouts
 from .connection import ClusterConnection
 
 
+MERGE_PATCH = "application/merge-patch+json"
+
+
 def _json(response) -> dict:
     try:
         return json.loads(response.data or b"{}")
@@ -120,6 +123,8 @@ def deployment_scale(conn: ClusterConnection, *, namespace: str, name: str, repl
         name,
         namespace,
         body,
+        # The generated client would default to json-patch, which needs a list of operations.
+        _content_type=MERGE_PATCH,
         what=f"scale deployment {name}",
     )
 

@@ -164,3 +164,37 @@ def test_timeouts_come_from_settings(settings):
     settings.KUBE_CONNECT_TIMEOUT = 1.5
     settings.KUBE_READ_TIMEOUT = 7
     assert client.timeouts() == (1.5, 7)
+
+
+def test_scale_sends_a_merge_patch_not_a_json_patch(monkeypatch):
+    """A dict body sent as json-patch would be refused by a real API server."""
+    from kubernetes.client.rest import RESTResponse
+
+    from controlplane.kube import resources
+
+    sent = {}
+
+    class Response:
+        status = 200
+        reason = "OK"
+        headers = {"content-type": "application/json"}
+        data = b'{"spec": {"replicas": 3}}'
+
+        def release_conn(self):
+            pass
+
+    def fake_request(self, method, url, headers=None, body=None, **kwargs):
+        sent.update(method=method, url=url, headers=headers, body=body)
+        return RESTResponse(Response())
+
+    monkeypatch.setattr("kubernetes.client.rest.RESTClientObject.request", fake_request)
+    conn = ClusterConnection(key="patch:1", server="https://127.0.0.1:1", token="t")
+    try:
+        result = resources.deployment_scale(conn, namespace="ml", name="web", replicas=3)
+    finally:
+        client.clear_clients()
+    assert result == {"spec": {"replicas": 3}}
+    assert sent["method"] == "PATCH"
+    assert sent["url"].endswith("/apis/apps/v1/namespaces/ml/deployments/web/scale")
+    assert sent["headers"]["Content-Type"] == "application/merge-patch+json"
+    assert sent["body"] == {"spec": {"replicas": 3}}
