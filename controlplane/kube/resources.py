@@ -15,7 +15,6 @@ from . import retry
 from .client import api_client, timeouts
 from .connection import ClusterConnection
 
-
 MERGE_PATCH = "application/merge-patch+json"
 
 
