@@ -136,6 +136,8 @@ def _load_yaml(raw: bytes | str) -> object:
     loader = _GuardedLoader(text)
     try:
         return loader.get_single_data()
+    except RecursionError as exc:
+        raise KubeconfigError("kubeconfig", "the YAML document is nested too deeply") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -143,3 +143,8 @@ def test_it_rejects_non_mapping_documents():
 def test_it_rejects_python_object_tags():
     error = refused("a: !!python/object/apply:os.system ['true']\n")
     assert error.field == "kubeconfig"
+
+
+def test_it_rejects_documents_nested_too_deeply():
+    error = refused("a: " + "[" * 50_000 + "]" * 50_000)
+    assert "nested too deeply" in error.message
