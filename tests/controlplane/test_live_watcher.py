@@ -226,6 +226,35 @@ def test_it_follows_clusters_added_and_removed_in_the_database(sandbox, prefix, 
         )
 
 
+def test_it_reconnects_when_a_clusters_credentials_change(
+    sandbox, prefix, transactional_db, tmp_path
+):
+    from controlplane.clusters.services import cluster_register_sandbox
+
+    good = Path(sandbox.kubeconfig)
+    bad = tmp_path / "kubeconfig-bad"
+    bad.write_text(good.read_text().replace(sandbox.admin_token, "not-the-token"))
+    cache = LiveCache(redis_client(), prefix)
+    cluster_register_sandbox(name="rotating", path=good)
+    with running_watcher(cluster_source=clusters_from_db, cache=cache, kinds=["namespaces"]):
+        wait_for(lambda: cache.meta("rotating", "namespaces").get("synced") == "1", what="sync")
+        cluster_register_sandbox(name="rotating", path=bad)
+        wait_for(
+            lambda: (
+                cache.meta("rotating", "namespaces")
+                .get("last_error", "")
+                .startswith("Unauthorized")
+            ),
+            what="the new, wrong credentials in use",
+        )
+        assert cached_objects(cluster_name="rotating", kind="namespaces") is None
+        cluster_register_sandbox(name="rotating", path=good)
+        wait_for(
+            lambda: cached_objects(cluster_name="rotating", kind="namespaces"),
+            what="synced again with the right credentials",
+        )
+
+
 # Recovery ------------------------------------------------------------------------------------
 
 
