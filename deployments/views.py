@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -13,7 +13,7 @@ from controlplane.accounts.selectors import user_can, visible_namespaces
 from controlplane.audit.selectors import audit_list
 from controlplane.dashboard.navigation import SESSION_NAMESPACE, namespace_choices, remember
 from controlplane.dashboard.views import cluster_for_view
-from controlplane.kube.errors import KubeError, NotFound
+from controlplane.kube.errors import KubeError, NotFound, Unavailable
 from controlplane.live.snapshot import snapshot_get
 
 from .selectors import deployment_summary
@@ -146,11 +146,13 @@ def deployment_scale_view(request, cluster, namespace, name):
     except NotFound:
         status = 404
         errors[name] = f"deployment {namespace}/{name} does not exist (any more)"
-    except PermissionDenied:
-        raise
-    except KubeError as exc:
+    except Unavailable as exc:
         status = 503
         errors[name] = f"cluster unavailable: {exc}"
+    except KubeError as exc:
+        # The cluster refused our own credentials or the request: not the user's mistake.
+        status = 502
+        errors[name] = f"the cluster answered: {exc}"
     else:
         if not request.htmx:
             messages.info(

@@ -14,11 +14,11 @@
 
   function configureHtmx() {
     if (!window.htmx) return;
-    // Form errors (400 invalid, 404 gone, 503 unreachable) come back as fragments to show.
+    // Form errors (400 invalid, 404 gone, 502/503 cluster trouble) come back as fragments.
     htmx.config.responseHandling = [
       { code: "204", swap: false },
       { code: "[23]..", swap: true },
-      { code: "(400|404|409|503)", swap: true, error: false },
+      { code: "(400|404|409|502|503)", swap: true, error: false },
       { code: "[45]..", swap: false, error: true },
     ];
   }

@@ -268,3 +268,22 @@ def test_the_watcher_page_says_when_the_watcher_is_not_running(client, logged_in
     logged_in(role="viewer")
     html = client.get("/watcher/").content.decode()
     assert "not running" in html
+
+
+@pytest.fixture
+def unreachable_cluster():
+    from controlplane.clusters.models import Cluster
+
+    # Port 9 on localhost: nothing listens there.
+    return Cluster.objects.create(name="gone", server="https://127.0.0.1:9", source="kubeconfig")
+
+
+def test_an_unreachable_cluster_is_reported_not_hidden(client, make_user, unreachable_cluster):
+    client.force_login(make_user(role="operator", cluster=unreachable_cluster))
+    html = client.get("/c/gone/").content.decode()
+    assert "source-error\">unavailable: The API server" in html
+    response = client.post(
+        "/c/gone/ns/default/deployments/web/scale/", {"replicas": "2"}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 503
+    assert "cluster unavailable" in response.content.decode()
