@@ -168,4 +168,7 @@ def deployment_scale_view(request, cluster, namespace, name):
         "errors": errors,
         **deployment_rows(user=request.user, cluster=cluster_obj, namespace=namespace),
     }
+    # An error about a deployment that has no row (gone, or the list failed) shows on top.
+    shown = {row["name"] for row in context["rows"]} if context["snapshot"].ok else set()
+    context["unplaced_errors"] = {k: v for k, v in errors.items() if k not in shown}
     return render(request, "deployments/_table.html", context, status=status)
