@@ -15,6 +15,7 @@ from typing import Any
 from sandbox.controllers.base import Controller
 from sandbox.controllers.cache import Caches
 from sandbox.controllers.util import (
+    get_condition,
     now,
     parse_time,
     rfc3339,
@@ -29,6 +30,7 @@ from sandbox.kubelet.state import (
     PULL_FAILED,
     PULLING,
     RUNNING,
+    WAITING_INIT,
     ContainerRun,
     PodRun,
 )
@@ -123,24 +125,47 @@ class Kubelet(Controller):
             uid, node["metadata"]["name"], ip, host_ip, status.get("startTime") or rfc3339()
         )
         self.pods[key] = run
+        initialized = (get_condition(status, "Initialized") or {}).get("status") == "True"
+        for spec in pod["spec"].get("initContainers") or []:
+            crun = ContainerRun(spec=spec, image=spec.get("image", ""), init=True)
+            run.init_containers.append(crun)
+            if initialized:
+                # Restored after a restart: init containers ran to completion before.
+                crun.phase, crun.ever_started = EXITED, True
+                crun.terminated = {"exitCode": 0, "reason": "Completed"}
         for spec in pod["spec"].get("containers") or []:
             crun = ContainerRun(spec=spec, image=spec.get("image", ""))
             run.containers[spec["name"]] = crun
             previous = restored.get(spec["name"])
+            if previous:
+                crun.restart_count = previous.get("restartCount", 0)
             if previous and "running" in (previous.get("state") or {}):
                 # The sandbox restarted with --state: the container "kept running".
-                crun.restart_count = previous.get("restartCount", 0)
                 self._start_container(pod, run, crun, restored_from=previous)
-            else:
-                if previous:
-                    crun.restart_count = previous.get("restartCount", 0)
-                self._pull(pod, run, crun)
+            elif not run.initialized():
+                crun.phase, crun.waiting_reason = WAITING_INIT, "PodInitializing"
+        self._next_step(pod, run)
         return run
+
+    def _next_step(self, pod: dict, run: PodRun) -> None:
+        """Run init containers one at a time, then pull every regular container."""
+        for crun in run.init_containers:
+            if crun.phase == EXITED and (crun.terminated or {}).get("exitCode") == 0:
+                continue
+            if crun.phase == PULLING and not crun.pulling:
+                self._pull(pod, run, crun)
+            return  # this init container is pulling, running, backing off or has failed
+        for crun in run.containers.values():
+            if crun.phase == WAITING_INIT:
+                crun.phase, crun.waiting_reason = PULLING, "ContainerCreating"
+            if crun.phase == PULLING and not crun.pulling:
+                self._pull(pod, run, crun)
 
     # -- image pulls -------------------------------------------------------------------------
 
     def _pull(self, pod: dict, run: PodRun, crun: ContainerRun) -> None:
         crun.phase = PULLING
+        crun.pulling = True
         crun.next_at = None
         key = (pod["metadata"]["namespace"], pod["metadata"]["name"])
         image = crun.spec.get("image", "")
@@ -159,6 +184,7 @@ class Kubelet(Controller):
         self, key: tuple[str, str], run: PodRun, crun: ContainerRun, result: PullResult
     ) -> None:
         pod = self.store.get("pods", *key)
+        crun.pulling = False
         if pod is None:
             return
         image = crun.spec.get("image", "")
@@ -200,7 +226,7 @@ class Kubelet(Controller):
 
     def _advance(self, pod: dict, run: PodRun) -> None:
         at = now()
-        for crun in run.containers.values():
+        for crun in run.all_runs():
             if crun.next_at is None or at < crun.next_at:
                 continue
             image = crun.spec.get("image", "")
@@ -280,10 +306,17 @@ class Kubelet(Controller):
         if ran_for >= self.config.crash_backoff_reset_seconds:
             crun.crash_streak = 0
         policy = pod["spec"].get("restartPolicy") or "Always"
-        restart = policy == "Always" or (policy == "OnFailure" and code != 0)
+        if crun.init:
+            # A failed init container is retried unless the pod never restarts anything.
+            restart = code != 0 and policy != "Never"
+        else:
+            restart = policy == "Always" or (policy == "OnFailure" and code != 0)
         if not restart:
             crun.phase = EXITED
             crun.next_at = None
+            if crun.init and code == 0:
+                current = self.store.get("pods", *key) or pod
+                self._next_step(current, run)
         else:
             delay = (
                 0.0
@@ -326,7 +359,7 @@ class Kubelet(Controller):
             float(grace), self.config.termination_seconds, self.config.termination_max_seconds
         )
         run.kill_at = now() + wait
-        for crun in run.containers.values():
+        for crun in run.all_runs():
             if crun.handle is not None:
                 self._event(pod, "Killing", f"Stopping container {crun.name}")
                 self.runtime.stop(crun.handle, float(grace))
@@ -346,7 +379,7 @@ class Kubelet(Controller):
         if run is None or (uid is not None and run.uid != uid):
             return
         del self.pods[key]
-        for crun in run.containers.values():
+        for crun in run.all_runs():
             if crun.handle is not None:
                 self.runtime.stop(crun.handle, 0)
                 crun.handle = None
@@ -365,7 +398,7 @@ class Kubelet(Controller):
         times = []
         if run.killing:
             times.append(run.kill_at)
-        for crun in run.containers.values():
+        for crun in run.all_runs():
             if crun.next_at is not None:
                 times.append(crun.next_at)
             if crun.phase == RUNNING and crun.ready_at is not None and crun.ready_at > at:

@@ -145,6 +145,10 @@ class SimulatedRuntime(Runtime):
         scripted = self.script.behavior_rule(pod, container)
         if scripted is not None:
             return behavior_from(scripted)
+        init_names = {c.get("name") for c in pod["spec"].get("initContainers") or []}
+        if container.get("name") in init_names:
+            # Unscripted init containers do their set-up work and exit 0.
+            return Behavior(run_seconds=self.config.job_default_run_seconds, exit_code=0)
         ref = controller_ref(pod)
         if ref and ref.get("kind") == "Job":
             return Behavior(run_seconds=self.config.job_default_run_seconds, exit_code=0)

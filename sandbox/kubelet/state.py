@@ -16,6 +16,8 @@ PULLING, PULL_FAILED, PULL_BACKOFF, CREATING, RUNNING, CRASH_BACKOFF, EXITED = (
     "crash-backoff",
     "exited",
 )
+# A regular container whose pod's init containers have not all completed yet.
+WAITING_INIT = "waiting-init"
 
 
 @dataclass
@@ -36,6 +38,8 @@ class ContainerRun:
     waiting_reason: str = "ContainerCreating"
     waiting_message: str = ""
     ever_started: bool = False
+    init: bool = False
+    pulling: bool = False  # a pull is in flight
 
     @property
     def name(self) -> str:
@@ -50,5 +54,16 @@ class PodRun:
     host_ip: str
     start_time: str
     containers: dict[str, ContainerRun] = field(default_factory=dict)
+    init_containers: list[ContainerRun] = field(default_factory=list)
     killing: bool = False
     kill_at: float = 0.0
+
+    def initialized(self) -> bool:
+        return all(c.phase == EXITED and _succeeded(c) for c in self.init_containers)
+
+    def all_runs(self) -> list[ContainerRun]:
+        return [*self.init_containers, *self.containers.values()]
+
+
+def _succeeded(crun: ContainerRun) -> bool:
+    return (crun.terminated or {}).get("exitCode", 1) == 0

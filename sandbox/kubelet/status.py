@@ -22,6 +22,10 @@ def pod_status(pod: dict, run: PodRun, at: float) -> dict:
     status["podIPs"] = [{"ip": run.ip}]
     status["startTime"] = run.start_time
     status["containerStatuses"] = statuses
+    if run.init_containers:
+        status["initContainerStatuses"] = [
+            container_status(crun, at, run.killing) for crun in run.init_containers
+        ]
     done = phase in ("Succeeded", "Failed")
     set_condition(
         status,
@@ -31,7 +35,18 @@ def pod_status(pod: dict, run: PodRun, at: float) -> dict:
         "",
         probe_times=True,
     )
-    set_condition(status, "Initialized", "True", "", "", probe_times=True)
+    pending_init = [c.name for c in run.init_containers if not _init_done(c)]
+    if pending_init:
+        set_condition(
+            status,
+            "Initialized",
+            "False",
+            "ContainersNotInitialized",
+            f"containers with incomplete status: [{' '.join(pending_init)}]",
+            probe_times=True,
+        )
+    else:
+        set_condition(status, "Initialized", "True", "", "", probe_times=True)
     unready = [s["name"] for s in statuses if not s["ready"]]
     if done:
         reason, message, ready = "PodCompleted", "", "False"
@@ -85,6 +100,11 @@ def container_status(crun: ContainerRun, at: float, killing: bool) -> dict:
 
 
 def _phase(pod: dict, run: PodRun) -> str:
+    for crun in run.init_containers:
+        if crun.phase == EXITED and (crun.terminated or {}).get("exitCode", 0) != 0:
+            return "Failed"  # restartPolicy Never: a failed init container fails the pod
+    if not run.initialized():
+        return "Pending"
     runs = list(run.containers.values())
     if any(not c.ever_started and c.phase != EXITED for c in runs):
         return "Pending"
@@ -92,6 +112,10 @@ def _phase(pod: dict, run: PodRun) -> str:
         return "Running"
     codes = [(c.terminated or {}).get("exitCode", 0) for c in runs]
     return "Succeeded" if all(code == 0 for code in codes) else "Failed"
+
+
+def _init_done(crun: ContainerRun) -> bool:
+    return crun.phase == EXITED and (crun.terminated or {}).get("exitCode", 0) == 0
 
 
 _ORDER = {

@@ -206,3 +206,53 @@ def test_deleting_a_pod_stops_its_containers_and_removes_it(sandbox, api, ns):
     assert not [p for p in _core(api).list_namespaced_pod(ns).items if p.metadata.name == "doomed"]
     (killing,) = events(api, ns, name="doomed", reason="Killing")
     assert killing.message == "Stopping container app"
+
+
+def test_init_containers_run_to_completion_one_after_the_other_before_the_app(api, ns):
+    pod = _pod("staged")
+    pod["spec"]["initContainers"] = [
+        {"name": "fetch-weights", "image": "google/cloud-sdk:slim"},
+        {"name": "warm-cache", "image": "busybox"},
+    ]
+    _core(api).create_namespaced_pod(ns, pod)
+
+    def initializing():
+        p = _read(api, ns, "staged")
+        cond = condition(p, "Initialized")
+        return cond is not None and cond.status == "False" and p
+
+    early = wait_for(initializing, "the pod to be initializing")
+    assert early.status.phase == "Pending"
+    assert early.status.container_statuses[0].state.waiting.reason == "PodInitializing"
+
+    running = wait_for(
+        lambda: (lambda p: p.status.phase == "Running" and p)(_read(api, ns, "staged")), "the app"
+    )
+    inits = running.status.init_container_statuses
+    assert [s.name for s in inits] == ["fetch-weights", "warm-cache"]
+    assert all(s.state.terminated.reason == "Completed" for s in inits)
+    assert inits[0].state.terminated.finished_at <= inits[1].state.terminated.started_at
+    assert condition(running, "Initialized").status == "True"
+
+
+def test_a_failing_init_container_fails_a_pod_that_never_restarts(api, ns):
+    script(
+        api,
+        "POST",
+        "behaviors",
+        {
+            "match": {"namespace": ns, "container": "migrate"},
+            "runSeconds": 0.05,
+            "exitCode": 2,
+        },
+    )
+    pod = _pod("blocked", restart_policy="Never")
+    pod["spec"]["initContainers"] = [{"name": "migrate", "image": "busybox"}]
+    _core(api).create_namespaced_pod(ns, pod)
+
+    failed = wait_for(
+        lambda: (lambda p: p.status.phase == "Failed" and p)(_read(api, ns, "blocked")), "Failed"
+    )
+
+    assert failed.status.init_container_statuses[0].state.terminated.exit_code == 2
+    assert failed.status.container_statuses[0].state.waiting.reason == "PodInitializing"
