@@ -42,6 +42,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--config", type=Path, help="JSON file overriding single timings")
     p.add_argument("--admin-token", help="use this admin token instead of a random one")
     p.add_argument("--readonly-token", help="use this read-only token instead of a random one")
+    p.add_argument(
+        "--no-controllers",
+        action="store_true",
+        help="serve the API only: no controllers, kubelet or metrics",
+    )
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)
     if args.port < 0 or args.port > 65535:
@@ -64,6 +69,7 @@ async def run(args: argparse.Namespace) -> int:
         readonly_kubeconfig=args.readonly_kubeconfig,
         admin_token=args.admin_token,
         readonly_token=args.readonly_token,
+        controllers=not args.no_controllers,
     )
     cluster = Cluster(options, config)
     stop = asyncio.Event()

@@ -39,6 +39,8 @@ class ClusterOptions:
     readonly_kubeconfig: Path | None = None
     admin_token: str | None = None
     readonly_token: str | None = None
+    # False: the API server alone (no controllers, kubelet or metrics), for API benchmarks
+    controllers: bool = True
 
 
 def _optional_module(name: str):
@@ -175,11 +177,12 @@ class Cluster:
             self.state_writer = persistence.StateWriter(
                 self.store, Path(self.options.state), interval
             )
-        controllers = _optional_module("sandbox.controllers")
+        controllers = _optional_module("sandbox.controllers") if self.options.controllers else None
         if controllers is not None:
             self._tasks.extend(controllers.start(self))
         app = make_app(self)
-        scripting = _optional_module("sandbox.scripting")
+        # the scripting endpoint scripts the controllers' world: only mounted with them
+        scripting = _optional_module("sandbox.scripting") if controllers is not None else None
         if scripting is not None:
             scripting.add_routes(app, self)
         self._runner = web.AppRunner(

@@ -18,13 +18,24 @@ from sandbox.store import Entry
 Col = tuple[str, str, int, str]  # name, type, priority, description
 
 
+_TS_CACHE: dict[str, float | None] = {}
+
+
 def _ts(value: str | None) -> float | None:
+    # many objects share a second-precision timestamp: parse each distinct one once
     if not value:
         return None
+    hit = _TS_CACHE.get(value)
+    if hit is not None or value in _TS_CACHE:
+        return hit
     try:
-        return datetime.strptime(value[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+        parsed: float | None = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
     except ValueError:
-        return None
+        parsed = None
+    if len(_TS_CACHE) > 100_000:
+        _TS_CACHE.clear()
+    _TS_CACHE[value] = parsed
+    return parsed
 
 
 def human_duration(seconds: float) -> str:
