@@ -17,7 +17,10 @@ from sandbox.controllers.util import (
     pod_is_active,
     pod_is_available,
     pod_is_ready,
+    remove_condition,
+    set_condition,
 )
+from sandbox.errors import ApiError
 
 log = logging.getLogger(__name__)
 COMPONENT = "replicaset-controller"
@@ -57,17 +60,24 @@ class ReplicaSetController(Controller):
         uid = rs["metadata"]["uid"]
         pods = list(self.caches.pods.by("owner", uid))
         active = [p for p in pods if pod_is_active(p)]
+        failure = None
         if not rs["metadata"].get("deletionTimestamp"):
-            self._manage_replicas(rs, active)
+            failure = self._manage_replicas(rs, active)
             active = [p for p in self.caches.pods.by("owner", uid) if pod_is_active(p)]
-        self._update_status(rs, active)
+        self._update_status(rs, active, failure)
+        if failure is not None:
+            # Like upstream's rate-limited requeue: try again, without hammering the API.
+            self.requeue_after(key, 1.0)
 
-    def _manage_replicas(self, rs: dict, active: list[dict]) -> None:
+    def _manage_replicas(self, rs: dict, active: list[dict]) -> str | None:
+        """Create or delete pods towards spec.replicas; the pod creation error, if any."""
         wanted = int(rs["spec"].get("replicas", 1))
         diff = len(active) - wanted
         if diff < 0:
             for _ in range(-diff):
-                self._create_pod(rs)
+                failure = self._create_pod(rs)
+                if failure is not None:
+                    return failure  # the rest would fail the same way
         elif diff > 0:
             for pod in sorted(active, key=_deletion_rank)[:diff]:
                 meta = pod["metadata"]
@@ -83,8 +93,9 @@ class ReplicaSetController(Controller):
                     message=f"Deleted pod: {meta['name']}",
                     component=COMPONENT,
                 )
+        return None
 
-    def _create_pod(self, rs: dict) -> None:
+    def _create_pod(self, rs: dict) -> str | None:
         template = rs["spec"].get("template") or {}
         tmeta = template.get("metadata") or {}
         meta: dict[str, Any] = {
@@ -99,23 +110,22 @@ class ReplicaSetController(Controller):
         pod["spec"] = deepcopy(template.get("spec") or {})
         try:
             created = self.store.create("pods", pod)
-        except Exception as exc:
+        except ApiError as exc:
+            message = f"Error creating: {exc.message}"
+            log.warning("replicaset %s: %s", rs["metadata"]["name"], message)
             self.store.record_event(
-                rs,
-                reason="FailedCreate",
-                message=f"Error creating: {getattr(exc, 'message', exc)}",
-                type="Warning",
-                component=COMPONENT,
+                rs, reason="FailedCreate", message=message, type="Warning", component=COMPONENT
             )
-            raise
+            return exc.message
         self.store.record_event(
             rs,
             reason="SuccessfulCreate",
             message=f"Created pod: {created['metadata']['name']}",
             component=COMPONENT,
         )
+        return None
 
-    def _update_status(self, rs: dict, active: list[dict]) -> None:
+    def _update_status(self, rs: dict, active: list[dict], failure: str | None) -> None:
         min_ready = int(rs["spec"].get("minReadySeconds") or 0)
         at = now()
         labels = (rs["spec"].get("template") or {}).get("metadata", {}).get("labels") or {}
@@ -139,6 +149,13 @@ class ReplicaSetController(Controller):
         for field in ("fullyLabeledReplicas", "readyReplicas", "availableReplicas"):
             if not status[field]:
                 del status[field]
+        status["conditions"] = list(old.get("conditions") or [])
+        if failure is not None:
+            set_condition(status, "ReplicaFailure", "True", "FailedCreate", failure)
+        else:
+            remove_condition(status, "ReplicaFailure")
+        if not status["conditions"]:
+            del status["conditions"]
         if status != old:
             updated = deepcopy(rs)
             updated["status"] = status

@@ -57,6 +57,23 @@ def calculate_status(d: dict, all_rss: list[dict], new_rs: dict | None) -> dict:
             "Deployment does not have minimum availability.",
             update_times=True,
         )
+    # A ReplicaSet that cannot create pods makes the Deployment say so (getReplicaFailures).
+    failures = [
+        get_condition(rs.get("status"), "ReplicaFailure")
+        for rs in ([new_rs] if new_rs else []) + rss
+    ]
+    failure = next((f for f in failures if f and f.get("status") == "True"), None)
+    if failure is not None:
+        set_condition(
+            conditions,
+            "ReplicaFailure",
+            "True",
+            failure.get("reason", "FailedCreate"),
+            failure.get("message", ""),
+            update_times=True,
+        )
+    else:
+        remove_condition(conditions, "ReplicaFailure")
     status["conditions"] = conditions["conditions"]
     # The API omits zero counts (omitempty); observedGeneration is never zero here.
     for field in (
