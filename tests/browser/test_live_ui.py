@@ -117,3 +117,14 @@ def test_a_viewer_sees_no_scale_control(page, make_user, sandbox, sandbox_cluste
     page.goto(f"/c/{sandbox_cluster.name}/ns/{namespace}/deployments/")
     expect(page.locator('tr[data-deployment="ro"]')).to_be_visible()
     expect(page.locator("input[name=replicas]")).to_have_count(0)
+
+
+def test_the_watcher_page_shows_each_stream_synced(page, make_user, sandbox_cluster):
+    user = make_user(role="viewer", cluster=sandbox_cluster)
+    log_in(page, user.username)
+    page.goto("/watcher/")
+    expect(page.locator("#watcher-status")).to_contain_text("running")
+    row = page.locator(f'tr[data-cluster="{sandbox_cluster.name}"][data-kind="pods"]')
+    # The page refreshes itself: the watcher picks the cluster up within a poll or two.
+    expect(row.locator(".pill.ok")).to_have_text("synced", timeout=30_000)
+    screenshot(page, "watcher-status")
