@@ -281,7 +281,7 @@ def unreachable_cluster():
 def test_an_unreachable_cluster_is_reported_not_hidden(client, make_user, unreachable_cluster):
     client.force_login(make_user(role="operator", cluster=unreachable_cluster))
     html = client.get("/c/gone/").content.decode()
-    assert "source-error\">unavailable: The API server" in html
+    assert 'source-error">unavailable: The API server' in html
     response = client.post(
         "/c/gone/ns/default/deployments/web/scale/", {"replicas": "2"}, HTTP_HX_REQUEST="true"
     )
