@@ -329,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("mode", nargs="?", default="bench", choices=("bench", "naive-server"))
     parser.add_argument("model", nargs="?", help="(naive-server) the .keras file to serve")
     parser.add_argument("--seconds", type=float, default=2.0, help="time per system per round")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per level")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per level")
     args = parser.parse_args(argv)
     if args.mode == "naive-server":
         naive_server_main(args.model)

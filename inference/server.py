@@ -240,9 +240,12 @@ class InferenceServer:
         ticket = self.worker.announce()
         try:
             self._require_ready()
-            body = await self._read_body(request)
-            doc = tfserving.parse_json(body)
-            parsed = tfserving.parse_predict(doc, self.worker.model.signatures)
+            # Parsed in one expression so the decoded JSON (tens of thousands of Python lists
+            # per image) is freed before waiting for the model, not held by this frame.
+            parsed = tfserving.parse_predict(
+                tfserving.parse_json(await self._read_body(request)),
+                self.worker.model.signatures,
+            )
             outputs = await self.worker.run(parsed.signature, parsed.inputs, ticket=ticket)
             payload = tfserving.predict_body(outputs, columnar=parsed.columnar)
         finally:
