@@ -54,6 +54,9 @@ def exception_handler(exc, context):
     if isinstance(exc, KubeError):
         return _kube_response(exc)
     if isinstance(exc, KubeconfigError):
+        # The chosen context is a request field of its own; everything else is in the file.
+        if exc.field == "context":
+            return Response({"context": [exc.message]}, status=400)
         return Response({"kubeconfig": [str(exc)], "field": exc.field}, status=400)
     if isinstance(exc, DjangoValidationError):
         body = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}

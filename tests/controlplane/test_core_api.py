@@ -393,3 +393,13 @@ def test_an_action_records_the_callers_request_id(cluster, make_user, api_client
     )
     assert response["X-Request-ID"] == "req-123.abc"
     assert AuditEvent.objects.get(verb="scale").request_id == "req-123.abc"
+
+
+def test_choosing_a_context_that_does_not_exist_names_the_context_field(admin, api_client_for):
+    response = api_client_for(admin).post(
+        "/api/v1/clusters/",
+        {"name": "prod", "kubeconfig": kubeconfig_text(), "context": "staging"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json() == {"context": ["no context named 'staging' in the kubeconfig"]}
