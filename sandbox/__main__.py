@@ -47,10 +47,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="serve the API only: no controllers, kubelet or metrics",
     )
+    p.add_argument(
+        "--event-ttl",
+        type=float,
+        default=3600.0,
+        help="seconds an Event is kept (kube-apiserver --event-ttl)",
+    )
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)
     if args.port < 0 or args.port > 65535:
         p.error("--port must be between 0 and 65535")
+    if args.event_ttl <= 0:
+        p.error("--event-ttl must be positive")
     if args.nodes < 0 or args.gpu_nodes < 0:
         p.error("--nodes and --gpu-nodes must not be negative")
     return args
@@ -70,6 +78,7 @@ async def run(args: argparse.Namespace) -> int:
         admin_token=args.admin_token,
         readonly_token=args.readonly_token,
         controllers=not args.no_controllers,
+        event_ttl=args.event_ttl,
     )
     cluster = Cluster(options, config)
     stop = asyncio.Event()

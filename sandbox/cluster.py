@@ -23,6 +23,7 @@ from sandbox.store import DEFAULT_WATCH_HISTORY, Store
 
 log = logging.getLogger(__name__)
 
+DEFAULT_EVENT_TTL = 3600.0  # kube-apiserver --event-ttl
 BOOT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 ADMIN_USER = "sandbox-admin"
 READONLY_USER = "sandbox-readonly"
@@ -41,6 +42,7 @@ class ClusterOptions:
     readonly_token: str | None = None
     # False: the API server alone (no controllers, kubelet or metrics), for API benchmarks
     controllers: bool = True
+    event_ttl: float = DEFAULT_EVENT_TTL  # seconds, as kube-apiserver --event-ttl
 
 
 def _optional_module(name: str):
@@ -171,6 +173,12 @@ class Cluster:
         self._bootstrap()
         self.gc = GarbageCollector(self.store)
         self._tasks.append(asyncio.create_task(self.gc.run(), name="sandbox-gc"))
+        ttl = float(self.options.event_ttl)
+        self._tasks.append(
+            asyncio.create_task(
+                self.gc.expire_events(ttl, interval=min(60.0, ttl / 4)), name="sandbox-event-ttl"
+            )
+        )
         self._default_service_accounts()
         if self.options.state is not None:
             interval = float(getattr(self.config, "state_flush_interval", 1.0))

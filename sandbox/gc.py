@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from datetime import datetime
 
 from sandbox.errors import ApiError
 from sandbox.resources import STORED
@@ -164,6 +166,36 @@ class GarbageCollector:
         if waiting is not None:
             self._foreground(*waiting)
 
+    async def expire_events(self, ttl: float, interval: float) -> None:
+        """Delete Events older than `ttl` seconds, as the API server's event TTL does."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                self.expire_events_once(ttl)
+            except Exception:
+                log.exception("expiring events failed")
+
+    def expire_events_once(self, ttl: float) -> int:
+        cutoff = time.time() - ttl
+        expired = 0
+        for entry in list(self.store.iter_entries("events")):
+            ev = entry.obj
+            stamp = (
+                ev.get("lastTimestamp")
+                or ev.get("eventTime")
+                or ev["metadata"].get("creationTimestamp")
+            )
+            if stamp and _epoch(stamp) < cutoff:
+                meta = ev["metadata"]
+                self.store.delete("events", meta.get("namespace"), meta["name"])
+                expired += 1
+        if expired:
+            index = self.store.event_index
+            for key, name in list(index.items()):
+                if self.store.get("events", key[0], name) is None:
+                    del index[key]
+        return expired
+
     def _namespace(self, ns: str) -> None:
         namespace = self.store.get("namespaces", None, ns)
         if namespace is None or not namespace["metadata"].get("deletionTimestamp"):
@@ -189,6 +221,13 @@ class GarbageCollector:
                         )
         if remaining == 0 or not any(self.store.list(rt.key, ns) for rt in STORED if rt.namespaced):
             self.store.finish_namespace_deletion(ns)
+
+
+def _epoch(stamp: str) -> float:
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return float("inf")  # unparseable: never expire it silently on a guess
 
 
 def _rt_for(ref: dict):

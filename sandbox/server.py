@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 MAX_BODY = 3 * 1024 * 1024
 PUBLIC_PATHS = {"/version", "/healthz", "/livez", "/readyz"}
 TABLE_MARK = "as=Table"
+CLUSTER: web.AppKey = web.AppKey("sandbox.cluster", object)
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def _success(rt: ResourceType, obj: dict) -> dict:
 
 @web.middleware
 async def _auth_middleware(request: web.Request, handler):
-    cluster = request.app["cluster"]
+    cluster = request.app[CLUSTER]
     try:
         if request.path not in PUBLIC_PATHS:
             header = request.headers.get("Authorization", "")
@@ -132,9 +133,8 @@ async def _apf_headers(request: web.Request, response: web.StreamResponse) -> No
 def make_app(cluster) -> web.Application:
     app = web.Application(middlewares=[_auth_middleware], client_max_size=MAX_BODY)
     app.on_response_prepare.append(_apf_headers)
-    app["cluster"] = cluster
+    app[CLUSTER] = cluster
     api = ApiHandlers(cluster)
-    app["api"] = api
     app.router.add_get("/version", api.version)
     for path in ("/healthz", "/livez", "/readyz"):
         app.router.add_get(path, api.health)

@@ -171,3 +171,35 @@ def test_an_eviction_deletes_the_pod(sandbox_api, sandbox_namespace):
             return err.status == 404
 
     wait_for(gone, "the evicted pod to go")
+
+
+def test_events_older_than_the_ttl_expire(tmp_path):
+    from sandbox.testing import SandboxProcess
+
+    proc = SandboxProcess(tmp_path / "sb", nodes=1, gpu_nodes=0, extra_args=("--event-ttl", "1"))
+    proc.start()
+    try:
+        core = client.CoreV1Api(proc.api())
+        core.create_namespaced_event(
+            "default",
+            {
+                "metadata": {"name": "old"},
+                "involvedObject": {"kind": "Pod", "name": "p", "namespace": "default"},
+                "reason": "Test",
+                "message": "m",
+                "type": "Normal",
+                "lastTimestamp": "2020-01-01T00:00:00Z",
+            },
+        )
+        wait_for(
+            lambda: (
+                not [
+                    e
+                    for e in core.list_namespaced_event("default").items
+                    if e.metadata.name == "old"
+                ]
+            ),
+            "the old event to expire",
+        )
+    finally:
+        proc.stop()
