@@ -45,9 +45,12 @@ def api_actions(namespace):
     ]
 
 
-def page_actions():
+def page_actions(namespace):
+    deployments = f"/c/sandbox/ns/{namespace}/deployments/"
     return [
         ("view", "get", "/clusters/sandbox/", None, 200),
+        ("view", "get", deployments, None, 200),
+        ("scale", "post", f"{deployments}web/scale/", {"replicas": "2"}, 302),
         ("view", "get", "/audit/", None, 200),
         ("manage_cluster", "get", "/clusters/sandbox/edit/", None, 200),
         ("manage_cluster", "post", "/clusters/sandbox/edit/", {"display_name": "S"}, 302),
@@ -105,7 +108,7 @@ def test_the_pages_enforce_each_roles_permissions(world, make_user, role, sandbo
     def call(method, url, body):
         return getattr(browser, method)(url, body or {})
 
-    check(role, page_actions(), call)
+    check(role, page_actions(world), call)
 
 
 def test_superusers_are_admin_on_every_cluster(world, make_user, api_client_for):
