@@ -158,13 +158,32 @@ class EndpointsController(Controller):
         self.caches = caches
 
     def setup(self) -> None:
+        # (namespace, label key, label value) -> names of Services selecting on that pair, so a
+        # pod event only looks at the Services that could select it.
+        self._selecting: dict[tuple[str, str, str], set[str]] = {}
+        for svc in self.store.list("services"):
+            self._index_selector(svc, add=True)
         self.watch("services", self._on_service)
         self.watch("pods", self._on_pod)
 
     def initial_keys(self):
         return list(self.caches.services.objects)
 
+    def _index_selector(self, svc: dict, *, add: bool) -> None:
+        ns, name = svc["metadata"].get("namespace") or "", svc["metadata"]["name"]
+        for k, v in ((svc.get("spec") or {}).get("selector") or {}).items():
+            names = self._selecting.setdefault((ns, k, v), set())
+            if add:
+                names.add(name)
+            else:
+                names.discard(name)
+                if not names:
+                    del self._selecting[(ns, k, v)]
+
     def _on_service(self, event_type: str, obj: dict, old: dict | None) -> None:
+        if old is not None:
+            self._index_selector(old, add=False)
+        self._index_selector(obj, add=event_type != "DELETED")
         self.enqueue((obj["metadata"]["namespace"], obj["metadata"]["name"]))
 
     def _on_pod(self, event_type: str, obj: dict, old: dict | None) -> None:
@@ -175,12 +194,17 @@ class EndpointsController(Controller):
         ):
             return
         ns = obj["metadata"].get("namespace") or ""
-        for svc in self.caches.services.by("namespace", ns):
-            selector = (svc.get("spec") or {}).get("selector")
+        candidates: set[str] = set()
+        for pod in (obj, old) if old is not None else (obj,):
+            for k, v in (pod["metadata"].get("labels") or {}).items():
+                candidates |= self._selecting.get((ns, k, v), set())
+        for name in candidates:
+            svc = self.caches.services.get(ns, name)
+            selector = ((svc or {}).get("spec") or {}).get("selector")
             if selector and (
                 _selects(selector, obj) or (old is not None and _selects(selector, old))
             ):
-                self.enqueue((ns, svc["metadata"]["name"]))
+                self.enqueue((ns, name))
 
     def reconcile(self, key: tuple[str, str]) -> None:
         ns, name = key
