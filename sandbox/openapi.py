@@ -203,6 +203,13 @@ def _response(ref: str, v3: bool) -> dict:
     }
 
 
+def _v2_param(param: dict) -> dict:
+    # Swagger 2.0 puts a non-body parameter's type on the parameter itself
+    out = {k: v for k, v in param.items() if k != "schema"}
+    out["type"] = param.get("schema", {}).get("type", "string")
+    return out
+
+
 def _op(
     action: str, op_id: str, gvk: dict, ref: str | None, params: list, v3: bool, body: bool = False
 ) -> dict:
@@ -210,7 +217,7 @@ def _op(
         "operationId": op_id,
         "x-kubernetes-action": action,
         "x-kubernetes-group-version-kind": gvk,
-        "parameters": list(params),
+        "parameters": list(params) if v3 else [_v2_param(p) for p in params],
         "responses": _response(ref, v3) if ref else {"200": {"description": "OK"}},
     }
     if body and ref:
