@@ -156,6 +156,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # WhiteNoise serves files straight from the apps' static folders when DEBUG is on, so local
 # runs need no collectstatic; production images run collectstatic at build time.
 WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 
 # Redis is the Celery broker, the Channels layer and the cache the watcher keeps.
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
