@@ -121,9 +121,10 @@ class DeploymentController(Controller):
         return new_rs, old_rss
 
     def _sync_new_rs_metadata(self, d: dict, rs: dict, new_revision: int) -> dict:
+        # Only annotations and revision here: the replica annotations of an existing RS change
+        # when it is scaled, or proportional scaling would lose what the RS was sized for.
         changed = ro.copy_annotations(d, rs)
         changed |= ro.set_new_rs_revision(rs, new_revision)
-        changed |= ro.set_replicas_annotations(d, rs)
         min_ready = d["spec"].get("minReadySeconds") or 0
         if (rs["spec"].get("minReadySeconds") or 0) != min_ready:
             rs["spec"]["minReadySeconds"] = min_ready

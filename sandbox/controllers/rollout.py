@@ -209,5 +209,6 @@ def rs_fraction(rs: dict, d: dict) -> int:
         annotated_replicas = status_count(d, "replicas")
     if annotated_replicas <= 0:
         return 0
-    new_size = math.ceil(replicas(rs) * deployment_replicas / annotated_replicas)
+    # integer.RoundToInt32: round half away from zero (sizes are never negative here).
+    new_size = math.floor(replicas(rs) * deployment_replicas / annotated_replicas + 0.5)
     return new_size - replicas(rs)
