@@ -53,6 +53,19 @@ class Kubelet(Controller):
 
     def setup(self) -> None:
         self.watch("pods", self._on_pod)
+        self.watch("nodes", self._on_node)
+
+    def resync_interval(self) -> float:
+        # Every transition is timer- or event-driven; the resync is only a safety net, and at
+        # 30,000 pods a frequent one would cost real CPU.
+        return max(self.config.resync_seconds * 10, 300.0)
+
+    def _on_node(self, event_type: str, obj: dict, old: dict | None) -> None:
+        if event_type == "ADDED":
+            # Pods bound to a node before it (re)appeared start now.
+            for key in self.caches.pods.keys_by("node", obj["metadata"]["name"]):
+                if key not in self.pods:
+                    self.enqueue(key)
 
     def initial_keys(self):
         return [
