@@ -9,6 +9,7 @@ Started, Killing). One reconcile per pod key; the runtime's callbacks and timed 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -20,6 +21,7 @@ from sandbox.controllers.util import (
     parse_time,
     rfc3339,
 )
+from sandbox.errors import ApiError
 from sandbox.kubelet.ipam import NodeIPAM
 from sandbox.kubelet.runtime import PullResult, Runtime
 from sandbox.kubelet.state import (
@@ -61,6 +63,14 @@ class Kubelet(Controller):
         return max(self.config.resync_seconds * 10, 300.0)
 
     def _on_node(self, event_type: str, obj: dict, old: dict | None) -> None:
+        if event_type == "DELETED":
+            # What the pod garbage collector does for pods of a node that is gone: force-delete
+            # them so their controllers replace them elsewhere. Deferred: never write from
+            # inside another write's notification.
+            keys = list(self.caches.pods.keys_by("node", obj["metadata"]["name"]))
+            if keys:
+                asyncio.get_running_loop().call_soon(self._collect_orphans, keys)
+            return
         if event_type == "ADDED":
             # Pods bound to a node before it (re)appeared start now.
             for key in self.caches.pods.keys_by("node", obj["metadata"]["name"]):
@@ -88,6 +98,19 @@ class Kubelet(Controller):
             or old_meta.get("uid") != obj["metadata"].get("uid")
         ):
             self.enqueue(key)
+
+    def _collect_orphans(self, keys: list[tuple[str, str]]) -> None:
+        for ns, name in keys:
+            pod = self.store.get("pods", ns, name)
+            node = (pod or {}).get("spec", {}).get("nodeName")
+            if pod is None or (node and self.caches.nodes.get("", node) is not None):
+                continue
+            try:
+                self.store.delete("pods", ns, name, grace_period_seconds=0)
+            except ApiError as exc:
+                if exc.code != 404:
+                    log.warning("could not delete pod %s/%s of a deleted node: %s", ns, name, exc)
+            self._forget((ns, name), pod["metadata"].get("uid"))
 
     # -- reconcile ---------------------------------------------------------------------------
 

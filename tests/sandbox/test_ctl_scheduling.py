@@ -128,3 +128,36 @@ def test_gpu_pods_wait_without_gpu_nodes_and_are_scheduled_once_a_gpu_node_joins
     )
     assert pod.spec.node_name == build_node("gpu-pool", 7, 40)["metadata"]["name"]
     wait_for(lambda: _read(api, ns, "trainer").status.phase == "Running", "the pod to run")
+
+
+def test_pods_of_a_deleted_node_are_replaced_on_the_remaining_nodes(fresh_sandbox):
+    api = fresh_sandbox.api()
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    ns = create_namespace(api, "drain")
+    apps.create_namespaced_deployment(
+        ns,
+        {
+            "metadata": {"name": "web"},
+            "spec": {
+                "replicas": 3,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "app", "image": "nginx:1.25"}]},
+                },
+            },
+        },
+    )
+    wait_for(
+        lambda: apps.read_namespaced_deployment("web", ns).status.available_replicas == 3, "3 pods"
+    )
+    victim = core.list_namespaced_pod(ns).items[0].spec.node_name
+
+    core.delete_node(victim)
+
+    def replaced():
+        pods = core.list_namespaced_pod(ns).items
+        running = [p for p in pods if p.status.phase == "Running" and p.spec.node_name != victim]
+        return len(pods) == 3 and len(running) == 3
+
+    wait_for(replaced, "three pods running on the remaining nodes")
