@@ -89,15 +89,16 @@ def decode(data: bytes, *, max_pixels: int) -> Image.Image:
                     reason="too_large",
                 )
             image.load()
+            rgb = image.convert("RGB")
     except ApiError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise bad_request(f"cannot decode the {kind} image: {exc}", reason="bad_image") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ApiError(413, f"image refused: {exc}", reason="too_large") from None
-    if image.width == 0 or image.height == 0:
+    if rgb.width == 0 or rgb.height == 0:
         raise bad_request("the image has no pixels", reason="bad_image")
-    return image.convert("RGB")
+    return rgb
 
 
 def to_model_input(image: Image.Image, spec: SegmentSpec) -> np.ndarray:

@@ -111,7 +111,7 @@ def parse_json(body: bytes) -> object:
     try:
         # TF Serving accepts NaN and Infinity tokens, which strict parsers refuse.
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise bad_request(f"JSON Parse error: {fast_error}", reason="bad_json") from None
 
 

@@ -64,6 +64,15 @@ def test_it_returns_class_fractions_as_json_when_asked(server):
         assert body["class_fractions"][name] == pytest.approx(np.mean(mask == index))
 
 
+def test_it_segments_16_bit_greyscale_png(server):
+    pixels = (np.arange(50 * 40, dtype=np.uint16) * 31).reshape(40, 50)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    response = server.post("/v1/segment", data=buffer.getvalue())
+    assert response.status_code == 200, response.text
+    assert decode_mask(response.content).shape == (40, 50)
+
+
 def test_it_takes_the_image_from_a_multipart_upload(server):
     data = encoded("PNG", mode="RGBA", seed=6)
     response = server.post("/v1/segment", files={"image": ("cat.png", data, "image/png")})

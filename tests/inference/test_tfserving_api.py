@@ -139,6 +139,7 @@ def test_it_answers_404_for_a_model_or_version_it_does_not_serve(server, path, m
         (b'{"inputs": {"pixels": [1]}}', "the signature takes ['images']"),
         (b'{"signature_name": "nope", "instances": [1]}', 'signature key "nope" not found'),
         (b'{"signature_name": 3, "instances": [1]}', '"signature_name" must be a string'),
+        (b'{"instances": ' + b"[" * 5000 + b"]" * 5000 + b"}", "JSON Parse error"),
     ],
 )
 def test_it_rejects_malformed_predict_bodies_with_a_400_naming_the_problem(server, body, fragment):
