@@ -251,6 +251,48 @@ RESOURCES: tuple[ResourceType, ...] = (
         subresources=(_STATUS,),
         generation=True,
     ),
+    # RBAC objects are stored and served (so manifests that carry them apply), not enforced:
+    # the sandbox authorizes by token (admin or read-only) alone.
+    ResourceType(
+        "roles",
+        "role",
+        "Role",
+        "rbac.authorization.k8s.io",
+        ("v1",),
+        True,
+        "V1Role",
+        has_status=False,
+    ),
+    ResourceType(
+        "rolebindings",
+        "rolebinding",
+        "RoleBinding",
+        "rbac.authorization.k8s.io",
+        ("v1",),
+        True,
+        "V1RoleBinding",
+        has_status=False,
+    ),
+    ResourceType(
+        "clusterroles",
+        "clusterrole",
+        "ClusterRole",
+        "rbac.authorization.k8s.io",
+        ("v1",),
+        False,
+        "V1ClusterRole",
+        has_status=False,
+    ),
+    ResourceType(
+        "clusterrolebindings",
+        "clusterrolebinding",
+        "ClusterRoleBinding",
+        "rbac.authorization.k8s.io",
+        ("v1",),
+        False,
+        "V1ClusterRoleBinding",
+        has_status=False,
+    ),
     # virtual resources: served, never stored
     ResourceType(
         "pods",
