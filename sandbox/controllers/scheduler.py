@@ -16,6 +16,7 @@ from typing import Any
 from sandbox.controllers.base import Controller
 from sandbox.controllers.cache import Caches
 from sandbox.controllers.util import (
+    controller_ref,
     deepcopy,
     get_condition,
     millicores,
@@ -169,7 +170,9 @@ class Scheduler(Controller):
         self.caches = caches
         self.nodes: dict[str, NodeState] = {}
         self.node_order: list[str] = []
-        self._placed: dict[tuple[str, str], tuple[str, Vector]] = {}
+        self._placed: dict[tuple[str, str], tuple[str, Vector, str | None]] = {}
+        # (node, controller uid) -> pods of that controller on the node, for spreading.
+        self._spread: dict[tuple[str, str], int] = {}
         self._unschedulable: set[tuple[str, str]] = set()
         self._retry_pending = False
         self._next_start = 0
@@ -208,7 +211,7 @@ class Scheduler(Controller):
         if state is None:
             state = self.nodes[name] = NodeState(node)
             self.node_order = sorted(self.nodes)
-            for (_, _), (node_name, vec) in self._placed.items():
+            for node_name, vec, _ in self._placed.values():
                 if node_name == name:
                     _add(state.requested, vec, 1)
         else:
@@ -244,15 +247,23 @@ class Scheduler(Controller):
             state = self.nodes.get(previous[0])
             if state is not None:
                 _add(state.requested, previous[1], -1)
+            if previous[2] is not None:
+                spread_key = (previous[0], previous[2])
+                self._spread[spread_key] -= 1
+                if not self._spread[spread_key]:
+                    del self._spread[spread_key]
             freed = True
         else:
             freed = False
         if holds and key not in self._placed:
             vec = pod_requests(pod)
-            self._placed[key] = (node, vec)
+            owner = (controller_ref(pod) or {}).get("uid")
+            self._placed[key] = (node, vec, owner)
             state = self.nodes.get(node)
             if state is not None:
                 _add(state.requested, vec, 1)
+            if owner is not None:
+                self._spread[(node, owner)] = self._spread.get((node, owner), 0) + 1
         return freed
 
     def _retry_unschedulable(self) -> None:
@@ -299,6 +310,7 @@ class Scheduler(Controller):
         requests = pod_requests(pod)
         pod_spec = pod.get("spec") or {}
         tolerations = pod_spec.get("tolerations") or []
+        owner = (controller_ref(pod) or {}).get("uid")
         affinity = bool(
             pod_spec.get("nodeSelector") or (pod_spec.get("affinity") or {}).get("nodeAffinity")
         )
@@ -316,6 +328,9 @@ class Scheduler(Controller):
                 continue
             found += 1
             score = _score(state, requests)
+            if owner is not None:
+                # Default topology spreading: pods of one controller prefer different nodes.
+                score += 2.0 / (1 + self._spread.get((name, owner), 0))
             if score > best_score:
                 best, best_score = name, score
             if found >= wanted:

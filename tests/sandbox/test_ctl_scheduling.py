@@ -161,3 +161,29 @@ def test_pods_of_a_deleted_node_are_replaced_on_the_remaining_nodes(fresh_sandbo
         return len(pods) == 3 and len(running) == 3
 
     wait_for(replaced, "three pods running on the remaining nodes")
+
+
+def test_replicas_of_one_deployment_spread_over_the_nodes(api, ns):
+    client.AppsV1Api(api).create_namespaced_deployment(
+        ns,
+        {
+            "metadata": {"name": "web"},
+            "spec": {
+                "replicas": 3,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "app", "image": "nginx:1.25"}]},
+                },
+            },
+        },
+    )
+
+    pods = wait_for(
+        lambda: (lambda ps: len(ps) == 3 and all(p.spec.node_name for p in ps) and ps)(
+            client.CoreV1Api(api).list_namespaced_pod(ns).items
+        ),
+        "three scheduled pods",
+    )
+
+    assert len({p.spec.node_name for p in pods}) == 3  # three CPU nodes, one pod each
