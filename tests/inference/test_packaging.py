@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -39,8 +40,12 @@ def test_the_dockerfile_builds_a_slim_non_root_tensorflow_cpu_image():
 def test_the_dockerfile_exposes_the_port_and_probes_liveness():
     steps = dict(instructions())
     assert "8080" in steps["EXPOSE"]
-    assert "/healthz" in steps["HEALTHCHECK"]
-    assert '"-m", "inference"' in steps["CMD"] or "-m inference" in steps["CMD"]
+    # Exec form (JSON arrays): the server is PID 1 and gets SIGTERM itself.
+    assert json.loads(steps["CMD"]) == ["python", "-m", "inference"]
+    options, _, probe = steps["HEALTHCHECK"].partition(" CMD ")
+    assert "--start-period" in options
+    command = json.loads(probe)
+    assert "/healthz" in command[-1]
     readme = (ROOT / "inference" / "README.md").read_text()
     assert "/readyz" in readme
     assert "/healthz" in readme
