@@ -117,8 +117,14 @@ class InferenceServer:
         app.router.add_get("/metrics", self.metrics_page, name="metrics")
         app.router.add_post("/v1/segment", self.segment, name="segment")
         app.router.add_route("*", "/v1/models{tail:.*}", self.models, name="models")
+        app.on_response_prepare.append(self._name_the_model)
         app.on_cleanup.append(self._close_pool)
         return app
+
+    async def _name_the_model(self, request: web.Request, response: web.StreamResponse) -> None:
+        # A signal rather than the middleware, so responses aiohttp writes itself carry it too.
+        response.headers["X-Model-Name"] = self.settings.model_name
+        response.headers["X-Model-Version"] = self.settings.model_version
 
     async def _close_pool(self, _app) -> None:
         self._image_pool.shutdown(wait=True)
@@ -152,8 +158,6 @@ class InferenceServer:
         if self.draining:
             # Move keep-alive clients off a server that is going away.
             response.force_close()
-        response.headers["X-Model-Name"] = self.settings.model_name
-        response.headers["X-Model-Version"] = self.settings.model_version
         endpoint = request[ENDPOINT]
         code = str(response.status)
         self.metrics.requests.inc(endpoint=endpoint, code=code, **model)
