@@ -483,11 +483,15 @@ async def start(settings: Settings, *, load=None) -> Running:
 
 async def serve(settings: Settings) -> int:
     """Run until SIGTERM or SIGINT, then drain; 0 on a clean stop, 1 if the model failed."""
-    running = await start(settings)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    started: list[Running] = []
+    # Handlers go in before the port is bound and announced, so a SIGTERM that follows the
+    # announcement at once is still a graceful stop, never the default kill.
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, _on_signal, signum, stop, running)
+        loop.add_signal_handler(signum, _on_signal, signum, stop, started)
+    running = await start(settings)
+    started.append(running)
     changed = running.server.state_event()
     while not stop.is_set() and running.server.worker.state != FAILED:
         changed.clear()
@@ -504,11 +508,12 @@ async def serve(settings: Settings) -> int:
     return 0
 
 
-def _on_signal(signum: int, stop: asyncio.Event, running: Running) -> None:
+def _on_signal(signum: int, stop: asyncio.Event, started: list[Running]) -> None:
     name = signal.Signals(signum).name
     if stop.is_set():
         log.info("received %s again: ending the grace period now", name)
-        running.end_grace()
+        for running in started:
+            running.end_grace()
         return
     log.info("received %s", name)
     stop.set()

@@ -147,3 +147,22 @@ def test_a_bad_setting_stops_the_process_with_a_message_naming_it():
     )
     assert result.returncode == 2
     assert "MAX_BATCH_SIZE must be an integer, got 'lots'" in result.stderr
+
+
+def test_a_second_sigterm_cuts_the_grace_period_short(exported_model):
+    env = {**base_env(str(exported_model["saved_model"])), "DRAIN_GRACE_SECONDS": "600"}
+    server = ServerProcess(env)
+    try:
+        wait_until(
+            lambda: requests.get(server.url + "/readyz", timeout=5).status_code == 200,
+            timeout=90,
+            message="readiness",
+        )
+        server.proc.send_signal(signal.SIGTERM)
+        wait_until(lambda: "still serving for 600.0s" in server.log(), message="the grace period")
+        assert requests.get(server.url + "/readyz", timeout=5).status_code == 503
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(60) == 0, server.log()
+        assert "ending the grace period now" in server.log()
+    finally:
+        server.kill()
