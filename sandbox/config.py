@@ -51,6 +51,10 @@ class SandboxConfig:
     hpa_sync_seconds: float = 15.0
     hpa_downscale_stabilization_seconds: float = 300.0
     hpa_tolerance: float = 0.1
+    # --horizontal-pod-autoscaler-cpu-initialization-period / -initial-readiness-delay: how long
+    # after a pod starts its CPU samples may be distorted by start-up work.
+    hpa_cpu_initialization_seconds: float = 300.0
+    hpa_initial_readiness_delay_seconds: float = 30.0
     # Services: delay before a LoadBalancer service gets its external IP (cloud LB creation).
     load_balancer_delay_seconds: float = 5.0
     # Metrics: metrics-server scrape window, and the relative noise on simulated usage.
@@ -95,6 +99,8 @@ class SandboxConfig:
             deployment_progress_check_seconds=0.2,
             hpa_sync_seconds=0.3,
             hpa_downscale_stabilization_seconds=1.0,
+            hpa_cpu_initialization_seconds=2.0,
+            hpa_initial_readiness_delay_seconds=0.5,
             load_balancer_delay_seconds=0.2,
             metrics_window_seconds=1.0,
             metrics_noise=0.0,

@@ -57,6 +57,10 @@ class UsageModel:
         index = int(at // width)
         return index, index * width
 
+    def sample_time(self, at: float) -> tuple[float, float]:
+        """(timestamp, window) of the metric sample served at `at`, as metrics.k8s.io shows."""
+        return self._window(at)[1], max(self.config.metrics_window_seconds, 0.001)
+
     def _noise(self, *parts: Any) -> float:
         amplitude = self.config.metrics_noise
         if not amplitude:

@@ -208,7 +208,7 @@ class HorizontalPodAutoscalerController(Controller):
         errors: list[MetricError] = []
         for spec in specs:
             try:
-                reader = MetricReader(self.metrics, self.config.hpa_tolerance)
+                reader = MetricReader(self.metrics, self.config)
                 proposal, name, status = reader.proposal(spec, pods, current, ns)
             except MetricError as exc:
                 errors.append(exc)

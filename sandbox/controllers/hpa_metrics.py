@@ -12,13 +12,22 @@ from typing import Any
 
 from sandbox.controllers import hpa_replicas as calc
 from sandbox.controllers.hpa_replicas import MetricError, PodInfo
-from sandbox.controllers.util import millicores, parse_quantity, pod_is_ready, quantity_bytes
+from sandbox.controllers.util import (
+    get_condition,
+    millicores,
+    now,
+    parse_quantity,
+    parse_time,
+    pod_is_ready,
+    quantity_bytes,
+)
 
 
 class MetricReader:
-    def __init__(self, metrics: Any, tolerance: float) -> None:
+    def __init__(self, metrics: Any, config: Any) -> None:
         self.metrics = metrics
-        self.tolerance = tolerance
+        self.config = config
+        self.tolerance = config.hpa_tolerance
 
     def proposal(
         self, spec: dict, pods: list[dict], current: int, ns: str
@@ -29,7 +38,19 @@ class MetricReader:
     def _one(self, spec: dict, pods: list[dict], current: int, ns: str) -> tuple[int, str, dict]:
         kind = spec.get("type")
         tolerance = self.tolerance
-        infos = [_info(p) for p in pods]
+        at = now()
+        sample_time, window = self.metrics.sample_time(at)
+        infos = [
+            _info(
+                p,
+                at=at,
+                sample_time=sample_time,
+                window=window,
+                init_period=self.config.hpa_cpu_initialization_seconds,
+                readiness_delay=self.config.hpa_initial_readiness_delay_seconds,
+            )
+            for p in pods
+        ]
         if kind in ("Resource", "ContainerResource"):
             source = spec.get("resource" if kind == "Resource" else "containerResource") or {}
             resource = source.get("name", "cpu")
@@ -194,13 +215,39 @@ class MetricReader:
     # -- stabilization and rate limits -------------------------------------------------------
 
 
-def _info(pod: dict) -> PodInfo:
+def _info(
+    pod: dict,
+    *,
+    at: float,
+    sample_time: float,
+    window: float,
+    init_period: float,
+    readiness_delay: float,
+) -> PodInfo:
     return PodInfo(
         name=pod["metadata"]["name"],
         phase=(pod.get("status") or {}).get("phase", "Pending"),
         ready=pod_is_ready(pod),
         deleting=bool(pod["metadata"].get("deletionTimestamp")),
+        cpu_unready=_cpu_unready(pod, at, sample_time, window, init_period, readiness_delay),
     )
+
+
+def _cpu_unready(
+    pod: dict, at: float, sample_time: float, window: float, init_period: float, delay: float
+) -> bool:
+    """Upstream's rule for ignoring a pod's CPU sample as start-up noise."""
+    status = pod.get("status") or {}
+    cond = get_condition(status, "Ready")
+    started = parse_time(status.get("startTime"))
+    if cond is None or started is None:
+        return True
+    transition = parse_time(cond.get("lastTransitionTime")) or started
+    if started + init_period > at:
+        # Still starting: unready, or ready for less than one metric window.
+        return cond.get("status") == "False" or sample_time < transition + window
+    # Later on, only a pod that has never been ready since start-up is ignored.
+    return cond.get("status") == "False" and started + delay > transition
 
 
 def _running(pod: dict) -> bool:

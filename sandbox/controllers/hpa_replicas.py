@@ -4,7 +4,7 @@ desired = ceil(current * usageRatio) outside a tolerance band, computed over rea
 metrics; pods still starting (Pending, or not Ready for CPU) and pods without metrics are then
 assumed to use 0% (scale-up) or 100% (scale-down) of target, so they damp the decision instead of
 driving it, exactly like upstream. Simplification: "not yet ready" for CPU is the pod's Ready
-condition, without the cpu-initialization-period and metric-timestamp refinements.
+condition unless the caller applies upstream's cpu-initialization-period rule (hpa_metrics does).
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ class PodInfo:
     phase: str
     ready: bool
     deleting: bool
+    # For CPU: whether the sample is still start-up noise (upstream's initialization rule);
+    # None falls back to "not Ready".
+    cpu_unready: bool | None = None
 
 
 def group_pods(
@@ -45,7 +48,7 @@ def group_pods(
         if pod.name not in metrics:
             missing.add(pod.name)
             continue
-        if cpu and not pod.ready:
+        if cpu and (pod.cpu_unready if pod.cpu_unready is not None else not pod.ready):
             unready.add(pod.name)
             continue
         ready += 1

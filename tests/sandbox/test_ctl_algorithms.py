@@ -130,3 +130,45 @@ def test_scale_limits_follow_the_behavior_policies():
     }
     assert calc.scale_down_limit(10, [], down, 100.0) == 5
     assert calc.scale_down_limit(10, [(90.0, 4)], down, 100.0) == 7
+
+
+def _pod_status(started_ago, ready, transition_ago, now=10_000.0):
+    from sandbox.controllers.util import rfc3339
+
+    return {
+        "status": {
+            "startTime": rfc3339(now - started_ago),
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": ready,
+                    "lastTransitionTime": rfc3339(now - transition_ago),
+                }
+            ],
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("started_ago", "ready", "transition_ago", "unready"),
+    [
+        (60, "True", 5, True),  # starting, ready for less than a metric window: start-up noise
+        (60, "True", 40, False),  # starting, but ready for longer than a window
+        (60, "False", 40, True),  # starting and not ready
+        (3600, "False", 3595, True),  # long running, never became ready
+        (3600, "False", 60, False),  # long running, was ready before: its sample counts
+        (3600, "True", 3500, False),
+    ],
+)
+def test_cpu_samples_of_starting_pods_are_ignored_as_upstream_does(
+    started_ago, ready, transition_ago, unready
+):
+    from sandbox.controllers.hpa_metrics import _cpu_unready
+
+    now = 10_000.0
+    pod = _pod_status(started_ago, ready, transition_ago, now)
+
+    assert (
+        _cpu_unready(pod, now, sample_time=now, window=15.0, init_period=300.0, delay=30.0)
+        is unready
+    )
