@@ -24,7 +24,7 @@ def main() -> int:
     )
     # TensorFlow's C++ start-up chatter drowns the server's own log lines.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from inference.server import serve
+    from inference.lifecycle import serve
 
     code = asyncio.run(serve(settings))
     if any(t.name == "inference-model" and t.is_alive() for t in threading.enumerate()):

@@ -7,6 +7,8 @@ the model thread observes batch sizes while the event loop observes requests.
 from __future__ import annotations
 
 import math
+import os
+import resource
 import threading
 from collections.abc import Iterable, Sequence
 
@@ -247,3 +249,27 @@ class ServerMetrics:
 
     def render(self) -> str:
         return self.registry.render()
+
+
+def process_metrics(started_at: float) -> str:
+    """The standard process_* series, read fresh at each scrape."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    try:
+        with open("/proc/self/statm") as statm:
+            rss = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        rss = usage.ru_maxrss * 1024
+    return (
+        "# HELP process_cpu_seconds_total User and system CPU time spent.\n"
+        "# TYPE process_cpu_seconds_total counter\n"
+        f"process_cpu_seconds_total {usage.ru_utime + usage.ru_stime}\n"
+        "# HELP process_resident_memory_bytes Resident memory size.\n"
+        "# TYPE process_resident_memory_bytes gauge\n"
+        f"process_resident_memory_bytes {rss}\n"
+        "# HELP process_max_resident_memory_bytes Peak resident memory size.\n"
+        "# TYPE process_max_resident_memory_bytes gauge\n"
+        f"process_max_resident_memory_bytes {usage.ru_maxrss * 1024}\n"
+        "# HELP process_start_time_seconds Start time since the Unix epoch.\n"
+        "# TYPE process_start_time_seconds gauge\n"
+        f"process_start_time_seconds {started_at}\n"
+    )

@@ -1,18 +1,14 @@
 """The HTTP side: an aiohttp application, its middleware, handlers and lifecycle.
 
 Handlers parse and validate on the event loop, hand numpy arrays to the model worker, and
-encode the answer. The middleware gives every response the model headers and the TF Serving
-error shape, and records metrics. `serve` runs the server until SIGTERM, then drains.
+encode the answer. The middleware gives every error TF Serving's shape and records metrics;
+a response signal names the model on every response. Starting and stopping: lifecycle.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
-import resource
-import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -24,7 +20,7 @@ from inference import tfserving
 from inference.batching import FAILED, LOADING, READY, STOPPED, WARMING, ModelWorker
 from inference.config import Settings
 from inference.errors import ApiError, bad_request, not_found, unavailable
-from inference.metrics import CONTENT_TYPE, ServerMetrics
+from inference.metrics import CONTENT_TYPE, ServerMetrics, process_metrics
 
 log = logging.getLogger("inference.server")
 
@@ -186,7 +182,7 @@ class InferenceServer:
         return _json(detail, status=503)
 
     async def metrics_page(self, request: web.Request) -> web.Response:
-        text = self.metrics.render() + _process_metrics(self.started_at)
+        text = self.metrics.render() + process_metrics(self.started_at)
         return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})
 
     # -- TF Serving API -------------------------------------------------------------------
@@ -376,144 +372,3 @@ def _http_message(request: web.Request, exc: web.HTTPException, settings: Settin
     if exc.status == 413:
         return f"request body is over the MAX_BODY_BYTES limit of {settings.max_body_bytes}"
     return exc.text or exc.reason
-
-
-def _process_metrics(started_at: float) -> str:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    try:
-        with open("/proc/self/statm") as statm:
-            rss = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        rss = usage.ru_maxrss * 1024
-    return (
-        "# HELP process_cpu_seconds_total User and system CPU time spent.\n"
-        "# TYPE process_cpu_seconds_total counter\n"
-        f"process_cpu_seconds_total {usage.ru_utime + usage.ru_stime}\n"
-        "# HELP process_resident_memory_bytes Resident memory size.\n"
-        "# TYPE process_resident_memory_bytes gauge\n"
-        f"process_resident_memory_bytes {rss}\n"
-        "# HELP process_max_resident_memory_bytes Peak resident memory size.\n"
-        "# TYPE process_max_resident_memory_bytes gauge\n"
-        f"process_max_resident_memory_bytes {usage.ru_maxrss * 1024}\n"
-        "# HELP process_start_time_seconds Start time since the Unix epoch.\n"
-        "# TYPE process_start_time_seconds gauge\n"
-        f"process_start_time_seconds {started_at}\n"
-    )
-
-
-# -- running ------------------------------------------------------------------------------
-
-
-class Running:
-    """A started server: its bound port, and the way to shut it down gracefully."""
-
-    def __init__(self, server: InferenceServer, runner: web.AppRunner, port: int) -> None:
-        self.server = server
-        self.runner = runner
-        self.port = port
-        self._grace_over = asyncio.Event()
-
-    def end_grace(self) -> None:
-        """Cut the grace period short (a second SIGTERM or SIGINT asks for this)."""
-        self._grace_over.set()
-
-    async def drain_and_stop(self) -> None:
-        """Readiness off at once; keep serving for the grace period; then stop listening,
-        let in-flight requests finish (up to SHUTDOWN_TIMEOUT_SECONDS) and stop the model."""
-        settings = self.server.settings
-        was_ready = self.server.ready
-        self.server.draining = True
-        if was_ready and settings.drain_grace_seconds > 0:
-            log.info(
-                "draining: readiness is off; still serving for %.1fs", settings.drain_grace_seconds
-            )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._grace_over.wait(), settings.drain_grace_seconds)
-        # Stop listening first, then wait for every request already being handled; only then
-        # close connections. (aiohttp's own cleanup stops reading from open connections at
-        # once, which would strand a request whose body is still uploading.)
-        for site in list(self.runner.sites):
-            await site.stop()
-        log.info(
-            "no longer accepting connections; finishing %d in-flight request(s)",
-            self.server.in_flight,
-        )
-        try:
-            await asyncio.wait_for(self.server.wait_idle(), settings.shutdown_timeout_seconds)
-        except TimeoutError:
-            log.warning(
-                "%d request(s) still in flight after SHUTDOWN_TIMEOUT_SECONDS=%s; closing",
-                self.server.in_flight,
-                settings.shutdown_timeout_seconds,
-            )
-        await self.runner.cleanup()
-        worker = self.server.worker
-        worker.stop()
-        loop = asyncio.get_running_loop()
-        if worker.state not in (LOADING, WARMING):
-            joined = await loop.run_in_executor(None, worker.join, 30.0)
-            if not joined:
-                log.error("the model thread did not stop within 30s")
-        log.info("stopped")
-
-
-async def start(settings: Settings, *, load=None) -> Running:
-    """Bind the port and start loading the model; returns once the port accepts connections."""
-    server = InferenceServer(settings, load=load)
-    runner = web.AppRunner(
-        server.app,
-        handle_signals=False,
-        access_log=None,
-        shutdown_timeout=settings.shutdown_timeout_seconds,
-    )
-    await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
-    await site.start()
-    port = runner.addresses[0][1]
-    log.info(
-        "serving model %s version %s on http://%s:%d",
-        settings.model_name,
-        settings.model_version,
-        settings.host,
-        port,
-    )
-    server.worker.start()
-    return Running(server, runner, port)
-
-
-async def serve(settings: Settings) -> int:
-    """Run until SIGTERM or SIGINT, then drain; 0 on a clean stop, 1 if the model failed."""
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    started: list[Running] = []
-    # Handlers go in before the port is bound and announced, so a SIGTERM that follows the
-    # announcement at once is still a graceful stop, never the default kill.
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, _on_signal, signum, stop, started)
-    running = await start(settings)
-    started.append(running)
-    changed = running.server.state_event()
-    while not stop.is_set() and running.server.worker.state != FAILED:
-        changed.clear()
-        stop_wait = asyncio.ensure_future(stop.wait())
-        change_wait = asyncio.ensure_future(changed.wait())
-        await asyncio.wait({stop_wait, change_wait}, return_when=asyncio.FIRST_COMPLETED)
-        stop_wait.cancel()
-        change_wait.cancel()
-    if running.server.worker.state == FAILED:
-        log.error("model failed: %s", running.server.worker.failure)
-        await running.runner.cleanup()
-        return 1
-    await running.drain_and_stop()
-    return 0
-
-
-def _on_signal(signum: int, stop: asyncio.Event, started: list[Running]) -> None:
-    name = signal.Signals(signum).name
-    if stop.is_set():
-        log.info("received %s again: ending the grace period now", name)
-        for running in started:
-            running.end_grace()
-        return
-    log.info("received %s", name)
-    stop.set()

@@ -69,7 +69,7 @@ class ServerThread:
     """An inference server on its own event loop in a background thread."""
 
     def __init__(self, settings, *, load: Callable | None = None) -> None:
-        from inference.server import start
+        from inference.lifecycle import start
 
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
