@@ -383,7 +383,8 @@ class ApiHandlers:
             from bisect import bisect_right
 
             start = bisect_right(keys, last)
-        data = self.store._data[ctx.rt.key]
+        entry_at = self.store.entry_at
+        key = ctx.rt.key
         selected: list[Entry] = []
         next_token = None
         filtered = bool(q.get("labelSelector") or q.get("fieldSelector"))
@@ -392,8 +393,7 @@ class ApiHandlers:
         while i < n:
             ns_key, name = keys[i]
             i += 1
-            bucket = data.get(ns_key)
-            entry = bucket.get(name) if bucket else None
+            entry = entry_at(key, ns_key, name)
             if entry is None:
                 continue
             obj = entry.obj

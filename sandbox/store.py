@@ -151,6 +151,11 @@ class Store:
         bucket = self._data[rt.key].get(_ns_of(rt, ns))
         return bucket.get(name) if bucket else None
 
+    def entry_at(self, key: str, ns: str, name: str) -> Entry | None:
+        """The entry at a key from sorted_keys() (no resource-name resolution: list loops)."""
+        bucket = self._data[key].get(ns)
+        return bucket.get(name) if bucket else None
+
     def count(self, res: str) -> int:
         return self._count[resolve(res).key]
 
