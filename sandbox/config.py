@@ -18,6 +18,8 @@ class SandboxConfig:
     resync_seconds: float = 30.0
     # Nodes post their status (Ready condition lastHeartbeatTime) this often.
     node_heartbeat_seconds: float = 10.0
+    # --node-monitor-grace-period: a silent node is marked unreachable after this long.
+    node_monitor_grace_seconds: float = 40.0
     # Kubelet: time to pull an image that the registry holds (Pulling -> Pulled).
     image_pull_seconds: float = 2.0
     # Kubelet: time from "Pulled" to the container being Started.
@@ -81,6 +83,7 @@ class SandboxConfig:
         return cls(
             resync_seconds=5.0,
             node_heartbeat_seconds=2.0,
+            node_monitor_grace_seconds=0.3,
             image_pull_seconds=0.05,
             container_start_seconds=0.05,
             readiness_default_seconds=0.0,

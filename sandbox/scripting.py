@@ -126,7 +126,14 @@ class Script:
     usage: list[Rule] = field(default_factory=list)
     loads: dict[tuple[str, str], dict] = field(default_factory=dict)
     custom_metrics: list[Rule] = field(default_factory=list)
+    failed_nodes: set[str] = field(default_factory=set)
+    # Called after every change, so controllers that poll (node lifecycle) react at once.
+    listeners: list[Any] = field(default_factory=list)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
+
+    def changed(self) -> None:
+        for listener in self.listeners:
+            listener()
 
     def next_id(self) -> int:
         return next(self._ids)
@@ -138,6 +145,7 @@ class Script:
         self.usage.clear()
         self.loads.clear()
         self.custom_metrics.clear()
+        self.failed_nodes.clear()
 
     # lookups used by the kubelet and the usage model
 
@@ -201,6 +209,7 @@ class Script:
                 for (ns, name), load in sorted(self.loads.items())
             ],
             "customMetrics": [r.to_json() for r in self.custom_metrics],
+            "failedNodes": sorted(self.failed_nodes),
         }
 
 
@@ -417,6 +426,7 @@ def add_routes(app: web.Application, cluster: Any) -> None:
 
     async def reset(request: web.Request) -> web.Response:
         script.reset()
+        script.changed()
         return web.json_response(script.to_json())
 
     async def get_registry(request: web.Request) -> web.Response:
@@ -482,6 +492,22 @@ def add_routes(app: web.Application, cluster: Any) -> None:
         script.loads.pop(key, None)
         return web.json_response({"namespace": key[0], "service": key[1], "requestsPerSecond": 0.0})
 
+    async def fail_node(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if cluster.store.get("nodes", None, name) is None:
+            return _error(404, f'node "{name}" not found', "name")
+        script.failed_nodes.add(name)
+        script.changed()
+        return web.json_response({"node": name, "failed": True})
+
+    async def recover_node(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        script.failed_nodes.discard(name)
+        script.changed()
+        return web.json_response({"node": name, "failed": False})
+
+    app.router.add_post(f"{PREFIX}/nodes/{{name}}/failure", handler(fail_node))
+    app.router.add_delete(f"{PREFIX}/nodes/{{name}}/failure", handler(recover_node))
     app.router.add_get(f"{PREFIX}/script", handler(get_all))
     app.router.add_delete(f"{PREFIX}/script", handler(reset))
     app.router.add_post(f"{PREFIX}/reset", handler(reset))

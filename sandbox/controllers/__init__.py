@@ -15,7 +15,8 @@ from sandbox.controllers.deployment import DeploymentController
 from sandbox.controllers.endpoints import EndpointsController, ServiceController
 from sandbox.controllers.hpa import HorizontalPodAutoscalerController
 from sandbox.controllers.job import JobController
-from sandbox.controllers.nodes import NodeHeartbeat, ensure_nodes
+from sandbox.controllers.nodelifecycle import NodeLifecycle
+from sandbox.controllers.nodes import ensure_nodes
 from sandbox.controllers.replicaset import ReplicaSetController
 from sandbox.controllers.scheduler import Scheduler
 from sandbox.kubelet import Kubelet, SimulatedRuntime
@@ -45,8 +46,8 @@ def start(cluster: Any) -> list[asyncio.Task]:
     for controller in controllers:
         controller.setup()
     tasks = [asyncio.create_task(c.run(), name=f"sandbox-{c.name}") for c in controllers]
-    heartbeat = NodeHeartbeat(cluster)
-    tasks.append(asyncio.create_task(heartbeat.run(), name="sandbox-node-heartbeat"))
+    lifecycle = NodeLifecycle(cluster, caches)
+    tasks.append(asyncio.create_task(lifecycle.run(), name="sandbox-node-lifecycle"))
     for task in tasks:
         task.add_done_callback(_report_crash)
     return tasks

@@ -8,12 +8,11 @@ schedule here the same way.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from typing import Any
 
-from sandbox.controllers.util import deepcopy, rfc3339
+from sandbox.controllers.util import rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -168,29 +167,3 @@ def ensure_nodes(cluster: Any) -> None:
     for cidr_index, (pool, index) in enumerate(wanted):
         if store.get("nodes", "", node_name(pool, index)) is None:
             store.create("nodes", build_node(pool, index, cidr_index))
-
-
-class NodeHeartbeat:
-    """Posts every node's Ready heartbeat, as each kubelet does every nodeStatusUpdateFrequency."""
-
-    name = "node-heartbeat"
-
-    def __init__(self, cluster: Any) -> None:
-        self.store = cluster.store
-        self.config = cluster.config
-
-    async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.node_heartbeat_seconds)
-            self.beat()
-
-    def beat(self) -> None:
-        stamp = rfc3339()
-        for node in self.store.list("nodes"):
-            updated = deepcopy(node)
-            for cond in updated.setdefault("status", {}).get("conditions") or []:
-                cond["lastHeartbeatTime"] = stamp
-            try:
-                self.store.update_status("nodes", updated)
-            except Exception as exc:  # a node deleted meanwhile is not an error worth more
-                log.warning("heartbeat for node %s failed: %s", node["metadata"]["name"], exc)

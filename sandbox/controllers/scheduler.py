@@ -153,13 +153,9 @@ class NodeState:
         self.hard_taints = [
             t for t in spec.get("taints") or [] if t.get("effect") in ("NoSchedule", "NoExecute")
         ]
-        ready = get_condition(node.get("status"), "Ready")
-        if spec.get("unschedulable"):
-            self.static_failure = "node(s) were unschedulable"
-        elif ready is not None and ready.get("status") != "True":
-            self.static_failure = "node(s) had untolerated taint {node.kubernetes.io/not-ready: }"
-        else:
-            self.static_failure = None
+        # A node that is not ready carries the not-ready/unreachable taints, which the taint
+        # filter reports, as upstream does.
+        self.static_failure = "node(s) were unschedulable" if spec.get("unschedulable") else None
 
 
 class Scheduler(Controller):

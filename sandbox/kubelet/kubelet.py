@@ -37,6 +37,7 @@ from sandbox.kubelet.state import (
     PodRun,
 )
 from sandbox.kubelet.status import pod_status
+from sandbox.scripting import get_script
 
 log = logging.getLogger(__name__)
 COMPONENT = "kubelet"
@@ -52,6 +53,17 @@ class Kubelet(Controller):
         self.logs = cluster.logs
         self.ipam = NodeIPAM()
         self.pods: dict[tuple[str, str], PodRun] = {}
+        self.script = get_script(cluster)
+        self._failed: set[str] = set()
+        self.script.listeners.append(self._on_script_change)
+
+    def _on_script_change(self) -> None:
+        # A node whose kubelet comes back reports on all its pods again.
+        recovered = self._failed - self.script.failed_nodes
+        self._failed = set(self.script.failed_nodes)
+        for node in recovered:
+            for key in self.caches.pods.keys_by("node", node):
+                self.enqueue(key)
 
     def setup(self) -> None:
         self.watch("pods", self._on_pod)
@@ -120,8 +132,8 @@ class Kubelet(Controller):
             self._forget(key, None)
             return
         node_name = (pod.get("spec") or {}).get("nodeName")
-        if not node_name:
-            return
+        if not node_name or node_name in self.script.failed_nodes:
+            return  # unbound, or this node's kubelet is down (scripted failure)
         run = self.pods.get(key)
         if run is not None and run.uid != pod["metadata"]["uid"]:
             self._forget(key, run.uid)
