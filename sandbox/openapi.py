@@ -35,6 +35,7 @@ _PKG = {
     "batch": "batch",
     "networking.k8s.io": "networking",
     "authorization.k8s.io": "authorization",
+    "authentication.k8s.io": "authentication",
     "policy": "policy",
 }
 

@@ -145,6 +145,7 @@ _MESSAGES = {
     "ResourceAttributes": "1 namespace s; 2 verb s; 3 group s; 4 version s; 5 resource s; "
     "6 subresource s; 7 name s",
     "NonResourceAttributes": "1 path s; 2 verb s",
+    "SelfSubjectReview": "1 metadata ObjectMeta; 2 status Empty",
     # policy/v1
     "Eviction": "1 metadata ObjectMeta; 2 deleteOptions DeleteOptions",
     # networking/v1
@@ -180,6 +181,7 @@ _TOP = {
     ("autoscaling/v1", "Scale"): "Scale",
     ("policy/v1", "Eviction"): "Eviction",
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): "SelfSubjectAccessReview",
+    ("authentication.k8s.io/v1", "SelfSubjectReview"): "SelfSubjectReview",
     ("networking.k8s.io/v1", "Ingress"): "Ingress",
     ("v1", "DeleteOptions"): "DeleteOptions",
     ("meta.k8s.io/v1", "DeleteOptions"): "DeleteOptions",

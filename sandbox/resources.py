@@ -330,6 +330,18 @@ RESOURCES: tuple[ResourceType, ...] = (
         has_status=False,
         stored=False,
     ),
+    ResourceType(
+        "selfsubjectreviews",
+        "",
+        "SelfSubjectReview",
+        "authentication.k8s.io",
+        ("v1",),
+        False,
+        "V1SelfSubjectReview",
+        verbs=("create",),
+        has_status=False,
+        stored=False,
+    ),
 )
 
 BY_KEY: dict[str, ResourceType] = {rt.key: rt for rt in RESOURCES}

@@ -294,8 +294,11 @@ class ApiHandlers:
     ) -> None:
         if not user.readonly or verb in ("get", "list", "watch"):
             return
-        if rt.key == "selfsubjectaccessreviews.authorization.k8s.io":
-            return  # every authenticated user may ask what it may do
+        if rt.key in (
+            "selfsubjectaccessreviews.authorization.k8s.io",
+            "selfsubjectreviews.authentication.k8s.io",
+        ):
+            return  # every authenticated user may ask who it is and what it may do
         resource = f"{rt.plural}/{sub}" if sub else rt.plural
         subject = f'{rt.key} "{name}"' if name else rt.key
         where = f'in the namespace "{ns}"' if ns else "at the cluster scope"
@@ -739,6 +742,8 @@ class ApiHandlers:
     async def _virtual(self, ctx: _Ctx, verb: str) -> web.Response:
         if ctx.rt.group == "authorization.k8s.io":
             return await self._access_review(ctx)
+        if ctx.rt.group == "authentication.k8s.io":
+            return await self._who_am_i(ctx)
         return await self._metrics(ctx, verb)
 
     async def _access_review(self, ctx: _Ctx) -> web.Response:
@@ -785,6 +790,15 @@ class ApiHandlers:
             "status": {"allowed": allowed, "reason": reason},
         }
         return _json(out, 201)
+
+    async def _who_am_i(self, ctx: _Ctx) -> web.Response:
+        await self._body(ctx)  # the review carries nothing to read, but must be well-formed
+        user: User = ctx.request["user"]
+        return _json({
+            "kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"creationTimestamp": None},
+            "status": {"userInfo": {"username": user.name, "groups": user.groups}},
+        }, 201)  # fmt: skip
 
     async def _metrics(self, ctx: _Ctx, verb: str) -> web.Response:
         metrics = getattr(self.cluster, "metrics", None)

@@ -67,3 +67,12 @@ def test_access_reviews_answer_per_token(sandbox):
     assert no.stdout.strip() == "no"
     read = sandbox.kubectl("auth", "can-i", "list", "pods", readonly=True)
     assert read.stdout.strip() == "yes"
+
+
+def test_kubectl_auth_whoami_names_the_token_user(sandbox):
+    admin = sandbox.kubectl("auth", "whoami", check=True).stdout
+    assert "sandbox-admin" in admin
+    assert "system:masters" in admin
+    readonly = sandbox.kubectl("auth", "whoami", readonly=True, check=True).stdout
+    assert "sandbox-readonly" in readonly
+    assert "system:masters" not in readonly
