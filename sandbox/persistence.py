@@ -16,6 +16,7 @@ from sandbox.resources import STORED
 log = logging.getLogger(__name__)
 
 FORMAT = "sandbox-state/1"
+RESTART_RV_GAP = 1000
 
 
 def snapshot(store) -> bytes:
@@ -68,7 +69,10 @@ def restore(store, path: Path) -> bool:
     # namespaces first so everything else has a home
     for key in sorted(objects, key=lambda k: k != "namespaces"):
         store.load(key, objects[key])
-    store.load("namespaces", [], int(data.get("resourceVersion") or 0))
+    # Changes after the last flush (a killed process) are lost, so resourceVersions a client saw
+    # may not be in the file. Jumping ahead makes every watch from before the restart get 410
+    # and relist, instead of silently missing those changes.
+    store.load("namespaces", [], int(data.get("resourceVersion") or 0) + RESTART_RV_GAP)
     log.info("restored %d objects from %s", sum(len(v) for v in objects.values()), path)
     return True
 

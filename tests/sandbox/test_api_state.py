@@ -35,6 +35,13 @@ def test_objects_survive_a_restart_with_state(tmp_path):
         api.close()
         old_rv = int(json.loads(before)["metadata"]["resourceVersion"])
         assert int(created.metadata.resource_version) > old_rv
+        status, payload, _ = proc.request(
+            "GET",
+            f"/api/v1/namespaces/keep/configmaps?watch=true&resourceVersion={old_rv}",
+            raw=True,
+        )
+        assert status == 200
+        assert json.loads(payload.splitlines()[0])["object"]["code"] == 410
     finally:
         proc.stop()
 
