@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-_REASONS = {
+REASONS = {
     400: "BadRequest",
     401: "Unauthorized",
     403: "Forbidden",

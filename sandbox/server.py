@@ -22,7 +22,7 @@ from sandbox import (
     validation,
     watch,
 )
-from sandbox.errors import ApiError
+from sandbox.errors import REASONS, ApiError
 from sandbox.resources import BY_PATH, ResourceType
 from sandbox.selectors import field_equalities, field_matcher, label_matcher, selector_string
 from sandbox.store import Entry, decode_continue, encode_continue
@@ -108,8 +108,16 @@ async def _auth_middleware(request: web.Request, handler):
         return await handler(request)
     except ApiError as err:
         return status_response(err)
-    except web.HTTPException:
-        raise
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        # aiohttp's own refusals (unknown path, body too large, bad method) as Status objects
+        message = {
+            404: "the server could not find the requested resource",
+            405: "the server does not allow this method on the requested resource",
+            413: f"Request entity too large: limit is {MAX_BODY}",
+        }.get(exc.status, exc.reason)
+        return status_response(ApiError(exc.status, _reason(exc.status, exc.reason), message))
     except Exception as exc:  # the real server answers 500 with a Status, and logs the cause
         log.exception("internal error serving %s %s", request.method, request.path_qs)
         return status_response(
@@ -836,6 +844,10 @@ class ApiHandlers:
         res = "pods" if ctx.rt.plural == "pods" else "nodes"
         obj = self.store.get(res, m["metadata"].get("namespace"), m["metadata"]["name"])
         return obj or m
+
+
+def _reason(code: int, fallback: str) -> str:
+    return REASONS.get(code, {413: "RequestEntityTooLarge"}.get(code, fallback.replace(" ", "")))
 
 
 def _not_found_path() -> ApiError:
