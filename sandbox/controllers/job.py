@@ -77,8 +77,12 @@ class JobController(Controller):
         active = [p for p in pods if _active(p)]
         succeeded_pods = [p for p in pods if _phase(p) == "Succeeded"]
         failed_pods = [p for p in pods if _phase(p) == "Failed"]
+        verdicts = [(p, pod_failure_verdict(job, p)) for p in failed_pods]
+        # podFailurePolicy "Ignore" failures are retried without counting toward backoffLimit.
+        counted = [p for p, v in verdicts if v is None or v[0] != "Ignore"]
+        fail_job = next((v for _, v in verdicts if v is not None and v[0] == "FailJob"), None)
         status["succeeded"] = max(int(status.get("succeeded") or 0), len(succeeded_pods))
-        status["failed"] = max(int(status.get("failed") or 0), len(failed_pods))
+        status["failed"] = max(int(status.get("failed") or 0), len(counted))
         at = now()
 
         if spec.get("suspend"):
@@ -93,7 +97,17 @@ class JobController(Controller):
         success = get_condition(status, "SuccessCriteriaMet")
         if failure is None and success is None:
             reason = self._failure_reason(job, active, at)
-            if reason:
+            if fail_job is not None:
+                set_condition(
+                    status,
+                    "FailureTarget",
+                    "True",
+                    "PodFailurePolicy",
+                    fail_job[1],
+                    probe_times=True,
+                )
+                failure = get_condition(status, "FailureTarget")
+            elif reason:
                 set_condition(
                     status, "FailureTarget", "True", reason, _FINISH[reason], probe_times=True
                 )
@@ -125,7 +139,7 @@ class JobController(Controller):
             self._write(job, [], remaining)
             return
 
-        self._manage_pods(job, active, succeeded_pods, failed_pods, at)
+        self._manage_pods(job, active, succeeded_pods, counted, at)
         pods = self.caches.pods.by("owner", job["metadata"]["uid"])
         self._write(
             job,
@@ -362,6 +376,40 @@ class JobController(Controller):
             self.store.update_status(RESOURCE, job)
         if get_condition(status, "Complete") or get_condition(status, "Failed"):
             self._handle_ttl(job)
+
+
+def pod_failure_verdict(job: dict, pod: dict) -> tuple[str, str] | None:
+    """(action, message) of the first podFailurePolicy rule matching a failed pod, if any."""
+    rules = (job["spec"].get("podFailurePolicy") or {}).get("rules") or []
+    status = pod.get("status") or {}
+    meta = pod["metadata"]
+    containers = [
+        *(status.get("initContainerStatuses") or []),
+        *(status.get("containerStatuses") or []),
+    ]
+    for index, rule in enumerate(rules):
+        action = rule.get("action", "Count")
+        on_codes = rule.get("onExitCodes")
+        if on_codes:
+            wanted = on_codes.get("containerName")
+            values = set(on_codes.get("values") or [])
+            for c in containers:
+                code = ((c.get("state") or {}).get("terminated") or {}).get("exitCode")
+                if code in (None, 0) or (wanted and c.get("name") != wanted):
+                    continue
+                if (code in values) == (on_codes.get("operator", "In") == "In"):
+                    return action, (
+                        f"Container {c.get('name')} for pod {meta['namespace']}/{meta['name']} "
+                        f"failed with exit code {code} matching {action} rule at index {index}"
+                    )
+        for pattern in rule.get("onPodConditions") or []:
+            cond = get_condition(status, pattern.get("type", ""))
+            if cond is not None and cond.get("status") == pattern.get("status", "True"):
+                return action, (
+                    f"Pod {meta['namespace']}/{meta['name']} has condition {pattern.get('type')} "
+                    f"matching {action} rule at index {index}"
+                )
+    return None
 
 
 def _finished(status: dict) -> bool:

@@ -202,3 +202,63 @@ def test_an_indexed_job_completes_every_index(sandbox, api, ns, tmp_path):
         for p in pods(api, ns, "job-name=shards")
     )
     assert indexes == ["0", "1", "2"]
+
+
+def test_a_pod_failure_policy_fails_the_job_at_once_or_ignores_the_failure(
+    sandbox, api, ns, tmp_path
+):
+    policy = {
+        "rules": [
+            {
+                "action": "FailJob",
+                "onExitCodes": {"containerName": "train", "operator": "In", "values": [42]},
+            },
+            {"action": "Ignore", "onExitCodes": {"operator": "In", "values": [143]}},
+        ]
+    }
+    script(
+        api,
+        "POST",
+        "behaviors",
+        {
+            "match": {"namespace": ns, "labels": {"job-name": "fatal"}},
+            "runSeconds": 0.05,
+            "exitCode": 42,
+        },
+    )
+    ignored = script(
+        api,
+        "POST",
+        "behaviors",
+        {
+            "match": {"namespace": ns, "labels": {"job-name": "preempted"}},
+            "runSeconds": 0.05,
+            "exitCode": 143,
+        },
+    )
+    for name in ("fatal", "preempted"):
+        manifest = _job(name, backoffLimit=3, podFailurePolicy=policy)
+        ok(sandbox.kubectl("apply", "-n", ns, "-f", str(write_manifest(tmp_path, manifest))))
+
+    ok(sandbox.kubectl("wait", "-n", ns, "--for=condition=failed", "job/fatal", "--timeout=30s"))
+    fatal = _read(api, ns, "fatal")
+    assert condition(fatal, "Failed").reason == "PodFailurePolicy"
+    assert (
+        "failed with exit code 42 matching FailJob rule at index 0"
+        in condition(fatal, "Failed").message
+    )
+    assert fatal.status.failed == 1  # no retries
+
+    wait_for(
+        lambda: (
+            len([p for p in pods(api, ns, "job-name=preempted") if p.status.phase == "Failed"]) >= 2
+        ),
+        "ignored failures to be retried",
+    )
+    script(api, "DELETE", f"behaviors/{ignored['id']}")
+    ok(
+        sandbox.kubectl(
+            "wait", "-n", ns, "--for=condition=complete", "job/preempted", "--timeout=30s"
+        )
+    )
+    assert not _read(api, ns, "preempted").status.failed  # ignored failures do not count
