@@ -13,13 +13,13 @@ from aiohttp import web
 
 from sandbox import (
     conversion,
+    decoding,
     discovery,
     logs,
     openapi,
     patch,
     protobuf,
     tables,
-    validation,
     watch,
 )
 from sandbox.errors import REASONS, ApiError
@@ -506,10 +506,10 @@ class ApiHandlers:
             )
         if expect_kind:
             return []
-        unknown = validation.decode(ctx.rt, ctx.version, obj)
+        unknown = decoding.decode(ctx.rt, ctx.version, obj)
         mode = ctx.field_validation
         if unknown and mode == "Strict":
-            raise validation.unknown_field_error(unknown)
+            raise decoding.unknown_field_error(unknown)
         if unknown and mode == "Warn":
             return [f'unknown field "{p}"' for p in unknown]
         return []
