@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from aiohttp import web
 
 from sandbox import (
@@ -20,7 +17,19 @@ from sandbox import (
     patch,
     protobuf,
     tables,
+    virtual,
     watch,
+)
+from sandbox.context import (
+    Ctx,
+    User,
+    dumps,
+    escape,
+    json_response,
+    not_found_path,
+    read_body,
+    status_response,
+    success_status,
 )
 from sandbox.errors import REASONS, ApiError
 from sandbox.resources import BY_PATH, ResourceType
@@ -31,58 +40,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 3 * 1024 * 1024
 PUBLIC_PATHS = {"/version", "/healthz", "/livez", "/readyz"}
-TABLE_MARK = "as=Table"
 CLUSTER: web.AppKey = web.AppKey("sandbox.cluster", object)
-
-
-@dataclass(frozen=True)
-class User:
-    name: str
-    readonly: bool
-
-    @property
-    def groups(self) -> list[str]:
-        base = ["system:authenticated"]
-        return base if self.readonly else ["system:masters", *base]
-
-
-def _json(
-    body: Any,
-    status: int = 200,
-    headers: dict | None = None,
-    content_type: str = "application/json",
-) -> web.Response:
-    data = (
-        body
-        if isinstance(body, bytes)
-        else json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-    )
-    resp = web.Response(body=data, status=status)
-    resp.headers["Content-Type"] = content_type
-    for k, v in (headers or {}).items():
-        resp.headers.add(k, v)
-    return resp
-
-
-def status_response(err: ApiError) -> web.Response:
-    return _json(err.status(), err.code)
-
-
-def _success(rt: ResourceType, obj: dict) -> dict:
-    details = {
-        "name": obj["metadata"]["name"],
-        "kind": rt.plural,
-        "uid": obj["metadata"].get("uid", ""),
-    }
-    if rt.group:
-        details["group"] = rt.group
-    return {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Success",
-        "details": details,
-    }
 
 
 @web.middleware
@@ -168,22 +126,22 @@ class ApiHandlers:
     # ---- non-resource endpoints ----
 
     async def version(self, request: web.Request) -> web.Response:
-        return _json(discovery.version())
+        return json_response(discovery.version())
 
     async def health(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
 
     async def openapi_v2(self, request: web.Request) -> web.Response:
-        return _json(openapi.v2_document())
+        return json_response(openapi.v2_document())
 
     async def openapi_v3_index(self, request: web.Request) -> web.Response:
-        return _json(openapi.v3_index())
+        return json_response(openapi.v3_index())
 
     async def openapi_v3(self, request: web.Request) -> web.Response:
         doc = openapi.v3_for_path(request.match_info["path"])
         if doc is None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
-        return _json(
+        return json_response(
             doc, headers={"Cache-Control": "public, immutable"} if "hash" in request.query else None
         )
 
@@ -195,29 +153,29 @@ class ApiHandlers:
         if parts[0] == "api":
             if len(parts) == 1:
                 if discovery.wants_aggregated(accept):
-                    return _json(
+                    return json_response(
                         discovery.aggregated(core=True), content_type=discovery.AGGREGATED_V2
                     )
-                return _json(discovery.api_versions(request.host))
+                return json_response(discovery.api_versions(request.host))
             group, version, rest = "", parts[1], parts[2:]
         else:
             if len(parts) == 1:
                 if discovery.wants_aggregated(accept):
-                    return _json(
+                    return json_response(
                         discovery.aggregated(core=False), content_type=discovery.AGGREGATED_V2
                     )
-                return _json(discovery.api_group_list())
+                return json_response(discovery.api_group_list())
             if len(parts) == 2:
                 found = discovery.api_group(parts[1])
                 if found is None:
-                    raise _not_found_path()
-                return _json(found)
+                    raise not_found_path()
+                return json_response(found)
             group, version, rest = parts[1], parts[2], parts[3:]
         if not rest:
             found = discovery.resource_list(group, version)
             if found is None:
-                raise _not_found_path()
-            return _json(found)
+                raise not_found_path()
+            return json_response(found)
         return await self._resource(request, group, version, rest)
 
     async def _resource(
@@ -235,16 +193,16 @@ class ApiHandlers:
         ):
             ns, rest = rest[1], rest[2:]
         if not rest or len(rest) > 3:
-            raise _not_found_path()
+            raise not_found_path()
         rt = BY_PATH.get((group, version, rest[0]))
         if rt is None:
-            raise _not_found_path()
+            raise not_found_path()
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
         if rt.namespaced and name is not None and ns is None:
-            raise _not_found_path()
+            raise not_found_path()
         if sub is not None and rt.subresource(sub) is None:
-            raise _not_found_path()
+            raise not_found_path()
         method = request.method
         verb = {
             "GET": "get" if name else "list",
@@ -270,9 +228,9 @@ class ApiHandlers:
         if check_verb not in allowed_verbs:
             raise ApiError.method_not_allowed()
         self._authorize(request["user"], verb, rt, ns, name, sub)
-        ctx = _Ctx(request, rt, version, ns, name, sub)
+        ctx = Ctx(request, rt, version, ns, name, sub)
         if not rt.stored:
-            return await self._virtual(ctx, verb)
+            return await virtual.serve(self.cluster, ctx, verb)
         if sub == "log":
             return await logs.serve(request, self.cluster, ns or "", name or "")
         if sub == "scale":
@@ -323,11 +281,11 @@ class ApiHandlers:
 
     # ---- reads ----
 
-    def _view(self, ctx: _Ctx, obj: dict) -> dict:
+    def _view(self, ctx: Ctx, obj: dict) -> dict:
         return conversion.to_version(ctx.rt, ctx.version, obj)
 
     def _respond_obj(
-        self, ctx: _Ctx, obj: dict, status: int = 200, warnings: list[str] | None = None
+        self, ctx: Ctx, obj: dict, status: int = 200, warnings: list[str] | None = None
     ) -> web.Response:
         headers = {}
         body = self._view(ctx, obj)
@@ -339,30 +297,30 @@ class ApiHandlers:
                 resource_version=self.store.resource_version,
                 include_object=ctx.include_object,
             )
-            return _json(data, status)
-        resp = _json(body, status, headers)
+            return json_response(data, status)
+        resp = json_response(body, status, headers)
         for w in warnings or ():
-            resp.headers.add("Warning", f'299 - "{_escape(w)}"')
+            resp.headers.add("Warning", f'299 - "{escape(w)}"')
         return resp
 
-    async def _get(self, ctx: _Ctx) -> web.Response:
+    async def _get(self, ctx: Ctx) -> web.Response:
         entry = self.store.get_entry(ctx.rt.key, ctx.ns, ctx.name)
         if entry is None:
             raise ApiError.not_found(ctx.rt, ctx.name)
         if ctx.wants_table:
             return self._respond_obj(ctx, entry.obj)
         if conversion.needs_conversion(ctx.rt, ctx.version):
-            return _json(self._view(ctx, entry.obj))
-        return _json(entry.raw)
+            return json_response(self._view(ctx, entry.obj))
+        return json_response(entry.raw)
 
-    def _matchers(self, ctx: _Ctx):
+    def _matchers(self, ctx: Ctx):
         q = ctx.request.query
         return (
             label_matcher(q.get("labelSelector")),
             field_matcher(ctx.rt.plural, ctx.rt.key, q.get("fieldSelector")),
         )
 
-    def _candidate_keys(self, ctx: _Ctx) -> tuple[list[tuple[str, str]], bool]:
+    def _candidate_keys(self, ctx: Ctx) -> tuple[list[tuple[str, str]], bool]:
         """Keys to scan, narrowed through the node index when the field selector allows it."""
         fields = field_equalities(ctx.request.query.get("fieldSelector"))
         if ctx.rt.key == "pods" and fields.get("spec.nodeName"):
@@ -378,7 +336,7 @@ class ApiHandlers:
             return ([key] if ok else []), True
         return self.store.sorted_keys(ctx.rt.key, ctx.ns if ctx.rt.namespaced else None), False
 
-    async def _list(self, ctx: _Ctx) -> web.Response:
+    async def _list(self, ctx: Ctx) -> web.Response:
         q = ctx.request.query
         label_m, field_m = self._matchers(ctx)
         keys, narrowed = self._candidate_keys(ctx)
@@ -423,7 +381,7 @@ class ApiHandlers:
             objects = None
             if conversion.needs_conversion(ctx.rt, ctx.version):
                 objects = [self._view(ctx, e.obj) for e in selected]
-            return _json(
+            return json_response(
                 tables.table_bytes(
                     ctx.rt,
                     selected,
@@ -440,7 +398,7 @@ class ApiHandlers:
             if remaining is not None:
                 meta["remainingItemCount"] = remaining
         if conversion.needs_conversion(ctx.rt, ctx.version):
-            items = b",".join(_dumps(self._view(ctx, e.obj)) for e in selected)
+            items = b",".join(dumps(self._view(ctx, e.obj)) for e in selected)
         else:
             items = b",".join(e.raw for e in selected)
         head = {
@@ -448,10 +406,10 @@ class ApiHandlers:
             "apiVersion": ctx.rt.api_version(ctx.version),
             "metadata": meta,
         }
-        body = _dumps(head)[:-1] + b',"items":[' + items + b"]}"
-        return _json(body)
+        body = dumps(head)[:-1] + b',"items":[' + items + b"]}"
+        return json_response(body)
 
-    async def _watch(self, ctx: _Ctx) -> web.StreamResponse:
+    async def _watch(self, ctx: Ctx) -> web.StreamResponse:
         label_m, field_m = self._matchers(ctx)
         interval = float(
             getattr(self.cluster.config, "watch_bookmark_interval", watch.DEFAULT_BOOKMARK_INTERVAL)
@@ -472,21 +430,7 @@ class ApiHandlers:
 
     # ---- writes ----
 
-    async def _body(self, ctx: _Ctx) -> Any:
-        ctype = ctx.content_type
-        raw = await ctx.request.read()
-        if not raw:
-            raise ApiError.bad_request("the request body is empty")
-        if ctype == protobuf.CONTENT_TYPE:
-            return protobuf.decode(raw)
-        try:
-            if "yaml" in ctype:
-                return yaml.safe_load(raw)
-            return json.loads(raw)
-        except (ValueError, yaml.YAMLError) as err:
-            raise ApiError.bad_request(f"the request body could not be decoded: {err}") from None
-
-    def _decode(self, ctx: _Ctx, obj: Any, *, expect_kind: str | None = None) -> list[str]:
+    def _decode(self, ctx: Ctx, obj: Any, *, expect_kind: str | None = None) -> list[str]:
         """Type/unknown-field checks per fieldValidation; returns warnings."""
         if not isinstance(obj, dict):
             raise ApiError.bad_request(f"the body must be a {ctx.rt.kind} object")
@@ -514,7 +458,7 @@ class ApiHandlers:
             return [f'unknown field "{p}"' for p in unknown]
         return []
 
-    def _check_namespace(self, ctx: _Ctx, obj: dict) -> None:
+    def _check_namespace(self, ctx: Ctx, obj: dict) -> None:
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
             raise ApiError.bad_request("metadata must be an object")
@@ -534,18 +478,18 @@ class ApiHandlers:
         if ctx.name is not None and not meta.get("name"):
             meta["name"] = ctx.name
 
-    async def _create(self, ctx: _Ctx) -> web.Response:
-        body = await self._body(ctx)
+    async def _create(self, ctx: Ctx) -> web.Response:
+        body = await read_body(ctx)
         warnings = self._decode(ctx, body)
         self._check_namespace(ctx, body)
         if not ctx.ns and ctx.rt.namespaced:
-            raise _not_found_path()
+            raise not_found_path()
         obj = conversion.from_version(ctx.rt, ctx.version, body, None)
         created = self.store.create(ctx.rt.key, obj, dry_run=ctx.dry_run)
         return self._respond_obj(ctx, created, 201, warnings)
 
-    async def _update(self, ctx: _Ctx) -> web.Response:
-        body = await self._body(ctx)
+    async def _update(self, ctx: Ctx) -> web.Response:
+        body = await read_body(ctx)
         warnings = self._decode(ctx, body)
         self._check_namespace(ctx, body)
         current = self.store.get(ctx.rt.key, ctx.ns, ctx.name)
@@ -558,8 +502,8 @@ class ApiHandlers:
             result = self.store.update(ctx.rt.key, obj, dry_run=ctx.dry_run)
         return self._respond_obj(ctx, result, 200, warnings)
 
-    async def _patch(self, ctx: _Ctx) -> web.Response:
-        body = await self._body(ctx)
+    async def _patch(self, ctx: Ctx) -> web.Response:
+        body = await read_body(ctx)
         ctype = ctx.content_type
         current = self.store.get(ctx.rt.key, ctx.ns, ctx.name)
         if current is None:
@@ -585,7 +529,7 @@ class ApiHandlers:
             result = self.store.update(ctx.rt.key, obj, dry_run=ctx.dry_run)
         return self._respond_obj(ctx, result, 200, warnings)
 
-    async def _delete_options(self, ctx: _Ctx) -> dict:
+    async def _delete_options(self, ctx: Ctx) -> dict:
         q = ctx.request.query
         opts: dict = {}
         raw = await ctx.request.read()
@@ -617,7 +561,7 @@ class ApiHandlers:
         opts["dry"] = ctx.dry_run or dry == ["All"]
         return opts
 
-    def _delete_one(self, ctx: _Ctx, name: str, opts: dict) -> tuple[dict, bool]:
+    def _delete_one(self, ctx: Ctx, name: str, opts: dict) -> tuple[dict, bool]:
         result = self.store.delete(
             ctx.rt.key,
             ctx.ns,
@@ -630,17 +574,17 @@ class ApiHandlers:
         still_there = self.store.get(ctx.rt.key, ctx.ns, name) is not None and not opts["dry"]
         return result, still_there
 
-    async def _delete(self, ctx: _Ctx) -> web.Response:
+    async def _delete(self, ctx: Ctx) -> web.Response:
         opts = await self._delete_options(ctx)
         result, pending = self._delete_one(ctx, ctx.name, opts)
         # like the real handler: 202 only for the legacy orphanDependents=false on an object
         # that is not gone yet; namespaces, graceful pods and foreground deletion answer 200
         status = 202 if pending and opts.get("orphanDependents") is False else 200
         if pending or ctx.rt.key in ("pods", "services", "namespaces"):
-            return _json(self._view(ctx, result), status)
-        return _json(_success(ctx.rt, result), status)
+            return json_response(self._view(ctx, result), status)
+        return json_response(success_status(ctx.rt, result), status)
 
-    async def _delete_collection(self, ctx: _Ctx) -> web.Response:
+    async def _delete_collection(self, ctx: Ctx) -> web.Response:
         opts = await self._delete_options(ctx)
         label_m, field_m = self._matchers(ctx)
         victims = [
@@ -657,7 +601,7 @@ class ApiHandlers:
                     continue
                 raise
             deleted.append(self._view(ctx, result))
-        return _json(
+        return json_response(
             {
                 "kind": f"{ctx.rt.kind}List",
                 "apiVersion": ctx.rt.api_version(ctx.version),
@@ -668,7 +612,7 @@ class ApiHandlers:
 
     # ---- subresources ----
 
-    def _scale_of(self, ctx: _Ctx, obj: dict) -> dict:
+    def _scale_of(self, ctx: Ctx, obj: dict) -> dict:
         meta = obj["metadata"]
         return {
             "kind": "Scale",
@@ -685,14 +629,14 @@ class ApiHandlers:
             },
         }
 
-    async def _scale(self, ctx: _Ctx, verb: str) -> web.Response:
+    async def _scale(self, ctx: Ctx, verb: str) -> web.Response:
         current = self.store.get(ctx.rt.key, ctx.ns, ctx.name)
         if current is None:
             raise ApiError.not_found(ctx.rt, ctx.name)
         scale = self._scale_of(ctx, current)
         if verb == "get":
-            return _json(scale)
-        body = await self._body(ctx)
+            return json_response(scale)
+        body = await read_body(ctx)
         if verb == "patch":
             new_scale = patch.apply(ctx.content_type, scale, body, "V1Scale")
         else:
@@ -717,10 +661,10 @@ class ApiHandlers:
         new = dict(current)
         new["spec"] = dict(current.get("spec") or {}, replicas=replicas)
         result = self.store.update(ctx.rt.key, new, dry_run=ctx.dry_run)
-        return _json(self._scale_of(ctx, result))
+        return json_response(self._scale_of(ctx, result))
 
-    async def _evict(self, ctx: _Ctx) -> web.Response:
-        body = await self._body(ctx)
+    async def _evict(self, ctx: Ctx) -> web.Response:
+        body = await read_body(ctx)
         if not isinstance(body, dict):
             raise ApiError.bad_request("the body must be an Eviction object")
         opts = body.get("deleteOptions") or {}
@@ -734,7 +678,7 @@ class ApiHandlers:
             dry_run=dry,
             preconditions=opts.get("preconditions"),
         )
-        return _json(
+        return json_response(
             {
                 "kind": "Status",
                 "apiVersion": "v1",
@@ -747,168 +691,9 @@ class ApiHandlers:
 
     # ---- virtual resources ----
 
-    async def _virtual(self, ctx: _Ctx, verb: str) -> web.Response:
-        if ctx.rt.group == "authorization.k8s.io":
-            return await self._access_review(ctx)
-        if ctx.rt.group == "authentication.k8s.io":
-            return await self._who_am_i(ctx)
-        return await self._metrics(ctx, verb)
-
-    async def _access_review(self, ctx: _Ctx) -> web.Response:
-        body = await self._body(ctx)
-        if not isinstance(body, dict) or not isinstance(body.get("spec"), dict):
-            raise ApiError.invalid(
-                "SelfSubjectAccessReview",
-                "",
-                [
-                    {
-                        "reason": "FieldValueRequired",
-                        "field": "spec",
-                        "message": "Required value: exactly one of nonResourceAttributes or "
-                        "resourceAttributes must be specified",
-                    }
-                ],
-                "authorization.k8s.io",
-            )
-        user: User = ctx.request["user"]
-        spec = body["spec"]
-        attrs = spec.get("resourceAttributes") or spec.get("nonResourceAttributes") or {}
-        verb = attrs.get("verb", "")
-        read = verb in ("get", "list", "watch") or (
-            "nonResourceAttributes" in spec and verb in ("get", "head")
-        )
-        allowed = (
-            not user.readonly
-            or read
-            or (attrs.get("resource") == "selfsubjectaccessreviews" and verb == "create")
-        )
-        # like RBAC: an allowed review says why, a denied one has no reason to give
-        reason = ""
-        if allowed:
-            reason = (
-                "the sandbox admin token may do everything"
-                if not user.readonly
-                else "the sandbox read-only token may read"
-            )
-        out = {
-            "kind": "SelfSubjectAccessReview",
-            "apiVersion": "authorization.k8s.io/v1",
-            "metadata": {"creationTimestamp": None},
-            "spec": spec,
-            "status": {"allowed": allowed, "reason": reason},
-        }
-        return _json(out, 201)
-
-    async def _who_am_i(self, ctx: _Ctx) -> web.Response:
-        await self._body(ctx)  # the review carries nothing to read, but must be well-formed
-        user: User = ctx.request["user"]
-        return _json({
-            "kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1",
-            "metadata": {"creationTimestamp": None},
-            "status": {"userInfo": {"username": user.name, "groups": user.groups}},
-        }, 201)  # fmt: skip
-
-    async def _metrics(self, ctx: _Ctx, verb: str) -> web.Response:
-        metrics = getattr(self.cluster, "metrics", None)
-        if metrics is None:
-            raise ApiError.unavailable(
-                "the server is currently unable to handle the request (metrics.k8s.io is not "
-                "available: the sandbox's metrics model is not running)"
-            )
-        label_m = label_matcher(ctx.request.query.get("labelSelector"))
-        if ctx.rt.plural == "pods":
-            items = metrics.pod_metrics(ctx.ns)
-            kind = "PodMetrics"
-        else:
-            items = metrics.node_metrics()
-            kind = "NodeMetrics"
-        if ctx.request.query.get("labelSelector"):
-            items = [m for m in items if label_m(self._labels_for_metrics(ctx, m))]
-        if ctx.name is not None:
-            for m in items:
-                if m["metadata"]["name"] == ctx.name:
-                    return _json(m)
-            raise ApiError.not_found(ctx.rt, ctx.name)
-        return _json(
-            {
-                "kind": f"{kind}List",
-                "apiVersion": "metrics.k8s.io/v1beta1",
-                "metadata": {},
-                "items": items,
-            }
-        )
-
-    def _labels_for_metrics(self, ctx: _Ctx, m: dict) -> dict:
-        if m["metadata"].get("labels") is not None:
-            return m
-        res = "pods" if ctx.rt.plural == "pods" else "nodes"
-        obj = self.store.get(res, m["metadata"].get("namespace"), m["metadata"]["name"])
-        return obj or m
-
 
 def _reason(code: int, fallback: str) -> str:
     return REASONS.get(code, {413: "RequestEntityTooLarge"}.get(code, fallback.replace(" ", "")))
 
 
-def _not_found_path() -> ApiError:
-    return ApiError(404, "NotFound", "the server could not find the requested resource", {})
-
-
-def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
-
-
-class _Ctx:
-    """What one resource request is about."""
-
-    __slots__ = ("name", "ns", "request", "rt", "sub", "version")
-
-    def __init__(self, request, rt, version, ns, name, sub) -> None:
-        self.request = request
-        self.rt = rt
-        self.version = version
-        self.ns = ns
-        self.name = name
-        self.sub = sub
-
-    @property
-    def content_type(self) -> str:
-        return self.request.headers.get("Content-Type", "application/json").split(";")[0].strip()
-
-    @property
-    def wants_table(self) -> bool:
-        accept = self.request.headers.get("Accept", "")
-        first = accept.split(",")[0]
-        return TABLE_MARK in first.replace(" ", "") and "meta.k8s.io" in first
-
-    @property
-    def include_object(self) -> str:
-        value = self.request.query.get("includeObject", "Metadata")
-        return value if value in ("None", "Metadata", "Object") else "Metadata"
-
-    @property
-    def dry_run(self) -> bool:
-        values = self.request.query.getall("dryRun", [])
-        for v in values:
-            if v != "All":
-                raise ApiError.bad_request(
-                    f'dryRun: Unsupported value: "{v}": supported values: "All"'
-                )
-        return bool(values)
-
-    @property
-    def field_validation(self) -> str:
-        value = self.request.query.get("fieldValidation", "Warn") or "Warn"
-        if value not in ("Ignore", "Warn", "Strict"):
-            raise ApiError.bad_request(
-                f'fieldValidation: Unsupported value: "{value}": supported values: '
-                '"Ignore", "Strict", "Warn"'
-            )
-        return value
-
-
-__all__ = ["User", "make_app", "status_response", "time"]
+__all__ = ["CLUSTER", "User", "make_app", "status_response"]
