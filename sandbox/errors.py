@@ -42,12 +42,13 @@ class ApiError(Exception):
         self.reason = reason
         self.message = message
         self.details = details
+        self.list_continue: str | None = None  # a 410 on a list may offer a fresh token
 
     def status(self) -> dict:
         body: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
-            "metadata": {},
+            "metadata": {"continue": self.list_continue} if self.list_continue else {},
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from bisect import bisect_right
 from typing import Any
 
 from aiohttp import web
@@ -348,9 +349,9 @@ class ApiHandlers:
         start = 0
         cont = q.get("continue")
         if cont:
-            _, last = decode_continue(cont)
-            from bisect import bisect_right
-
+            token_rv, last = decode_continue(cont)
+            if token_rv < self.store.compacted_rv:
+                raise _continue_expired(token_rv, last, self.store.resource_version)
             start = bisect_right(keys, last)
         entry_at = self.store.entry_at
         key = ctx.rt.key
@@ -690,6 +691,20 @@ class ApiHandlers:
         )
 
     # ---- virtual resources ----
+
+
+def _continue_expired(token_rv: int, last: tuple[str, str], now_rv: int) -> ApiError:
+    """410 for a continue token older than the kept history, as etcd compaction causes; like
+    the real server it offers a token that continues inconsistently from the same key."""
+    err = ApiError.expired(
+        "The provided continue parameter is too old to display a consistent list result. You "
+        "can start a new list without the continue parameter, or use the continue token in this "
+        "response to retrieve the remainder of the results. Continuing with the provided token "
+        "results in an inconsistent list - objects that were created, modified, or deleted "
+        "between the time the first chunk was returned and now may show up in the list."
+    )
+    err.list_continue = encode_continue(now_rv, last)
+    return err
 
 
 def _reason(code: int, fallback: str) -> str:

@@ -160,3 +160,25 @@ def test_kubectl_get_watch_prints_changes(sandbox, sandbox_namespace):
     lines = result.stdout.splitlines()
     assert lines[0].split()[:2] == ["NAME", "DATA"]
     assert any(line.startswith("before") for line in lines)
+
+
+def test_a_continue_token_older_than_the_history_is_expired(short_history):
+    api = short_history.api()
+    core = client.CoreV1Api(api)
+    try:
+        for i in range(4):
+            core.create_namespaced_config_map("default", {"metadata": {"name": f"p{i}"}})
+        first = core.list_namespaced_config_map("default", limit=2)
+        token = first.metadata._continue
+        for i in range(10):
+            core.create_namespaced_config_map("default", {"metadata": {"name": f"q{i}"}})
+        with pytest.raises(ApiException) as err:
+            core.list_namespaced_config_map("default", limit=2, _continue=token)
+        assert err.value.status == 410
+        status = json.loads(err.value.body)
+        assert status["reason"] == "Expired"
+        assert status["metadata"]["continue"]
+        rest = core.list_namespaced_config_map("default", _continue=status["metadata"]["continue"])
+        assert rest.items
+    finally:
+        api.close()
