@@ -590,6 +590,25 @@ def _ingclass_cells(ic: dict, now: float) -> list:
     ]
 
 
+def _gateway_cells(gw: dict, now: float) -> list:
+    # the printer columns of the Gateway API CRDs
+    spec, status = gw.get("spec") or {}, gw.get("status") or {}
+    addresses = [a.get("value") for a in status.get("addresses") or [] if a.get("value")]
+    conds = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+    return [
+        _name(gw),
+        spec.get("gatewayClassName", ""),
+        ",".join(addresses),
+        conds.get("Programmed", "Unknown"),
+        _age(gw, now),
+    ]
+
+
+def _route_cells(route: dict, now: float) -> list:
+    hosts = (route.get("spec") or {}).get("hostnames") or []
+    return [_name(route), ",".join(hosts), _age(route, now)]
+
+
 def _default_cells(obj: dict, now: float) -> list:
     return [_name(obj), _age(obj, now)]
 
@@ -600,6 +619,24 @@ _DEFAULT_COLS: list[Col] = [
 ]
 
 PRINTERS: dict[str, tuple[list[Col], Callable[[dict, float], list]]] = {
+    "gateways.gateway.networking.k8s.io": (
+        [
+            ("Name", "string", 0, "name"),
+            ("Class", "string", 0, "gatewayClassName"),
+            ("Address", "string", 0, "status.addresses[*].value"),
+            ("Programmed", "string", 0, "Programmed condition"),
+            ("Age", "date", 0, "CreationTimestamp"),
+        ],
+        _gateway_cells,
+    ),
+    "httproutes.gateway.networking.k8s.io": (
+        [
+            ("Name", "string", 0, "name"),
+            ("Hostnames", "string", 0, "spec.hostnames"),
+            ("Age", "date", 0, "CreationTimestamp"),
+        ],
+        _route_cells,
+    ),
     "pods": (_POD_COLS, _pod_cells),
     "deployments.apps": (_DEPLOY_COLS, _deployment_cells),
     "replicasets.apps": (_RS_COLS, _rs_cells),
