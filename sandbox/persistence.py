@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from sandbox.resources import STORED
@@ -87,7 +88,7 @@ class StateWriter:
         self.interval = interval
         self._dirty = False
         self._task: asyncio.Task | None = None
-        self._writing: asyncio.Future | None = None
+        self._delay = interval
         store.on_dirty(self.mark)
 
     def mark(self) -> None:
@@ -100,14 +101,17 @@ class StateWriter:
             self._task = loop.create_task(self._flush_later())
 
     async def _flush_later(self) -> None:
-        await asyncio.sleep(self.interval)
+        await asyncio.sleep(self._delay)
         await self.flush()
 
     async def flush(self) -> None:
         if not self._dirty:
             return
         self._dirty = False
+        started = time.monotonic()
         data = snapshot(self.store)
+        # a big store under constant change: keep snapshotting to a small share of the loop
+        self._delay = max(self.interval, 10 * (time.monotonic() - started))
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(None, write_atomic, self.path, data)

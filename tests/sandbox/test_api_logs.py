@@ -184,3 +184,15 @@ def test_kubectl_logs_follow_for_a_deployment(sandbox, sandbox_namespace):
     )
     out = sandbox.kubectl("logs", "-f", "job/once", *ns, timeout=30, check=True).stdout
     assert "ready" in out.splitlines()
+
+
+def test_since_time_skips_lines_written_before_it(sandbox, logging_pod):
+    _, ns = logging_pod
+    path = f"/api/v1/namespaces/{ns}/pods/talker/log?sinceTime=2999-01-01T00:00:00Z"
+    status, body, _ = sandbox.request("GET", path, raw=True)
+    assert status == 200
+    assert body == b""
+    status, body, _ = sandbox.request(
+        "GET", f"/api/v1/namespaces/{ns}/pods/talker/log?sinceTime=2000-01-01T00:00:00Z", raw=True
+    )
+    assert b"line 1" in body
