@@ -69,5 +69,10 @@ class AuditEvent(models.Model):
         return f"{self.actor_name} {self.verb} {self.kind} {target} ({self.status})"
 
     @property
+    def actor_label(self) -> str:
+        """Who to name on pages: actions without a person behind them were the system's."""
+        return self.actor_name or "system"
+
+    @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
