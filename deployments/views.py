@@ -165,10 +165,12 @@ def deployment_scale_view(request, cluster, namespace, name):
     context = {
         "cluster": cluster_obj,
         "namespace": namespace,
-        "errors": errors,
         **deployment_rows(user=request.user, cluster=cluster_obj, namespace=namespace),
     }
-    # An error about a deployment that has no row (gone, or the list failed) shows on top.
+    # An error shows in its deployment's row; one about a deployment that has no row (gone, or
+    # the list failed) shows on top.
+    for row in context["rows"]:
+        row["error"] = errors.get(row["name"], "")
     shown = {row["name"] for row in context["rows"]} if context["snapshot"].ok else set()
     context["unplaced_errors"] = {k: v for k, v in errors.items() if k not in shown}
     return render(request, "deployments/_table.html", context, status=status)

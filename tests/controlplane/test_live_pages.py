@@ -222,6 +222,35 @@ def test_an_operator_scales_from_the_page_and_gets_the_pending_action(
     assert f'data-action-id="{action.id}"' in response.content.decode()
 
 
+def test_the_scale_control_is_prefilled_and_shows_the_last_actions_outcome(
+    client, logged_in, sandbox, sandbox_cluster, kube_namespace
+):
+    from controlplane.audit.services import action_record
+
+    deploy(sandbox, kube_namespace, "api", replicas=2)
+    logged_in(role="operator")
+    action_record(
+        actor=None,
+        cluster=sandbox_cluster,
+        namespace=kube_namespace,
+        kind="deployment",
+        name="api",
+        verb="scale",
+        parameters={"replicas": 5},
+        status="failed",
+        error="Conflict (409): the object has been modified",
+    )
+    overview = client.get(f"/c/{sandbox_cluster.name}/").content.decode()
+    url = f"/c/{sandbox_cluster.name}/ns/{kube_namespace}/deployments/"
+    assert f'href="{url}"' in overview  # one click from the overview
+    html = client.get(url).content.decode()
+    row = html[html.index('data-deployment="api"') :]
+    assert re.search(r'<input type="number" name="replicas"[^>]* value="2"', row)
+    assert "scale to 5 by system" in row
+    assert 'class="pill status-failed"' in row
+    assert "Conflict (409): the object has been modified" in row
+
+
 @pytest.mark.parametrize("replicas", ["-1", "100000", "three"])
 def test_an_invalid_replica_count_is_refused_naming_the_field(
     client, logged_in, sandbox, sandbox_cluster, kube_namespace, replicas
