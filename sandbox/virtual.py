@@ -92,10 +92,13 @@ async def _metrics(cluster, ctx: Ctx, verb: str) -> web.Response:
     if ctx.request.query.get("labelSelector"):
         items = [m for m in items if label_m(_labels_for_metrics(cluster, ctx, m))]
     if ctx.name is not None:
-        for m in items:
-            if m["metadata"]["name"] == ctx.name:
-                return json_response(m)
-        raise ApiError.not_found(ctx.rt, ctx.name)
+        items = [m for m in items if m["metadata"]["name"] == ctx.name]
+        if not items:
+            raise ApiError.not_found(ctx.rt, ctx.name)
+        if not ctx.wants_table:
+            return json_response(items[0])
+    if ctx.wants_table:
+        return json_response(_metrics_table(items, pods=ctx.rt.plural == "pods"))
     return json_response(
         {
             "kind": f"{kind}List",
@@ -104,6 +107,49 @@ async def _metrics(cluster, ctx: Ctx, verb: str) -> web.Response:
             "items": items,
         }
     )
+
+
+def _metrics_table(items: list[dict], *, pods: bool) -> dict:
+    """The metrics server's Table: usage summed over a pod's containers, and the window."""
+    from sandbox.fields import parse_quantity
+
+    rows = []
+    for m in items:
+        usages = (
+            [c.get("usage") or {} for c in m.get("containers") or []]
+            if pods
+            else [m.get("usage") or {}]
+        )
+        cpu = sum(parse_quantity(u.get("cpu", "0")) for u in usages)
+        memory = sum(parse_quantity(u.get("memory", "0")) for u in usages)
+        rows.append(
+            {
+                "cells": [
+                    m["metadata"]["name"],
+                    f"{round(cpu * 1000)}m",
+                    f"{round(memory / 2**10)}Ki",
+                    m.get("window", ""),
+                ],
+                "object": {
+                    "kind": "PartialObjectMetadata",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": m["metadata"],
+                },
+            }
+        )
+    columns = [
+        ("Name", "Name must be unique within a namespace."),
+        ("CPU", "CPU usage"),
+        ("Memory", "Memory usage"),
+        ("Window", "The time window the usage was measured over"),
+    ]
+    return {
+        "kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {},
+        "columnDefinitions": [
+            {"name": n, "type": "string", "format": "name" if n == "Name" else "",
+             "description": d, "priority": 0} for n, d in columns],
+        "rows": rows,
+    }  # fmt: skip
 
 
 def _labels_for_metrics(cluster, ctx: Ctx, m: dict) -> dict:
