@@ -182,3 +182,22 @@ def test_a_continue_token_older_than_the_history_is_expired(short_history):
         assert rest.items
     finally:
         api.close()
+
+
+def test_a_watch_list_sends_initial_events_then_a_marked_bookmark(sandbox, sandbox_namespace):
+    core = client.CoreV1Api(sandbox.api())
+    core.create_namespaced_config_map(sandbox_namespace, {"metadata": {"name": "wl"}})
+    status, payload, _ = sandbox.request(
+        "GET",
+        f"/api/v1/namespaces/{sandbox_namespace}/configmaps?watch=true"
+        "&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true"
+        "&timeoutSeconds=1",
+        raw=True,
+    )
+    assert status == 200
+    events = [json.loads(line) for line in payload.splitlines() if line.strip()]
+    names = [e["object"]["metadata"].get("name") for e in events if e["type"] == "ADDED"]
+    assert "wl" in names
+    marker = next(e for e in events if e["type"] == "BOOKMARK")
+    assert marker["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+    assert events.index(marker) == len(names)
