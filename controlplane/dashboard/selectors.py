@@ -8,7 +8,9 @@ from decimal import Decimal
 
 from controlplane.accounts.selectors import visible_namespaces
 from controlplane.audit.selectors import audit_list
+from controlplane.kube.watch import KINDS
 from controlplane.live.snapshot import Snapshot, snapshot_get
+from controlplane.live.subscriptions import MAX_SUBSCRIPTIONS
 
 from .quantities import format_bytes, format_cpu, parse_quantity
 
@@ -229,6 +231,39 @@ SECTION_KINDS = {
 }
 
 
+@dataclass(frozen=True)
+class LivePlan:
+    """What a page subscribes to: `kinds` in each of `namespaces` (None: cluster-wide)."""
+
+    kinds: list[str]
+    namespaces: list[str] | None
+    note: str = ""
+
+
+def overview_live_get(*, user, cluster) -> LivePlan:
+    """The overview's subscriptions for this user.
+
+    A grant narrowed to namespaces may not subscribe cluster-wide (that stream carries every
+    namespace), so it subscribes per allowed namespace to the namespaced kinds; nodes and the
+    namespace list are not shown to it anyway.
+    """
+    kinds = sorted({kind for kinds in SECTION_KINDS.values() for kind in kinds})
+    visible = visible_namespaces(user=user, cluster=cluster)
+    if visible is None:
+        return LivePlan(kinds=kinds, namespaces=None)
+    namespaced = [kind for kind in kinds if KINDS[kind].namespaced]
+    namespaces = sorted(visible)
+    # One more for the actions stream.
+    if len(namespaced) * len(namespaces) + 1 > MAX_SUBSCRIPTIONS:
+        return LivePlan(
+            kinds=[],
+            namespaces=namespaces,
+            note=f"live updates cover at most {MAX_SUBSCRIPTIONS // len(namespaced)} "
+            "namespaces; reload to refresh",
+        )
+    return LivePlan(kinds=namespaced, namespaces=namespaces)
+
+
 def overview_get(*, user, cluster, sections: list[str] | None = None) -> Overview:
     sections = sections or list(SECTION_KINDS)
     visible = visible_namespaces(user=user, cluster=cluster)
@@ -269,7 +304,6 @@ def watcher_status_get(*, clusters) -> dict:
     """The watcher's health as it reports it in Redis, per cluster and kind."""
     import redis
 
-    from controlplane.kube.watch import KINDS
     from controlplane.live.cache import live_cache
 
     cache = live_cache()

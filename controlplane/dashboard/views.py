@@ -7,11 +7,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from controlplane.accounts.selectors import user_can, visible_namespaces
+from controlplane.accounts.selectors import user_can
 from controlplane.clusters.selectors import cluster_get, cluster_list
 
 from .navigation import SESSION_CLUSTER, remember
-from .selectors import SECTION_KINDS, overview_get, watcher_status_get
+from .selectors import SECTION_KINDS, overview_get, overview_live_get, watcher_status_get
 
 
 def cluster_for_view(request, name: str):
@@ -33,13 +33,6 @@ def home(request):
     return redirect("dashboard:overview", cluster=chosen.name)
 
 
-def _live_kinds(request, cluster) -> list[str]:
-    kinds = sorted({kind for kinds in SECTION_KINDS.values() for kind in kinds})
-    if visible_namespaces(user=request.user, cluster=cluster) is not None:
-        return []  # narrowed grants can't subscribe cluster-wide; the page offers a reload
-    return kinds
-
-
 @login_required
 @require_GET
 def overview(request, cluster):
@@ -52,7 +45,7 @@ def overview(request, cluster):
         {
             "cluster": cluster_obj,
             "overview": data,
-            "live_kinds": _live_kinds(request, cluster_obj),
+            "live": overview_live_get(user=request.user, cluster=cluster_obj),
             "section_kinds": SECTION_KINDS,
         },
     )

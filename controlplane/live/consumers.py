@@ -22,12 +22,11 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from controlplane.kube.watch import KINDS
 from controlplane.live.broadcast import group_name
 
-from .subscriptions import SubscriptionRefused, subscription_authorize
+from .subscriptions import MAX_SUBSCRIPTIONS, SubscriptionRefused, subscription_authorize
 
 log = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
-MAX_SUBSCRIPTIONS = 64
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):

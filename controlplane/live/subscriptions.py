@@ -7,6 +7,10 @@ from controlplane.audit.services import refusal_record
 from controlplane.clusters.selectors import cluster_get
 from controlplane.kube.watch import KINDS
 
+# Per websocket connection. A page of a grant narrowed to namespaces subscribes once per
+# (kind, namespace): the overview's eight namespaced kinds over 31 namespaces, plus actions.
+MAX_SUBSCRIPTIONS = 256
+
 
 class SubscriptionRefused(Exception):
     pass

@@ -79,14 +79,19 @@
 
   function connect(root, attempt) {
     var cluster = root.dataset.liveCluster;
-    var namespace = root.dataset.liveNamespace || null;
+    // A page for one namespace names it; a user whose role covers some namespaces only
+    // subscribes in each of them (data-live-namespaces), since cluster-wide is refused.
+    var namespaces = (root.dataset.liveNamespaces || "").split(/\s+/).filter(Boolean);
+    if (!namespaces.length) namespaces = [root.dataset.liveNamespace || null];
     var kinds = (root.dataset.liveKinds || "").split(/\s+/).filter(Boolean);
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + location.host + "/ws/live/");
     socket.onopen = function () {
       attempt = 0;
       kinds.forEach(function (kind) {
-        socket.send(JSON.stringify({ subscribe: { cluster: cluster, kind: kind, namespace: namespace } }));
+        namespaces.forEach(function (namespace) {
+          socket.send(JSON.stringify({ subscribe: { cluster: cluster, kind: kind, namespace: namespace } }));
+        });
       });
       if (root.dataset.liveActions) {
         socket.send(JSON.stringify({ subscribe: { cluster: cluster, kind: "actions" } }));

@@ -51,10 +51,14 @@ def test_switching_clusters_goes_to_the_same_page_of_the_other_cluster(
     expect(page.locator("select[name=cluster]")).to_have_value(other.name)
 
 
+@pytest.mark.parametrize("narrowed", [False, True], ids=["cluster-wide", "namespaced-role"])
 def test_the_overview_shows_a_new_pod_without_a_reload(
-    page, make_user, sandbox, sandbox_cluster, namespace
+    page, make_user, sandbox, sandbox_cluster, namespace, narrowed
 ):
-    user = make_user(role="viewer", cluster=sandbox_cluster)
+    # A role narrowed to namespaces streams them one by one (cluster-wide streams are refused).
+    user = make_user(
+        role="viewer", cluster=sandbox_cluster, namespaces=[namespace] if narrowed else None
+    )
     log_in(page, user.username)
     page.goto(f"/c/{sandbox_cluster.name}/")
     wait_until_live(page)
@@ -65,7 +69,7 @@ def test_the_overview_shows_a_new_pod_without_a_reload(
     expect(row.locator("[data-pods]")).to_have_text("1")
     expect(page.locator("#section-events")).to_contain_text(f"{namespace}/Pod/fresh-pod")
     assert page.evaluate("window.__notReloaded") is True
-    screenshot(page, "overview-live")
+    screenshot(page, f"overview-live-{'narrowed' if narrowed else 'cluster-wide'}")
 
 
 def test_an_operator_scales_a_deployment_and_watches_the_replicas_arrive(

@@ -4,6 +4,7 @@ Runs against the real Redis channel layer (with this session's key prefix) throu
 ASGI stack of controlplane.asgi, as a browser would reach it.
 """
 
+import re
 import uuid
 
 import pytest
@@ -212,3 +213,44 @@ def test_it_answers_text_that_is_not_json_without_dropping_the_connection(make_u
     first, second = async_to_sync(scenario)()
     assert first["type"] == "error"
     assert second["type"] == "subscribed"
+
+
+def test_a_narrowed_viewers_overview_subscribes_in_each_of_their_namespaces(
+    make_user, sandbox_cluster
+):
+    user = make_user(role="viewer", cluster=sandbox_cluster, namespaces=["team-b", "team-a"])
+    client = Client()
+    client.force_login(user)
+    html = client.get(f"/c/{sandbox_cluster.name}/").content.decode()
+    root = re.search(r'<div id="live-root"[^>]*>', html).group(0)
+    kinds = re.search(r'data-live-kinds="([^"]*)"', root).group(1).split()
+    namespaces = re.search(r'data-live-namespaces="([^"]*)"', root).group(1).split()
+    assert namespaces == ["team-a", "team-b"]
+    assert {"pods", "events", "deployments"} <= set(kinds)
+    assert not {"nodes", "namespaces"} & set(kinds)  # cluster-scoped: not theirs to watch
+    # What static/js/live.js sends for this page.
+    messages = [
+        {"subscribe": {"cluster": sandbox_cluster.name, "kind": kind, "namespace": namespace}}
+        for kind in kinds
+        for namespace in namespaces
+    ] + [{"subscribe": {"cluster": sandbox_cluster.name, "kind": "actions"}}]
+    event = {"metadata": {"name": "e1", "namespace": "team-b", "resourceVersion": "9"}}
+
+    async def then(ws):
+        await get_channel_layer().group_send(
+            group_name("kube", sandbox_cluster.name, "events", "team-b"),
+            {
+                "type": "kube.event",
+                "event": "ADDED",
+                "cluster": sandbox_cluster.name,
+                "kind": "events",
+                "key": "team-b/e1",
+                "object": event,
+            },
+        )
+        return await ws.receive_json_from(timeout=5)
+
+    replies, received = _session(user, messages, then=then)
+    assert {reply["type"] for reply in replies} == {"subscribed"}
+    assert received["object"] == event
+    assert not AuditEvent.objects.filter(actor=user, status="refused").exists()

@@ -316,3 +316,16 @@ def test_an_unreachable_cluster_is_reported_not_hidden(client, make_user, unreac
     )
     assert response.status_code == 503
     assert "cluster unavailable" in response.content.decode()
+
+
+def test_a_role_over_more_namespaces_than_one_socket_streams_is_told_to_reload(make_user):
+    from controlplane.clusters.models import Cluster
+    from controlplane.dashboard.selectors import overview_live_get
+
+    cluster = Cluster.objects.create(name="many", server="https://127.0.0.1:9", source="sandbox")
+    few = make_user(role="viewer", cluster=cluster, namespaces=["a", "b"])
+    many = make_user(role="viewer", cluster=cluster, namespaces=[f"ns-{i}" for i in range(40)])
+    assert overview_live_get(user=few, cluster=cluster).namespaces == ["a", "b"]
+    plan = overview_live_get(user=many, cluster=cluster)
+    assert plan.kinds == []
+    assert "reload to refresh" in plan.note
