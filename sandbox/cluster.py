@@ -104,6 +104,9 @@ class Cluster:
         self.state_writer: persistence.StateWriter | None = None
         self._tasks: list[asyncio.Task] = []
         self._runner: web.AppRunner | None = None
+        # handler tasks of open watch and log-follow streams, ended first on stop
+        self.streams: set[asyncio.Task] = set()
+        self.stopping = asyncio.Event()
 
     def _auth_path(self) -> Path | None:
         return Path(f"{self.options.state}.auth.json") if self.options.state else None
@@ -235,6 +238,16 @@ class Cluster:
             except Exception:
                 log.exception("sandbox task %s failed while stopping", task.get_name())
         self._tasks.clear()
+        # end open watches and log streams cleanly (their chunked responses complete), then
+        # cancel whatever did not finish in time
+        self.stopping.set()
+        self.store.close_watchers()
+        self.logs.wake_all()
+        streams = [t for t in self.streams if not t.done()]
+        if streams:
+            _, late = await asyncio.wait(streams, timeout=2.0)
+            for task in late:
+                task.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

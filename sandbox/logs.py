@@ -99,6 +99,11 @@ class LogBook:
         for event in self._wakers.get((ns, pod), ()):
             event.set()
 
+    def wake_all(self) -> None:
+        for events in self._wakers.values():
+            for event in events:
+                event.set()
+
     def attach(self, store) -> None:
         """Wake followers when their pod changes (terminated containers end follow streams)."""
 
@@ -257,6 +262,9 @@ async def serve(request, cluster, ns: str, name: str):
                     budget -= len(chunk)
                 await resp.write(chunk)
                 continue
+            stopping = getattr(cluster, "stopping", None)
+            if stopping is not None and stopping.is_set():
+                break  # the server is stopping: end the stream cleanly
             pod = store.get("pods", ns, name)
             if pod is None or pod["metadata"].get("uid") != _uid(request, pod):
                 break

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from bisect import bisect_right
@@ -233,7 +234,7 @@ class ApiHandlers:
         if not rt.stored:
             return await virtual.serve(self.cluster, ctx, verb)
         if sub == "log":
-            return await logs.serve(request, self.cluster, ns or "", name or "")
+            return await self._stream(logs.serve(request, self.cluster, ns or "", name or ""))
         if sub == "scale":
             return await self._scale(ctx, verb)
         if sub == "eviction":
@@ -249,6 +250,16 @@ class ApiHandlers:
             "deletecollection": self._delete_collection,
         }[verb]
         return await handler(ctx)
+
+    async def _stream(self, handler):
+        """Run a long-lived stream handler where Cluster.stop() can end it promptly."""
+        task = asyncio.current_task()
+        streams = self.cluster.streams
+        streams.add(task)
+        try:
+            return await handler
+        finally:
+            streams.discard(task)
 
     def _authorize(
         self,
@@ -416,17 +427,19 @@ class ApiHandlers:
             getattr(self.cluster.config, "watch_bookmark_interval", watch.DEFAULT_BOOKMARK_INTERVAL)
             or watch.DEFAULT_BOOKMARK_INTERVAL
         )
-        return await watch.serve(
-            ctx.request,
-            self.store,
-            ctx.rt,
-            ctx.version,
-            ctx.ns if ctx.rt.namespaced else None,
-            label_m,
-            field_m,
-            table=ctx.wants_table,
-            include_object=ctx.include_object,
-            bookmark_interval=interval,
+        return await self._stream(
+            watch.serve(
+                ctx.request,
+                self.store,
+                ctx.rt,
+                ctx.version,
+                ctx.ns if ctx.rt.namespaced else None,
+                label_m,
+                field_m,
+                table=ctx.wants_table,
+                include_object=ctx.include_object,
+                bookmark_interval=interval,
+            )
         )
 
     # ---- writes ----

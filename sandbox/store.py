@@ -220,6 +220,12 @@ class Store:
     def remove_watcher(self, watcher: Watcher) -> None:
         self._watchers[watcher.key].discard(watcher)
 
+    def close_watchers(self) -> None:
+        """Ask every live watch stream to finish (the server is stopping)."""
+        for watchers in self._watchers.values():
+            for watcher in tuple(watchers):
+                watcher.push(("CLOSE", None))  # type: ignore[arg-type]
+
     def watcher_count(self) -> int:
         return sum(len(w) for w in self._watchers.values())
 

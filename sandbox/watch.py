@@ -163,7 +163,12 @@ async def serve(
                 batch = [first]
                 while not queue.empty() and len(batch) < 5000:
                     batch.append(queue.get_nowait())
-                await resp.write(b"".join(encoder.event(t, e) for t, e in batch))
+                closing = any(t == "CLOSE" for t, _ in batch)
+                batch = [(t, e) for t, e in batch if t != "CLOSE"]
+                if batch:
+                    await resp.write(b"".join(encoder.event(t, e) for t, e in batch))
+                if closing:
+                    break  # the server is stopping: end the stream cleanly
                 if queue.qsize() > MAX_PENDING:
                     await resp.write(
                         _error_event(

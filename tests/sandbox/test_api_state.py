@@ -67,3 +67,35 @@ def test_without_state_a_sandbox_starts_with_nodes_and_system_namespaces(tmp_pat
         assert len(nodes) == 3
     finally:
         assert proc.stop() == 0
+
+
+def test_stopping_ends_open_watches_cleanly(tmp_path):
+    import threading
+
+    proc = SandboxProcess(tmp_path / "sb", nodes=1, gpu_nodes=0)
+    proc.start()
+    api = proc.api()
+    outcome: list[str] = []
+
+    def watch_forever() -> None:
+        from kubernetes import watch
+
+        try:
+            for _ in watch.Watch().stream(
+                client.CoreV1Api(api).list_namespaced_config_map, "default"
+            ):
+                pass
+            outcome.append("ended")
+        except Exception as exc:  # the assertion below reports what went wrong
+            outcome.append(f"failed: {exc!r}")
+
+    t = threading.Thread(target=watch_forever)
+    t.start()
+    try:
+        proc.kubectl("create", "configmap", "seen", check=True)
+        assert proc.stop() == 0
+        t.join(15)
+        assert outcome == ["ended"]
+    finally:
+        api.close()
+        proc.stop()
