@@ -76,23 +76,26 @@ def test_stopping_ends_open_watches_cleanly(tmp_path):
     proc.start()
     api = proc.api()
     outcome: list[str] = []
+    watching = threading.Event()
 
-    def watch_forever() -> None:
+    def watch_until_the_server_ends_it() -> None:
         from kubernetes import watch
 
         try:
+            # with a timeout the client does not reconnect when the server ends the stream
             for _ in watch.Watch().stream(
-                client.CoreV1Api(api).list_namespaced_config_map, "default"
+                client.CoreV1Api(api).list_namespaced_config_map, "default", timeout_seconds=60
             ):
-                pass
+                watching.set()
             outcome.append("ended")
         except Exception as exc:  # the assertion below reports what went wrong
             outcome.append(f"failed: {exc!r}")
 
-    t = threading.Thread(target=watch_forever)
+    proc.kubectl("create", "configmap", "seen", check=True)
+    t = threading.Thread(target=watch_until_the_server_ends_it)
     t.start()
     try:
-        proc.kubectl("create", "configmap", "seen", check=True)
+        assert watching.wait(15)
         assert proc.stop() == 0
         t.join(15)
         assert outcome == ["ended"]
