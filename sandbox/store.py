@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import itertools
 import json
 import logging
 import random
@@ -233,12 +234,20 @@ class Store:
         """Changes of one resource after rv; raises 410 Expired when rv is older than history."""
         if rv < self.compacted_rv:
             raise ApiError.expired(f"too old resource version: {rv} ({self.compacted_rv})")
-        out = []
-        # history is ordered by rv; skip quickly from the right when rv is recent
-        for h_rv, h_key, etype, entry, old in self.history:
-            if h_rv > rv and h_key == key:
-                out.append((etype, entry, old))
-        return out
+        # history is ordered by rv: binary-search the first newer change, then walk from there
+        history = self.history
+        lo, hi = 0, len(history)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if history[mid][0] <= rv:
+                lo = mid + 1
+            else:
+                hi = mid
+        return [
+            (etype, entry, old)
+            for _, h_key, etype, entry, old in itertools.islice(history, lo, None)
+            if h_key == key
+        ]
 
     # ---- writes ----
 
