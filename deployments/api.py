@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from controlplane.api.serializers import AcceptedSerializer, accepted_body
-from controlplane.clusters.api import visible_cluster
+from controlplane.clusters.selectors import cluster_get
 
 from . import selectors, services
 from .serializers import DeploymentSerializer, ScaleRequestSerializer
@@ -17,25 +17,25 @@ from .serializers import DeploymentSerializer, ScaleRequestSerializer
 class DeploymentListView(APIView):
     @extend_schema(responses=DeploymentSerializer(many=True))
     def get(self, request, cluster, namespace):
-        obj = visible_cluster(request, cluster)
+        obj = cluster_get(name=cluster, user=request.user)
         items = selectors.deployment_list(user=request.user, cluster=obj, namespace=namespace)
-        return Response([selectors.deployment_summary(item) for item in items])
+        return Response([selectors.deployment_summarize(deployment=item) for item in items])
 
 
 class DeploymentDetailView(APIView):
     @extend_schema(responses=DeploymentSerializer)
     def get(self, request, cluster, namespace, name):
-        obj = visible_cluster(request, cluster)
+        obj = cluster_get(name=cluster, user=request.user)
         item = selectors.deployment_get(
             user=request.user, cluster=obj, namespace=namespace, name=name
         )
-        return Response(selectors.deployment_summary(item))
+        return Response(selectors.deployment_summarize(deployment=item))
 
 
 class DeploymentScaleView(APIView):
     @extend_schema(request=ScaleRequestSerializer, responses={202: AcceptedSerializer})
     def post(self, request, cluster, namespace, name):
-        obj = visible_cluster(request, cluster)
+        obj = cluster_get(name=cluster, user=request.user)
         if not isinstance(request.data, dict) or "replicas" not in request.data:
             # Absent is audited as invalid too, like any other bad value.
             replicas = None

@@ -1,9 +1,18 @@
-"""Reads of deployments through the kube layer, role-checked."""
+"""Reads of deployments, role-checked: through the kube layer (API) or the watcher's cache
+with the last action on each (pages)."""
 
 from django.core.exceptions import PermissionDenied
 
 from controlplane.accounts.selectors import user_can
+from controlplane.audit.selectors import audit_list
 from controlplane.kube import resources
+from controlplane.kube.objects import object_time
+from controlplane.live.snapshot import snapshot_get
+
+# Labels and annotations whose key mentions a model are shown as the deployment's model info.
+_MODEL_HINT = "model"
+# How far back the page looks for each deployment's last action.
+_RECENT_ACTIONS = 200
 
 
 def _require_view(*, user, cluster, namespace: str) -> None:
@@ -21,11 +30,11 @@ def deployment_get(*, user, cluster, namespace: str, name: str) -> dict:
     return resources.deployment_get(cluster.connection(), namespace=namespace, name=name)
 
 
-def deployment_summary(obj: dict) -> dict:
+def deployment_summarize(*, deployment: dict) -> dict:
     """The fields pages and the API show for a deployment."""
-    meta = obj.get("metadata") or {}
-    spec = obj.get("spec") or {}
-    status = obj.get("status") or {}
+    meta = deployment.get("metadata") or {}
+    spec = deployment.get("spec") or {}
+    status = deployment.get("status") or {}
     containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
     return {
         "name": meta.get("name"),
@@ -45,4 +54,36 @@ def deployment_summary(obj: dict) -> dict:
             "observed_generation": status.get("observedGeneration"),
             "conditions": status.get("conditions") or [],
         },
+    }
+
+
+def _model_info(summary: dict) -> list[tuple[str, str]]:
+    pairs = {**summary["annotations"], **summary["labels"]}
+    return sorted((k, v) for k, v in pairs.items() if _MODEL_HINT in k.lower())
+
+
+def deployment_table_get(*, user, cluster, namespace: str) -> dict:
+    """The deployments page's rows: each deployment as the watcher (or a live list) has it,
+    with its model labels and its last action, and whether this user may scale them."""
+    snapshot = snapshot_get(cluster=cluster, kind="deployments", namespace=namespace)
+    latest_action: dict[str, object] = {}
+    recent = audit_list(user=user, cluster=cluster.name, namespace=namespace, kind="deployment")
+    for action in recent[:_RECENT_ACTIONS]:
+        latest_action.setdefault(action.name, action)
+    rows = []
+    for obj in snapshot.objects:
+        summary = deployment_summarize(deployment=obj)
+        where = f"deployment {namespace}/{summary['name']}"
+        rows.append(
+            {
+                **summary,
+                "created_at": object_time(summary["created"], where=where),
+                "model": _model_info(summary),
+                "action": latest_action.get(summary["name"]),
+            }
+        )
+    return {
+        "snapshot": snapshot,
+        "rows": rows,
+        "can_scale": user_can(user=user, permission="scale", cluster=cluster, namespace=namespace),
     }

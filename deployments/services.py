@@ -5,9 +5,16 @@ from django.core.exceptions import ValidationError
 
 from controlplane.audit.models import ActionStatus, AuditEvent
 from controlplane.audit.pipeline import describe_error
-from controlplane.audit.services import action_check, action_record, action_submit
+from controlplane.audit.services import (
+    action_check,
+    action_record,
+    action_submit,
+    audit_invalid,
+)
 from controlplane.kube import resources
 from controlplane.kube.errors import KubeError
+
+from .tasks import deployment_scale_task
 
 
 def validate_replicas(value) -> int:
@@ -42,18 +49,8 @@ def deployment_scale(
     }
     parameters = {"replicas": replicas}
     action_check(**target, permission="scale", parameters=parameters, request_id=request_id)
-    try:
+    with audit_invalid(**target, parameters={"replicas": repr(replicas)}, request_id=request_id):
         validate_replicas(replicas)
-    except ValidationError as exc:
-        errors = "; ".join(f"{f}: {' '.join(m)}" for f, m in exc.message_dict.items())
-        action_record(
-            **target,
-            parameters={"replicas": repr(replicas)},
-            status=ActionStatus.FAILED,
-            error=f"invalid request: {errors}",
-            request_id=request_id,
-        )
-        raise
     try:
         resources.deployment_get(cluster.connection(), namespace=namespace, name=name)
     except KubeError as exc:
@@ -66,8 +63,6 @@ def deployment_scale(
             request_id=request_id,
         )
         raise
-    from .tasks import deployment_scale_task
-
     return action_submit(
         **target,
         permission="scale",

@@ -1,16 +1,15 @@
 """/api/v1/clusters/{cluster}/grants/: who holds which role on a cluster (admins only)."""
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from controlplane.clusters.api import visible_cluster
+from controlplane.clusters.selectors import cluster_get
 
 from .roles import Role
-from .selectors import role_grant_list, user_can
+from .selectors import role_grant_get, role_grant_list, user_can
 from .services import role_grant_delete, role_grant_set
 
 
@@ -38,13 +37,13 @@ def _require_manage_roles(request, cluster) -> None:
 class RoleGrantListView(APIView):
     @extend_schema(responses=RoleGrantSerializer(many=True))
     def get(self, request, cluster):
-        obj = visible_cluster(request, cluster)
+        obj = cluster_get(name=cluster, user=request.user)
         _require_manage_roles(request, obj)
         return Response(RoleGrantSerializer(role_grant_list(cluster=obj), many=True).data)
 
     @extend_schema(request=RoleGrantWriteSerializer, responses={201: RoleGrantSerializer})
     def post(self, request, cluster):
-        obj = visible_cluster(request, cluster)
+        obj = cluster_get(name=cluster, user=request.user)
         form = RoleGrantWriteSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         grant = role_grant_set(
@@ -61,10 +60,8 @@ class RoleGrantListView(APIView):
 class RoleGrantDetailView(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request, cluster, username):
-        obj = visible_cluster(request, cluster)
+        obj = cluster_get(name=cluster, user=request.user)
         _require_manage_roles(request, obj)
-        grant = role_grant_list(cluster=obj).filter(user__username=username).first()
-        if grant is None:
-            raise Http404(f"{username!r} holds no role on {obj.name}")
+        grant = role_grant_get(cluster=obj, username=username)
         role_grant_delete(actor=request.user, grant=grant, request_id=request.request_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,6 +1,8 @@
 """Reads about who may do what. Superusers are admin on every cluster."""
 
 from django.db.models import QuerySet
+from django.http import Http404
+from rest_framework.authtoken.models import Token
 
 from .models import RoleGrant
 from .roles import Role, role_allows
@@ -55,3 +57,15 @@ def visible_namespaces(*, user, cluster) -> set[str] | None:
 def role_grant_list(*, cluster=None) -> QuerySet[RoleGrant]:
     grants = RoleGrant.objects.select_related("user", "cluster")
     return grants.filter(cluster=cluster) if cluster is not None else grants.all()
+
+
+def role_grant_get(*, cluster, username: str) -> RoleGrant:
+    grant = role_grant_list(cluster=cluster).filter(user__username=username).first()
+    if grant is None:
+        raise Http404(f"{username!r} holds no role on {cluster.name}")
+    return grant
+
+
+def api_token_get(*, user) -> Token | None:
+    """The user's API token (its creation date; the key is never shown again)."""
+    return Token.objects.filter(user=user).only("created").first()

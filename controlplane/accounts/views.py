@@ -4,16 +4,14 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
-from rest_framework.authtoken.models import Token
 
 from controlplane.audit.services import action_refuse
 from controlplane.clusters.selectors import cluster_get, cluster_list
 
 from .forms import RoleGrantForm
-from .selectors import role_grant_list, user_can
+from .selectors import api_token_get, role_grant_get, role_grant_list, user_can
 from .services import api_token_create, api_token_revoke, role_grant_delete, role_grant_set
 
 
@@ -37,7 +35,7 @@ def api_token(request):
             return redirect("api-token")
         # Shown on this response only; afterwards only its creation date is visible.
         new_key = api_token_create(user=request.user)
-    token = Token.objects.filter(user=request.user).only("created").first()
+    token = api_token_get(user=request.user)
     return render(
         request,
         "accounts/token.html",
@@ -117,9 +115,7 @@ def grant_revoke(request, cluster, username):
     obj = cluster_get(name=cluster)
     if not user_can(user=request.user, permission="manage_roles", cluster=obj):
         raise _refuse(request, obj, verb="revoke", username=username)
-    grant = role_grant_list(cluster=obj).filter(user__username=username).first()
-    if grant is None:
-        raise Http404(f"{username!r} holds no role on {obj.name}")
+    grant = role_grant_get(cluster=obj, username=username)
     role_grant_delete(actor=request.user, grant=grant, request_id=request.request_id)
     messages.success(request, f"Revoked {username}'s role on {obj.name}.")
     return redirect("role-grants-cluster", cluster=obj.name)

@@ -116,7 +116,8 @@ def action_refuse(
     return PermissionDenied(f"You do not have the {permission!r} permission{where}.")
 
 
-def _describe_invalid(exc: Exception) -> str:
+def describe_invalid(exc: Exception) -> str:
+    """A refused input as one line naming each field: "replicas: Ensure this value ..."."""
     if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
         return "; ".join(f"{field}: {' '.join(m)}" for field, m in exc.message_dict.items())
     if isinstance(exc, ValidationError):
@@ -142,7 +143,7 @@ def audit_invalid(
             verb=verb,
             parameters=parameters,
             status=ActionStatus.FAILED,
-            error=f"invalid request: {_describe_invalid(exc)}",
+            error=f"invalid request: {describe_invalid(exc)}",
             request_id=request_id,
         )
         raise

@@ -5,7 +5,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import render
 from rest_framework.exceptions import ValidationError
 
-from .api import parse_audit_filters
+from .filters import audit_filters_parse
 from .models import ActionStatus
 from .selectors import audit_filter_choices, audit_list
 
@@ -16,7 +16,7 @@ PAGE_SIZE = 50
 def audit_index(request):
     errors = {}
     try:
-        filters = parse_audit_filters(request.GET)
+        filters = audit_filters_parse(params=request.GET)
     except ValidationError as exc:
         errors = exc.detail
         filters = {}

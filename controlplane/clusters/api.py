@@ -9,8 +9,6 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from controlplane.accounts.selectors import user_can
-
 from . import services
 from .kubeconfig import parse_kubeconfig
 from .models import ClusterSource
@@ -23,17 +21,6 @@ from .serializers import (
     KubeconfigPreviewRequestSerializer,
     KubeconfigPreviewSerializer,
 )
-
-
-def visible_cluster(request, name: str):
-    """The named cluster, or 404 when it does not exist or the user holds no role on it."""
-    cluster = cluster_get(name=name)
-    if not user_can(user=request.user, permission="view", cluster=cluster):
-        # Not 403: whether a cluster exists is itself information.
-        from django.http import Http404
-
-        raise Http404(f"No cluster named {name!r}")
-    return cluster
 
 
 class ClusterListView(APIView):
@@ -92,12 +79,12 @@ class KubeconfigPreviewView(APIView):
 class ClusterDetailView(APIView):
     @extend_schema(responses=ClusterSerializer)
     def get(self, request, cluster):
-        obj = visible_cluster(request, cluster)
+        obj = cluster_get(name=cluster, user=request.user)
         return Response(ClusterSerializer(obj, context={"request": request}).data)
 
     @extend_schema(request=ClusterUpdateSerializer, responses=ClusterSerializer)
     def patch(self, request, cluster):
-        obj = visible_cluster(request, cluster)
+        obj = cluster_get(name=cluster, user=request.user)
         form = ClusterUpdateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
@@ -113,7 +100,7 @@ class ClusterDetailView(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request, cluster):
-        obj = visible_cluster(request, cluster)
+        obj = cluster_get(name=cluster, user=request.user)
         services.cluster_delete(actor=request.user, cluster=obj, request_id=request.request_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -121,5 +108,5 @@ class ClusterDetailView(APIView):
 class ClusterTestView(APIView):
     @extend_schema(request=None, responses=ConnectionTestSerializer)
     def post(self, request, cluster):
-        obj = visible_cluster(request, cluster)
+        obj = cluster_get(name=cluster, user=request.user)
         return Response(services.cluster_test(actor=request.user, cluster=obj))

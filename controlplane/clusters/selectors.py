@@ -1,9 +1,11 @@
 """Reads of the cluster registry."""
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import Http404
 
 from controlplane.accounts.models import RoleGrant
+from controlplane.accounts.selectors import user_can
 
 from .models import Cluster
 
@@ -18,21 +20,25 @@ def cluster_list(*, user) -> QuerySet[Cluster]:
     return Cluster.objects.filter(id__in=cluster_ids)
 
 
-def cluster_get(*, name: str) -> Cluster:
+def cluster_get(*, name: str, user=None) -> Cluster:
+    """The named cluster; with `user`, only if they may see it.
+
+    A cluster the user holds no role on is a 404 like a missing one, not a 403: whether a
+    cluster exists is itself information.
+    """
     try:
-        return Cluster.objects.get(name=name)
+        cluster = Cluster.objects.get(name=name)
     except Cluster.DoesNotExist as exc:
         raise Http404(f"No cluster named {name!r}") from exc
+    if user is not None and not user_can(user=user, permission="view", cluster=cluster):
+        raise Http404(f"No cluster named {name!r}")
+    return cluster
 
 
 def in_cluster_available() -> bool:
     """Whether this process runs in a pod with a service account mounted."""
-    from django.conf import settings
-
     return settings.IN_CLUSTER_TOKEN_PATH.is_file() and settings.IN_CLUSTER_CA_PATH.is_file()
 
 
 def sandbox_available() -> bool:
-    from django.conf import settings
-
     return settings.SANDBOX_KUBECONFIG.is_file()

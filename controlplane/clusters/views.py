@@ -4,7 +4,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -16,13 +15,6 @@ from .forms import ClusterEditForm, KubeconfigSaveForm, KubeconfigUploadForm, Ot
 from .kubeconfig import KubeconfigError, parse_kubeconfig
 from .models import ClusterSource
 from .selectors import cluster_get, cluster_list, in_cluster_available, sandbox_available
-
-
-def _visible(request, name):
-    cluster = cluster_get(name=name)
-    if not user_can(user=request.user, permission="view", cluster=cluster):
-        raise Http404(f"No cluster named {name!r}")
-    return cluster
 
 
 def _form_errors(form, exc: ValidationError) -> None:
@@ -150,7 +142,7 @@ def cluster_add_other(request):
 
 @login_required
 def cluster_detail(request, cluster):
-    obj = _visible(request, cluster)
+    obj = cluster_get(name=cluster, user=request.user)
     return render(
         request,
         "clusters/detail.html",
@@ -166,7 +158,7 @@ def cluster_detail(request, cluster):
 @login_required
 @require_POST
 def cluster_test(request, cluster):
-    obj = _visible(request, cluster)
+    obj = cluster_get(name=cluster, user=request.user)
     report = services.cluster_test(actor=request.user, cluster=obj)
     template = "clusters/_test_result.html" if request.htmx else "clusters/detail.html"
     return render(
@@ -185,7 +177,7 @@ def cluster_test(request, cluster):
 @login_required
 @require_http_methods(["GET", "POST"])
 def cluster_edit(request, cluster):
-    obj = _visible(request, cluster)
+    obj = cluster_get(name=cluster, user=request.user)
     if not user_can(user=request.user, permission="manage_cluster", cluster=obj):
         if request.method == "POST":
             raise action_refuse(
@@ -227,7 +219,7 @@ def cluster_edit(request, cluster):
 @login_required
 @require_http_methods(["GET", "POST"])
 def cluster_remove(request, cluster):
-    obj = _visible(request, cluster)
+    obj = cluster_get(name=cluster, user=request.user)
     if request.method == "POST":
         services.cluster_delete(actor=request.user, cluster=obj, request_id=request.request_id)
         messages.success(request, f"Cluster {obj.name} removed.")

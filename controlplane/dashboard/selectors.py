@@ -3,11 +3,11 @@
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 
 from controlplane.accounts.selectors import visible_namespaces
 from controlplane.audit.selectors import audit_list
+from controlplane.kube.objects import object_name, object_namespace, object_time
 from controlplane.kube.watch import KINDS
 from controlplane.live.snapshot import Snapshot, snapshot_get
 from controlplane.live.subscriptions import MAX_SUBSCRIPTIONS
@@ -85,14 +85,6 @@ def pod_requests(pod: dict) -> dict[str, Decimal]:
     return dict(total)
 
 
-def _name(obj: dict) -> str:
-    return (obj.get("metadata") or {}).get("name", "")
-
-
-def _namespace(obj: dict) -> str:
-    return (obj.get("metadata") or {}).get("namespace", "")
-
-
 def node_rows(nodes: list[dict], pods: list[dict]) -> list[NodeRow]:
     requested: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     pod_counts: Counter = Counter()
@@ -105,7 +97,7 @@ def node_rows(nodes: list[dict], pods: list[dict]) -> list[NodeRow]:
             requested[node][resource] += amount
     rows = []
     for node in nodes:
-        name = _name(node)
+        name = object_name(node)
         status = node.get("status") or {}
         conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
         rows.append(
@@ -144,22 +136,13 @@ def recent_events(events: list[dict], limit: int = 15) -> list[dict]:
                 "type": event.get("type", ""),
                 "reason": event.get("reason", ""),
                 "object": f"{involved.get('kind', '')}/{involved.get('name', '')}",
-                "namespace": _namespace(event),
+                "namespace": object_namespace(event),
                 "message": event.get("message", ""),
                 "count": event.get("count") or 1,
-                "time": _parse_time(stamp),
+                "time": object_time(stamp, where=f"event {object_name(event)}"),
             }
         )
     return rows
-
-
-def _parse_time(stamp: str) -> datetime | None:
-    if not stamp:
-        return None
-    try:
-        return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def workload_counts(snapshots: dict[str, Snapshot]) -> list[dict]:
@@ -274,7 +257,7 @@ def overview_get(*, user, cluster, sections: list[str] | None = None) -> Overvie
     for kind in sorted(needed):
         snap = snapshot_get(cluster=cluster, kind=kind)
         if visible is not None and kind != "nodes":
-            key = _name if kind == "namespaces" else _namespace
+            key = object_name if kind == "namespaces" else object_namespace
             snap.objects = [o for o in snap.objects if key(o) in visible]
         overview.sources[kind] = snap
     if "nodes" in sections and overview.show_nodes:
@@ -282,12 +265,12 @@ def overview_get(*, user, cluster, sections: list[str] | None = None) -> Overvie
             overview.sources["nodes"].objects, overview.sources["pods"].objects
         )
     if "namespaces" in sections:
-        pods_per_ns = Counter(_namespace(p) for p in overview.sources["pods"].objects)
+        pods_per_ns = Counter(object_namespace(p) for p in overview.sources["pods"].objects)
         overview.namespaces = [
             {
-                "name": _name(ns),
+                "name": object_name(ns),
                 "phase": (ns.get("status") or {}).get("phase", ""),
-                "pods": pods_per_ns[_name(ns)],
+                "pods": pods_per_ns[object_name(ns)],
             }
             for ns in overview.sources["namespaces"].objects
         ]

@@ -14,14 +14,6 @@ from .navigation import SESSION_CLUSTER, remember
 from .selectors import SECTION_KINDS, overview_get, overview_live_get, watcher_status_get
 
 
-def cluster_for_view(request, name: str):
-    """The cluster named in the URL, if the user may see it (404 otherwise, like a missing one)."""
-    cluster = cluster_get(name=name)
-    if not user_can(user=request.user, permission="view", cluster=cluster):
-        raise Http404(f"No cluster named {name!r}")
-    return cluster
-
-
 @login_required
 @require_GET
 def home(request):
@@ -36,7 +28,7 @@ def home(request):
 @login_required
 @require_GET
 def overview(request, cluster):
-    cluster_obj = cluster_for_view(request, cluster)
+    cluster_obj = cluster_get(name=cluster, user=request.user)
     remember(request, cluster=cluster_obj.name)
     data = overview_get(user=request.user, cluster=cluster_obj)
     return render(
@@ -57,7 +49,7 @@ def overview_section(request, cluster, section):
     """One section of the overview, re-rendered when the page hears that its data changed."""
     if section not in SECTION_KINDS:
         raise Http404(f"No overview section {section!r}")
-    cluster_obj = cluster_for_view(request, cluster)
+    cluster_obj = cluster_get(name=cluster, user=request.user)
     data = overview_get(user=request.user, cluster=cluster_obj, sections=[section])
     return render(
         request,
@@ -73,7 +65,7 @@ def switch(request):
     name = request.GET.get("cluster", "")
     namespace = request.GET.get("namespace", "")
     to = request.GET.get("to", "overview")
-    cluster = cluster_for_view(request, name)
+    cluster = cluster_get(name=name, user=request.user)
     # The namespace select still holds the old cluster's namespace when the cluster changes.
     changed_cluster = request.session.get(SESSION_CLUSTER) != cluster.name
     if changed_cluster:
