@@ -36,6 +36,7 @@ _PKG = {
     "networking.k8s.io": "networking",
     "authorization.k8s.io": "authorization",
     "authentication.k8s.io": "authentication",
+    "discovery.k8s.io": "discovery",
     "policy": "policy",
 }
 

@@ -330,6 +330,19 @@ RESOURCES: tuple[ResourceType, ...] = (
         has_status=False,
         stored=False,
     ),
+    # derived from Endpoints on each read (kubectl describe reads EndpointSlices)
+    ResourceType(
+        "endpointslices",
+        "endpointslice",
+        "EndpointSlice",
+        "discovery.k8s.io",
+        ("v1",),
+        True,
+        "V1EndpointSlice",
+        verbs=("get", "list"),
+        has_status=False,
+        stored=False,
+    ),
     ResourceType(
         "selfsubjectreviews",
         "",

@@ -4,6 +4,9 @@ controllers' usage model."""
 
 from __future__ import annotations
 
+import hashlib
+import uuid
+
 from aiohttp import web
 
 from sandbox.context import Ctx, User, json_response, read_body
@@ -16,6 +19,8 @@ async def serve(cluster, ctx: Ctx, verb: str) -> web.Response:
         return await _access_review(ctx)
     if ctx.rt.group == "authentication.k8s.io":
         return await _who_am_i(ctx)
+    if ctx.rt.group == "discovery.k8s.io":
+        return _endpoint_slices(cluster, ctx)
     return await _metrics(cluster, ctx, verb)
 
 
@@ -107,6 +112,128 @@ async def _metrics(cluster, ctx: Ctx, verb: str) -> web.Response:
             "items": items,
         }
     )
+
+
+def slices_of(endpoints: dict) -> list[dict]:
+    """The EndpointSlices the endpointslice controller would keep for one Endpoints object."""
+    meta = endpoints["metadata"]
+    service = meta["name"]
+    out = []
+    for i, subset in enumerate(endpoints.get("subsets") or []):
+        eps = []
+        for ready, key in ((True, "addresses"), (False, "notReadyAddresses")):
+            for addr in subset.get(key) or []:
+                ep = {
+                    "addresses": [addr.get("ip")],
+                    "conditions": {"ready": ready, "serving": ready, "terminating": False},
+                }
+                for field in ("nodeName", "targetRef", "hostname"):
+                    if addr.get(field):
+                        ep[field] = addr[field]
+                eps.append(ep)
+        suffix = hashlib.sha256(f"{meta.get('uid')}/{i}".encode()).hexdigest()[:5]
+        out.append(
+            {
+                "kind": "EndpointSlice",
+                "apiVersion": "discovery.k8s.io/v1",
+                "metadata": {
+                    "name": f"{service}-{suffix}",
+                    "namespace": meta.get("namespace"),
+                    "uid": str(
+                        uuid.UUID(
+                            hashlib.md5(  # noqa: S324 - a stable id, not security
+                                f"{meta.get('uid')}/{i}".encode()
+                            ).hexdigest()
+                        )
+                    ),
+                    "resourceVersion": meta.get("resourceVersion"),
+                    "creationTimestamp": meta.get("creationTimestamp"),
+                    "generateName": f"{service}-",
+                    "labels": {
+                        "kubernetes.io/service-name": service,
+                        "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+                    },
+                },
+                "addressType": "IPv4",
+                "endpoints": eps,
+                # name, port and protocol are always set on slices (clients dereference them)
+                "ports": [
+                    {
+                        "name": p.get("name", ""),
+                        "port": p.get("port"),
+                        "protocol": p.get("protocol", "TCP"),
+                        **({"appProtocol": p["appProtocol"]} if "appProtocol" in p else {}),
+                    }
+                    for p in subset.get("ports") or []
+                ],
+            }
+        )
+    return out
+
+
+def _endpoint_slices(cluster, ctx: Ctx) -> web.Response:
+    label_m = label_matcher(ctx.request.query.get("labelSelector"))
+    slices = [
+        s for ep in cluster.store.list("endpoints", ctx.ns) for s in slices_of(ep) if label_m(s)
+    ]
+    if ctx.name is not None:
+        slices = [s for s in slices if s["metadata"]["name"] == ctx.name]
+        if not slices:
+            raise ApiError.not_found(ctx.rt, ctx.name)
+        if not ctx.wants_table:
+            return json_response(slices[0])
+    if ctx.wants_table:
+        rows = []
+        for s in slices:
+            ports = ",".join(str(p.get("port")) for p in s["ports"]) or "<unset>"
+            addrs = [a for ep in s["endpoints"] for a in ep["addresses"]]
+            shown = ",".join(addrs[:3]) + (f" + {len(addrs) - 3} more..." if len(addrs) > 3 else "")
+            rows.append(
+                {
+                    "cells": [
+                        s["metadata"]["name"],
+                        s["addressType"],
+                        ports,
+                        shown or "<unset>",
+                        "",
+                    ],
+                    "object": {
+                        "kind": "PartialObjectMetadata",
+                        "apiVersion": "meta.k8s.io/v1",
+                        "metadata": s["metadata"],
+                    },
+                }
+            )
+        return json_response(
+            _table(
+                rows,
+                [
+                    ("Name", "name"),
+                    ("AddressType", "address type"),
+                    ("Ports", "ports"),
+                    ("Endpoints", "endpoints"),
+                    ("Age", "age"),
+                ],
+            )
+        )
+    return json_response(
+        {
+            "kind": "EndpointSliceList",
+            "apiVersion": "discovery.k8s.io/v1",
+            "metadata": {"resourceVersion": str(cluster.store.resource_version)},
+            "items": slices,
+        }
+    )
+
+
+def _table(rows: list[dict], columns: list[tuple[str, str]]) -> dict:
+    return {
+        "kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {},
+        "columnDefinitions": [
+            {"name": n, "type": "string", "format": "name" if n == "Name" else "",
+             "description": d, "priority": 0} for n, d in columns],
+        "rows": rows,
+    }  # fmt: skip
 
 
 def _metrics_table(items: list[dict], *, pods: bool) -> dict:

@@ -34,3 +34,29 @@ def test_kubectl_gets_pod_metrics_as_a_table(sandbox, sandbox_namespace):
     )
     assert out.splitlines()[0].split() == ["NAME", "CPU", "MEMORY", "WINDOW"]
     assert out.splitlines()[1].startswith("m-")
+
+
+def test_endpoint_slices_mirror_endpoints_for_kubectl_describe(sandbox, sandbox_namespace):
+    from kubernetes import client
+
+    ns = ["-n", sandbox_namespace]
+    sandbox.kubectl(
+        "create", "deployment", "es", "--image=nginx:1.25", "--replicas=2", *ns, check=True
+    )
+    sandbox.kubectl(
+        "expose", "deployment", "es", "--port=80", "--target-port=8080", *ns, check=True
+    )
+    disco = client.DiscoveryV1Api(sandbox.api())
+
+    def two_ready():
+        slices = disco.list_namespaced_endpoint_slice(
+            sandbox_namespace, label_selector="kubernetes.io/service-name=es"
+        ).items
+        ready = [e for s in slices for e in s.endpoints or [] if e.conditions.ready]
+        return len(ready) == 2 and slices
+
+    slices = wait_for(two_ready, "two ready endpoints")
+    assert slices[0].ports[0].port == 8080
+    described = sandbox.kubectl("describe", "service", "es", *ns, check=True).stdout
+    endpoints = next(line for line in described.splitlines() if line.startswith("Endpoints:"))
+    assert endpoints.count(":8080") == 2
