@@ -321,7 +321,8 @@ class Store:
         if new_node and new is not None:
             self._pods_by_node.setdefault(new_node, {})[key] = None
 
-    def _require_namespace(self, rt: ResourceType, ns: str, *, creating: bool) -> None:
+    def _require_namespace(self, rt: ResourceType, ns: str, name: str) -> None:
+        """A namespaced object needs an existing namespace that is not being deleted."""
         if not rt.namespaced:
             return
         if not ns:
@@ -329,9 +330,9 @@ class Store:
         namespace = self.get("namespaces", None, ns)
         if namespace is None:
             raise ApiError.not_found("namespaces", ns)
-        if creating and namespace.get("metadata", {}).get("deletionTimestamp"):
+        if namespace.get("metadata", {}).get("deletionTimestamp"):
             raise ApiError.forbidden(
-                f'{rt.key} "{{name}}" is forbidden: unable to create new content in namespace '
+                f'{rt.key} "{name}" is forbidden: unable to create new content in namespace '
                 f"{ns} because it is being terminated",
                 {"name": ns, "kind": "namespaces"},
             )
@@ -358,12 +359,7 @@ class Store:
             meta["name"] = meta["generateName"] + "".join(
                 random.choice(_NAME_SUFFIX) for _ in range(5)
             )
-        try:
-            self._require_namespace(rt, ns, creating=True)
-        except ApiError as err:
-            if err.code == 403:
-                err.message = err.message.replace("{name}", meta.get("name", ""))
-            raise
+        self._require_namespace(rt, ns, meta.get("name", ""))
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now_iso()
         if rt.generation:

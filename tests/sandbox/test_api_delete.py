@@ -3,6 +3,8 @@ deletecollection, graceful pod deletion, and namespace teardown."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
@@ -203,3 +205,29 @@ def test_events_older_than_the_ttl_expire(tmp_path):
         )
     finally:
         proc.stop()
+
+
+def test_a_terminating_namespace_takes_no_new_objects(sandbox_api):
+    core = client.CoreV1Api(sandbox_api)
+    core.create_namespace({"metadata": {"name": "closing-ns"}})
+    node = core.list_node().items[0].metadata.name
+    # a pod terminating on a node keeps the namespace in Terminating for a moment
+    core.create_namespaced_pod(
+        "closing-ns",
+        {
+            "metadata": {"name": "slow"},
+            "spec": {
+                "nodeName": node,
+                "terminationGracePeriodSeconds": 5,
+                "containers": [{"name": "c", "image": "nginx:1.25"}],
+            },
+        },
+    )
+    core.delete_namespace("closing-ns")
+    with pytest.raises(ApiException) as err:
+        core.create_namespaced_config_map("closing-ns", {"metadata": {"name": "late"}})
+    assert err.value.status == 403
+    assert json.loads(err.value.body)["message"] == (
+        'configmaps "late" is forbidden: unable to create new content in namespace closing-ns '
+        "because it is being terminated"
+    )
