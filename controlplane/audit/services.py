@@ -61,6 +61,10 @@ def _create(
     return event
 
 
+def _lacks(actor, permission: str) -> str:
+    return f"{getattr(actor, 'username', 'anonymous')} lacks the {permission!r} permission"
+
+
 def action_record(
     *,
     actor,
@@ -99,7 +103,7 @@ def action_refuse(
     *, actor, cluster, namespace, kind, name, verb, permission, parameters, request_id=None
 ) -> PermissionDenied:
     """Record a refused action; returns the PermissionDenied for the caller to raise."""
-    message = f"{getattr(actor, 'username', 'anonymous')} lacks the {permission!r} permission"
+    message = _lacks(actor, permission)
     where = f" on cluster {cluster.name}" + (f" namespace {namespace}" if namespace else "")
     action_record(
         actor=actor,
@@ -153,7 +157,7 @@ def refusal_record(
     *, actor, cluster, namespace, kind, name, verb, permission, request_id=None
 ) -> AuditEvent:
     """Record a refused read or subscription (no exception): status "refused"."""
-    message = f"{getattr(actor, 'username', 'anonymous')} lacks the {permission!r} permission"
+    message = _lacks(actor, permission)
     return action_record(
         actor=actor,
         cluster=cluster,

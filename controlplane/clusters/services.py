@@ -2,7 +2,9 @@
 sandbox), edit, remove, test. Every change is audited; credentials never leave encrypted."""
 
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -18,6 +20,7 @@ from controlplane.kube.errors import KubeError
 from .crypto import CredentialsUnreadable, decrypt_json, encrypt_json
 from .kubeconfig import KubeconfigError, parse_kubeconfig
 from .models import Cluster, ClusterSource
+from .selectors import in_cluster_available
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +153,6 @@ def cluster_create_from_kubeconfig(
 def cluster_create_in_cluster(
     *, actor, name: str, display_name: str = "", request_id: str | None = None
 ) -> Cluster:
-    from .selectors import in_cluster_available
-
     cluster_add_check(actor=actor, name=name)
     with audit_invalid(
         actor=actor,
@@ -167,8 +168,6 @@ def cluster_create_in_cluster(
             raise ValidationError(
                 {"source": ["No service account is mounted: this process does not run in a pod."]}
             )
-    import os
-
     host = os.environ.get("KUBERNETES_SERVICE_HOST", "kubernetes.default.svc")
     port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
     host = f"[{host}]" if ":" in host else host
@@ -192,11 +191,7 @@ def cluster_register_sandbox(
     Idempotent: `make run` calls it on every start, since the sandbox may hand out new
     credentials when it restarts.
     """
-    kubeconfig_path = path or settings.SANDBOX_KUBECONFIG
-    raw = kubeconfig_path.read_bytes() if hasattr(kubeconfig_path, "read_bytes") else None
-    if raw is None:
-        with open(kubeconfig_path, "rb") as handle:
-            raw = handle.read()
+    raw = Path(path or settings.SANDBOX_KUBECONFIG).read_bytes()
     creds = _credentials_from_kubeconfig(raw, None)
     existing = Cluster.objects.filter(name=name).first()
     if existing is None:

@@ -4,6 +4,7 @@ from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 
 from controlplane.accounts.selectors import user_can, visible_namespaces
 from controlplane.clusters.selectors import cluster_list
+from controlplane.live.snapshot import snapshot_get
 
 SESSION_CLUSTER = "dashboard.cluster"
 SESSION_NAMESPACE = "dashboard.namespace"
@@ -89,9 +90,6 @@ def nav_items(request, cluster: str | None, namespace: str | None) -> list[dict]
 
 def namespace_choices(*, user, cluster) -> tuple[list[str], str]:
     """Namespace names for the switcher, and a note when they could not be listed."""
-    # Imported here: snapshot pulls in the kube layer, which the nav must not need at import.
-    from controlplane.live.snapshot import snapshot_get
-
     snap = snapshot_get(cluster=cluster, kind="namespaces")
     names = sorted((o.get("metadata") or {}).get("name", "") for o in snap.objects)
     visible = visible_namespaces(user=user, cluster=cluster)

@@ -5,10 +5,13 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import redis
+
 from controlplane.accounts.selectors import visible_namespaces
 from controlplane.audit.selectors import audit_list
 from controlplane.kube.objects import object_name, object_namespace, object_time
 from controlplane.kube.watch import KINDS
+from controlplane.live.cache import live_cache
 from controlplane.live.snapshot import Snapshot, snapshot_get
 from controlplane.live.subscriptions import MAX_SUBSCRIPTIONS
 
@@ -285,10 +288,6 @@ def overview_get(*, user, cluster, sections: list[str] | None = None) -> Overvie
 
 def watcher_status_get(*, clusters) -> dict:
     """The watcher's health as it reports it in Redis, per cluster and kind."""
-    import redis
-
-    from controlplane.live.cache import live_cache
-
     cache = live_cache()
     try:
         heartbeat = cache.heartbeat_info()

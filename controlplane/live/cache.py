@@ -224,14 +224,6 @@ class LiveCache:
             objects, meta, alive = tx.execute()
         return objects, meta, bool(alive)
 
-    def clusters_and_kinds(self) -> list[tuple[str, str]]:
-        found = []
-        pattern = f"{self.prefix}:live:meta:*"
-        for key in self.client.scan_iter(match=pattern, count=500):
-            cluster, kind = key[len(pattern) - 1 :].rsplit(":", 1)
-            found.append((cluster, kind))
-        return sorted(found)
-
 
 def live_cache() -> LiveCache:
     return LiveCache(redis_client(), settings.REDIS_PREFIX)

@@ -22,6 +22,7 @@ from collections.abc import Callable
 import redis
 
 from controlplane.kube.connection import ClusterConnection
+from controlplane.kube.objects import object_namespace
 from controlplane.kube.watch import KINDS, list_then_watch
 from controlplane.live.broadcast import BroadcastLoop, group_name
 from controlplane.live.cache import LiveCache, object_key
@@ -37,7 +38,7 @@ RELIST_EVENTS_MAX = 200
 
 def kube_groups(cluster: str, kind: str, obj: dict | None) -> list[str]:
     groups = [group_name("kube", cluster, kind)]
-    namespace = ((obj or {}).get("metadata") or {}).get("namespace")
+    namespace = object_namespace(obj or {})
     if namespace:
         groups.append(group_name("kube", cluster, kind, namespace))
     return groups
