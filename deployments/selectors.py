@@ -1,6 +1,10 @@
 """Reads of deployments, role-checked: through the kube layer (API) or the watcher's cache
 with the last action on each (pages)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.core.exceptions import PermissionDenied
 
 from controlplane.accounts.selectors import user_can
@@ -8,6 +12,10 @@ from controlplane.audit.selectors import audit_list
 from controlplane.kube import resources
 from controlplane.kube.objects import object_time
 from controlplane.live.snapshot import snapshot_get
+
+if TYPE_CHECKING:
+    from controlplane.accounts.types import User
+    from controlplane.clusters.models import Cluster
 
 # Labels and annotations whose key mentions a model are shown as the deployment's model info.
 _MODEL_HINT = "model"
@@ -20,12 +28,12 @@ def _require_view(*, user, cluster, namespace: str) -> None:
         raise PermissionDenied(f"You may not view namespace {namespace} on cluster {cluster.name}.")
 
 
-def deployment_list(*, user, cluster, namespace: str) -> list[dict]:
+def deployment_list(*, user: User, cluster: Cluster, namespace: str) -> list[dict]:
     _require_view(user=user, cluster=cluster, namespace=namespace)
     return resources.deployment_list(cluster.connection(), namespace=namespace)
 
 
-def deployment_get(*, user, cluster, namespace: str, name: str) -> dict:
+def deployment_get(*, user: User, cluster: Cluster, namespace: str, name: str) -> dict:
     _require_view(user=user, cluster=cluster, namespace=namespace)
     return resources.deployment_get(cluster.connection(), namespace=namespace, name=name)
 
@@ -62,7 +70,7 @@ def _model_info(summary: dict) -> list[tuple[str, str]]:
     return sorted((k, v) for k, v in pairs.items() if _MODEL_HINT in k.lower())
 
 
-def deployment_table_get(*, user, cluster, namespace: str) -> dict:
+def deployment_table_get(*, user: User, cluster: Cluster, namespace: str) -> dict:
     """The deployments page's rows: each deployment as the watcher (or a live list) has it,
     with its model labels and its last action, and whether this user may scale them."""
     snapshot = snapshot_get(cluster=cluster, kind="deployments", namespace=namespace)

@@ -1,5 +1,9 @@
 """Writes on deployments. Each one is an action: role check, audit row, Celery task."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
@@ -16,8 +20,12 @@ from controlplane.kube.errors import KubeError
 
 from .tasks import deployment_scale_task
 
+if TYPE_CHECKING:
+    from controlplane.accounts.types import User
+    from controlplane.clusters.models import Cluster
 
-def validate_replicas(value) -> int:
+
+def validate_replicas(value: object) -> int:
     """Replicas must be a whole number in 0..DEPLOYMENT_MAX_REPLICAS (a JSON integer)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError({"replicas": ["A valid integer is required."]})
@@ -32,7 +40,13 @@ def validate_replicas(value) -> int:
 
 
 def deployment_scale(
-    *, actor, cluster, namespace: str, name: str, replicas, request_id: str | None = None
+    *,
+    actor: User,
+    cluster: Cluster,
+    namespace: str,
+    name: str,
+    replicas: object,
+    request_id: str | None = None,
 ) -> AuditEvent:
     """Ask for `name` to run `replicas` pods; returns the pending action.
 

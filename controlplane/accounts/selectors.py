@@ -1,11 +1,19 @@
 """Reads about who may do what. Superusers are admin on every cluster."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.db.models import QuerySet
 from django.http import Http404
 from rest_framework.authtoken.models import Token
 
 from .models import RoleGrant
 from .roles import Role, role_allows
+
+if TYPE_CHECKING:
+    from controlplane.accounts.types import User
+    from controlplane.clusters.models import Cluster
 
 
 def _grant(*, user, cluster) -> RoleGrant | None:
@@ -15,7 +23,7 @@ def _grant(*, user, cluster) -> RoleGrant | None:
     return RoleGrant.objects.filter(user=user, cluster=cluster).first()
 
 
-def role_for(*, user, cluster, namespace: str | None = None) -> Role | None:
+def role_for(*, user: User, cluster: Cluster, namespace: str | None = None) -> Role | None:
     """The user's role on the cluster (inside `namespace` when given), or None.
 
     With no namespace, a grant narrowed to namespaces does not count: cluster-scoped
@@ -33,7 +41,9 @@ def role_for(*, user, cluster, namespace: str | None = None) -> Role | None:
     return grant.role_enum
 
 
-def user_can(*, user, permission: str, cluster, namespace: str | None = None) -> bool:
+def user_can(
+    *, user: User, permission: str, cluster: Cluster, namespace: str | None = None
+) -> bool:
     role = role_for(user=user, cluster=cluster, namespace=namespace)
     if role_allows(role, permission):
         return True
@@ -44,7 +54,7 @@ def user_can(*, user, permission: str, cluster, namespace: str | None = None) ->
     return False
 
 
-def visible_namespaces(*, user, cluster) -> set[str] | None:
+def visible_namespaces(*, user: User, cluster: Cluster) -> set[str] | None:
     """None when the user sees every namespace; otherwise the set they may see."""
     if getattr(user, "is_superuser", False):
         return None
@@ -54,18 +64,18 @@ def visible_namespaces(*, user, cluster) -> set[str] | None:
     return set(grant.namespaces) if grant.namespaces else None
 
 
-def role_grant_list(*, cluster=None) -> QuerySet[RoleGrant]:
+def role_grant_list(*, cluster: Cluster | None = None) -> QuerySet[RoleGrant]:
     grants = RoleGrant.objects.select_related("user", "cluster")
     return grants.filter(cluster=cluster) if cluster is not None else grants.all()
 
 
-def role_grant_get(*, cluster, username: str) -> RoleGrant:
+def role_grant_get(*, cluster: Cluster, username: str) -> RoleGrant:
     grant = role_grant_list(cluster=cluster).filter(user__username=username).first()
     if grant is None:
         raise Http404(f"{username!r} holds no role on {cluster.name}")
     return grant
 
 
-def api_token_get(*, user) -> Token | None:
+def api_token_get(*, user: User) -> Token | None:
     """The user's API token (its creation date; the key is never shown again)."""
     return Token.objects.filter(user=user).only("created").first()

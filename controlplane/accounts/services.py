@@ -1,6 +1,9 @@
 """Writes about people: role grants (audited) and personal API tokens."""
 
+from __future__ import annotations
+
 import re
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -12,6 +15,10 @@ from controlplane.audit.services import action_check, action_record, audit_inval
 
 from .models import RoleGrant
 from .roles import Role
+
+if TYPE_CHECKING:
+    from controlplane.accounts.types import User
+    from controlplane.clusters.models import Cluster
 
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -29,7 +36,13 @@ def _clean_namespaces(namespaces) -> list[str]:
 
 
 def role_grant_set(
-    *, actor, cluster, username: str, role: str, namespaces=None, request_id: str | None = None
+    *,
+    actor: User,
+    cluster: Cluster,
+    username: str,
+    role: str,
+    namespaces: list[str] | str | None = None,
+    request_id: str | None = None,
 ) -> RoleGrant:
     """Give `username` a role on `cluster` (replacing any earlier grant there)."""
     parameters = {"user": username, "role": role, "namespaces": namespaces or []}
@@ -77,7 +90,7 @@ def role_grant_set(
     return grant
 
 
-def role_grant_delete(*, actor, grant: RoleGrant, request_id: str | None = None) -> None:
+def role_grant_delete(*, actor: User, grant: RoleGrant, request_id: str | None = None) -> None:
     cluster = grant.cluster
     username = grant.user.username
     action_check(
@@ -105,7 +118,7 @@ def role_grant_delete(*, actor, grant: RoleGrant, request_id: str | None = None)
         grant.delete()
 
 
-def api_token_create(*, user) -> str:
+def api_token_create(*, user: User) -> str:
     """A new API token for `user` (replacing the old one). The key is shown once, by the caller."""
     with transaction.atomic():
         Token.objects.filter(user=user).delete()
@@ -113,6 +126,6 @@ def api_token_create(*, user) -> str:
     return token.key
 
 
-def api_token_revoke(*, user) -> bool:
+def api_token_revoke(*, user: User) -> bool:
     deleted, _ = Token.objects.filter(user=user).delete()
     return bool(deleted)

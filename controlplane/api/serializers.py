@@ -2,12 +2,13 @@
 
 from rest_framework import serializers
 
+from controlplane.audit.models import ActionStatus
+from controlplane.audit.serialization import action_url
+
 
 class ActionSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    status = serializers.ChoiceField(
-        choices=["pending", "running", "succeeded", "failed", "refused"]
-    )
+    status = serializers.ChoiceField(choices=ActionStatus.values)
     actor = serializers.CharField()
     cluster = serializers.CharField()
     namespace = serializers.CharField()
@@ -31,11 +32,6 @@ class AcceptedSerializer(serializers.Serializer):
     url = serializers.CharField()
 
 
-class DetailSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
 def accepted_body(event) -> dict:
-    from controlplane.audit.serialization import action_url
-
+    """The answer to an accepted mutation (HTTP 202): the action and where to follow it."""
     return {"id": str(event.id), "status": event.status, "url": action_url(event)}

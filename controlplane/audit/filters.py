@@ -1,6 +1,9 @@
 """The audit log's filters, as the page's form and the API's query parameters give them."""
 
+from __future__ import annotations
+
 from datetime import UTC
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -8,10 +11,13 @@ from rest_framework.exceptions import ValidationError
 
 from .models import ActionStatus
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 FILTERS = ("actor", "cluster", "namespace", "kind", "verb", "status", "since", "until")
 
 
-def audit_filters_parse(*, params) -> dict:
+def audit_filters_parse(*, params: Mapping[str, str]) -> dict:
     """Validated filter values from query parameters; errors name the parameter."""
     filters: dict = {}
     errors: dict = {}

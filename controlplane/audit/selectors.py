@@ -1,6 +1,9 @@
 """Reads of the audit log, limited to what the user may see."""
 
+from __future__ import annotations
+
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -8,6 +11,11 @@ from django.http import Http404
 from controlplane.accounts.models import RoleGrant
 
 from .models import AuditEvent
+
+if TYPE_CHECKING:
+    from uuid import UUID
+
+    from controlplane.accounts.types import User
 
 
 def _visible(user) -> QuerySet[AuditEvent]:
@@ -27,7 +35,7 @@ def _visible(user) -> QuerySet[AuditEvent]:
 
 def audit_list(
     *,
-    user,
+    user: User,
     actor: str | None = None,
     cluster: str | None = None,
     namespace: str | None = None,
@@ -57,14 +65,14 @@ def audit_list(
     return events.order_by("-created")
 
 
-def action_get(*, user, action_id) -> AuditEvent:
+def action_get(*, user: User, action_id: str | UUID) -> AuditEvent:
     try:
         return _visible(user).get(id=action_id)
     except (AuditEvent.DoesNotExist, ValueError) as exc:
         raise Http404("No such action") from exc
 
 
-def audit_filter_choices(*, user) -> dict[str, list[str]]:
+def audit_filter_choices(*, user: User) -> dict[str, list[str]]:
     """Distinct values for the filter drop-downs of the audit page."""
     events = _visible(user)
 

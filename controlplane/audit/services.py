@@ -5,8 +5,11 @@ every transition is a conditional UPDATE, so a task that runs twice (a worker di
 doing the work but before acknowledging it) completes the action exactly once.
 """
 
+from __future__ import annotations
+
 import logging
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -21,6 +24,14 @@ from controlplane.request_id import current_request_id
 from .models import OPEN_STATUSES, ActionStatus, AuditEvent
 from .redaction import redact_parameters
 from .serialization import action_serialize
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from celery import Task
+
+    from controlplane.accounts.types import User
+    from controlplane.clusters.models import Cluster
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +78,8 @@ def _lacks(actor, permission: str) -> str:
 
 def action_record(
     *,
-    actor,
-    cluster,
+    actor: User | None,  # None: the system acted (e.g. registering the sandbox)
+    cluster: Cluster | None,
     namespace: str = "",
     kind: str,
     name: str = "",
@@ -100,7 +111,16 @@ def action_record(
 
 
 def action_refuse(
-    *, actor, cluster, namespace, kind, name, verb, permission, parameters, request_id=None
+    *,
+    actor: User,
+    cluster: Cluster,
+    namespace: str | None,
+    kind: str,
+    name: str,
+    verb: str,
+    permission: str,
+    parameters: dict | None,
+    request_id: str | None = None,
 ) -> PermissionDenied:
     """Record a refused action; returns the PermissionDenied for the caller to raise."""
     message = _lacks(actor, permission)
@@ -131,7 +151,15 @@ def describe_invalid(exc: Exception) -> str:
 
 @contextmanager
 def audit_invalid(
-    *, actor, cluster, namespace="", kind, name="", verb, parameters=None, request_id=None
+    *,
+    actor: User,
+    cluster: Cluster | None,
+    namespace: str | None = "",
+    kind: str,
+    name: str = "",
+    verb: str,
+    parameters: dict | None = None,
+    request_id: str | None = None,
 ):
     """Record a mutation refused for bad input (ValidationError, or a ValueError such as a
     refused kubeconfig) as a failed action, then let the error propagate to the caller."""
@@ -154,7 +182,15 @@ def audit_invalid(
 
 
 def refusal_record(
-    *, actor, cluster, namespace, kind, name, verb, permission, request_id=None
+    *,
+    actor: User,
+    cluster: Cluster | None,
+    namespace: str | None,
+    kind: str,
+    name: str,
+    verb: str,
+    permission: str,
+    request_id: str | None = None,
 ) -> AuditEvent:
     """Record a refused read or subscription (no exception): status "refused"."""
     message = _lacks(actor, permission)
@@ -173,7 +209,16 @@ def refusal_record(
 
 
 def action_check(
-    *, actor, cluster, namespace, kind, name, verb, permission, parameters, request_id=None
+    *,
+    actor: User,
+    cluster: Cluster,
+    namespace: str | None,
+    kind: str,
+    name: str,
+    verb: str,
+    permission: str,
+    parameters: dict | None,
+    request_id: str | None = None,
 ) -> None:
     """Raise PermissionDenied (and audit the refusal) unless the actor holds `permission`."""
     if not user_can(user=actor, permission=permission, cluster=cluster, namespace=namespace):
@@ -192,15 +237,15 @@ def action_check(
 
 def action_submit(
     *,
-    actor,
-    cluster,
+    actor: User,
+    cluster: Cluster,
     namespace: str | None,
     kind: str,
     name: str,
     verb: str,
     permission: str,
     parameters: dict,
-    task,
+    task: Task,
     request_id: str | None = None,
 ) -> AuditEvent:
     """Check the role, write the pending action and enqueue `task(event_id)` after commit."""
@@ -274,7 +319,7 @@ def action_finish(
     status: str,
     error: str = "",
     result: dict | None = None,
-    from_statuses=(ActionStatus.RUNNING,),
+    from_statuses: Iterable[str] = (ActionStatus.RUNNING,),
 ) -> bool:
     """Complete an action once: False (and nothing changes) if it was already completed."""
     if status not in (ActionStatus.SUCCEEDED, ActionStatus.FAILED):

@@ -3,6 +3,7 @@
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
 from rest_framework.exceptions import ValidationError
 
 from .filters import audit_filters_parse
@@ -13,6 +14,7 @@ PAGE_SIZE = 50
 
 
 @login_required
+@require_GET
 def audit_index(request):
     errors = {}
     try:

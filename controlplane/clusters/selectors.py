@@ -1,5 +1,9 @@
 """Reads of the cluster registry."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import Http404
@@ -9,8 +13,11 @@ from controlplane.accounts.selectors import user_can
 
 from .models import Cluster
 
+if TYPE_CHECKING:
+    from controlplane.accounts.types import User
 
-def cluster_list(*, user) -> QuerySet[Cluster]:
+
+def cluster_list(*, user: User) -> QuerySet[Cluster]:
     """Clusters the user holds any role on (every cluster for superusers)."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return Cluster.objects.none()
@@ -20,7 +27,7 @@ def cluster_list(*, user) -> QuerySet[Cluster]:
     return Cluster.objects.filter(id__in=cluster_ids)
 
 
-def cluster_get(*, name: str, user=None) -> Cluster:
+def cluster_get(*, name: str, user: User | None = None) -> Cluster:
     """The named cluster; with `user`, only if they may see it.
 
     A cluster the user holds no role on is a 404 like a missing one, not a 403: whether a

@@ -1,10 +1,13 @@
 """Writes of the cluster registry: add (from a kubeconfig, the pod's service account or the
 sandbox), edit, remove, test. Every change is audited; credentials never leave encrypted."""
 
+from __future__ import annotations
+
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -21,6 +24,9 @@ from .crypto import CredentialsUnreadable, decrypt_json, encrypt_json
 from .kubeconfig import KubeconfigError, parse_kubeconfig
 from .models import Cluster, ClusterSource
 from .selectors import in_cluster_available
+
+if TYPE_CHECKING:
+    from controlplane.accounts.types import User
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +64,7 @@ def kubeconfig_unstage(*, staged: str) -> str:
         ) from exc
 
 
-def cluster_add_check(*, actor, name: str) -> None:
+def cluster_add_check(*, actor: User, name: str) -> None:
     """Only superusers add clusters; a refusal is audited and raised as PermissionDenied."""
     if not getattr(actor, "is_superuser", False):
         action_record(
@@ -121,7 +127,7 @@ def _secret_part(creds: dict) -> dict:
 
 def cluster_create_from_kubeconfig(
     *,
-    actor,
+    actor: User,
     name: str,
     kubeconfig: bytes | str,
     context: str | None = None,
@@ -151,7 +157,7 @@ def cluster_create_from_kubeconfig(
 
 
 def cluster_create_in_cluster(
-    *, actor, name: str, display_name: str = "", request_id: str | None = None
+    *, actor: User, name: str, display_name: str = "", request_id: str | None = None
 ) -> Cluster:
     cluster_add_check(actor=actor, name=name)
     with audit_invalid(
@@ -184,7 +190,11 @@ def cluster_create_in_cluster(
 
 
 def cluster_register_sandbox(
-    *, actor=None, name: str = "sandbox", path=None, display_name: str = "Local sandbox"
+    *,
+    actor: User | None = None,
+    name: str = "sandbox",
+    path: str | Path | None = None,
+    display_name: str = "Local sandbox",
 ) -> Cluster:
     """Register (or refresh the credentials of) the sandbox from its kubeconfig file.
 
@@ -212,7 +222,7 @@ def cluster_register_sandbox(
 
 def cluster_update(
     *,
-    actor,
+    actor: User,
     cluster: Cluster,
     display_name: str | None = None,
     kubeconfig: bytes | str | None = None,
@@ -273,7 +283,7 @@ def cluster_update(
     return cluster
 
 
-def cluster_delete(*, actor, cluster: Cluster, request_id: str | None = None) -> None:
+def cluster_delete(*, actor: User, cluster: Cluster, request_id: str | None = None) -> None:
     action_check(
         actor=actor,
         cluster=cluster,
@@ -321,7 +331,7 @@ def _access_matrix(conn) -> list[dict]:
     return list(matrix.values())
 
 
-def cluster_test(*, actor, cluster: Cluster) -> dict:
+def cluster_test(*, actor: User, cluster: Cluster) -> dict:
     """Reachability, server version and what the stored credentials may do."""
     if not user_can(user=actor, permission="manage_cluster", cluster=cluster):
         raise PermissionDenied("Only admins of this cluster may test its connection.")

@@ -1,9 +1,12 @@
 """Reads behind the dashboard pages: the cluster overview, built from live snapshots."""
 
+from __future__ import annotations
+
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import redis
 
@@ -16,6 +19,12 @@ from controlplane.live.snapshot import Snapshot, snapshot_get
 from controlplane.live.subscriptions import MAX_SUBSCRIPTIONS
 
 from .quantities import format_bytes, format_cpu, parse_quantity
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from controlplane.accounts.types import User
+    from controlplane.clusters.models import Cluster
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +235,7 @@ class LivePlan:
     note: str = ""
 
 
-def overview_live_get(*, user, cluster) -> LivePlan:
+def overview_live_get(*, user: User, cluster: Cluster) -> LivePlan:
     """The overview's subscriptions for this user.
 
     A grant narrowed to namespaces may not subscribe cluster-wide (that stream carries every
@@ -250,7 +259,7 @@ def overview_live_get(*, user, cluster) -> LivePlan:
     return LivePlan(kinds=namespaced, namespaces=namespaces)
 
 
-def overview_get(*, user, cluster, sections: list[str] | None = None) -> Overview:
+def overview_get(*, user: User, cluster: Cluster, sections: list[str] | None = None) -> Overview:
     sections = sections or list(SECTION_KINDS)
     visible = visible_namespaces(user=user, cluster=cluster)
     overview = Overview(show_nodes=visible is None)
@@ -286,7 +295,7 @@ def overview_get(*, user, cluster, sections: list[str] | None = None) -> Overvie
     return overview
 
 
-def watcher_status_get(*, clusters) -> dict:
+def watcher_status_get(*, clusters: Iterable[Cluster]) -> dict:
     """The watcher's health as it reports it in Redis, per cluster and kind."""
     cache = live_cache()
     try:

@@ -93,6 +93,8 @@ def _retry_after(exc: ApiException) -> float | None:
     try:
         return float(raw) if raw is not None else None
     except ValueError:
+        # An HTTP-date or garbage: the retry policy's own back-off applies instead.
+        log.info("ignoring unparseable Retry-After header %r", raw)
         return None
 
 

@@ -4,15 +4,21 @@ Pages never show a number without saying where it came from and how old it is; a
 carries exactly that next to the objects.
 """
 
+from __future__ import annotations
+
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import redis
 
 from controlplane.kube.errors import KubeError
 from controlplane.kube.watch import list_objects
 from controlplane.live.cache import cached_snapshot
+
+if TYPE_CHECKING:
+    from controlplane.clusters.models import Cluster
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +51,7 @@ def _float(meta: dict, name: str) -> float | None:
         return None
 
 
-def snapshot_get(*, cluster, kind: str, namespace: str | None = None) -> Snapshot:
+def snapshot_get(*, cluster: Cluster, kind: str, namespace: str | None = None) -> Snapshot:
     """The objects of `kind` (in `namespace` if given) with their provenance."""
     note = ""
     try:

@@ -1,11 +1,18 @@
 """Who may subscribe to what on the live websocket; refusals are audited."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.http import Http404
 
 from controlplane.accounts.selectors import user_can, visible_namespaces
 from controlplane.audit.services import refusal_record
 from controlplane.clusters.selectors import cluster_get
 from controlplane.kube.watch import KINDS
+
+if TYPE_CHECKING:
+    from controlplane.accounts.types import User
 
 # Per websocket connection. A page of a grant narrowed to namespaces subscribes once per
 # (kind, namespace): the overview's eight namespaced kinds over 31 namespaces, plus actions.
@@ -17,7 +24,7 @@ class SubscriptionRefused(Exception):
 
 
 def subscription_authorize(
-    *, user, cluster: str, kind: str, namespace: str | None
+    *, user: User, cluster: str, kind: str, namespace: str | None
 ) -> set[str] | None:
     """Allow or refuse a subscription; returns the namespaces the user may see (None: all).
 
