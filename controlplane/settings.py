@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "channels",
     "controlplane",
@@ -203,12 +204,18 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
+    # Errors from the kube layer, kubeconfig checks and services map to HTTP statuses here.
+    "EXCEPTION_HANDLER": "controlplane.api.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "ML control plane API",
     "DESCRIPTION": "Deploy, scale, roll out and observe ML workloads on Kubernetes.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The docs page loads Swagger UI from the installed sidecar package, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Kubernetes API calls: every call carries an explicit timeout (seconds).
@@ -225,7 +232,7 @@ if not DEBUG:
     SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = _env_bool("SECURE_HSTS_PRELOAD", False)
+    SECURE_HSTS_PRELOAD = _env_bool("SECURE_HSTS_PRELOAD", True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
@@ -253,7 +260,7 @@ LOGGING = {
     },
 }
 
-# --- cp-core settings (clusters, kube gateway, actions, API docs) ---------------------------
+# --- Clusters, the kube gateway and actions ---------------------------------------------------
 # Retry policy of controlplane.kube.retry: attempts for transient errors (429/5xx/timeouts),
 # the back-off base and cap in seconds, and re-read attempts on 409 Conflict.
 KUBE_RETRY_ATTEMPTS = int(os.environ.get("KUBE_RETRY_ATTEMPTS", "3"))
@@ -284,24 +291,11 @@ ACTION_TASK_TEST_DELAY = float(os.environ.get("ACTION_TASK_TEST_DELAY", "0")) if
 # Tests point the test database at a file, so a Celery worker subprocess can share it.
 if os.environ.get("DATABASE_TEST_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["DATABASE_TEST_NAME"]}
-INSTALLED_APPS += ["drf_spectacular_sidecar"]
-SPECTACULAR_SETTINGS.update(
-    {
-        # The docs page loads Swagger UI from the installed sidecar package, never a CDN.
-        "SWAGGER_UI_DIST": "SIDECAR",
-        "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-        "REDOC_DIST": "SIDECAR",
-    }
-)
-# --- end cp-core settings ---------------------------------------------------------------------
 
-# --- cp-live settings (watcher, live pages) ---------------------------------------------------
+# --- The watcher and live pages -------------------------------------------------------------
 # timeoutSeconds of each watch request (the watch is then resumed from the last resourceVersion).
 WATCH_TIMEOUT_SECONDS = int(os.environ.get("WATCH_TIMEOUT_SECONDS", "300"))
 # Cap, in seconds, of the watcher's exponential back-off on connection errors.
 WATCH_BACKOFF_CAP = float(os.environ.get("WATCH_BACKOFF_CAP", "30"))
 # Seconds between the watcher's checks of the cluster list (added/removed/changed) and of Redis.
 WATCHER_POLL_INTERVAL = float(os.environ.get("WATCHER_POLL_INTERVAL", "5"))
-# --- end cp-live settings -----------------------------------------------------------------------
-# cp-core: API errors from the kube layer, kubeconfig checks and services map to HTTP statuses.
-REST_FRAMEWORK["EXCEPTION_HANDLER"] = "controlplane.api.errors.exception_handler"
