@@ -243,6 +243,7 @@ def test_the_scale_control_is_prefilled_and_shows_the_last_actions_outcome(
     overview = client.get(f"/c/{sandbox_cluster.name}/").content.decode()
     url = f"/c/{sandbox_cluster.name}/ns/{kube_namespace}/deployments/"
     assert f'href="{url}"' in overview  # one click from the overview
+    assert f'href="{url}#deployment-api"' in overview  # and from its recent actions
     html = client.get(url).content.decode()
     row = html[html.index('data-deployment="api"') :]
     assert re.search(r'<input type="number" name="replicas"[^>]* value="2"', row)
