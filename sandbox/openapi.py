@@ -128,7 +128,11 @@ def _model_schema(model: str, ref_prefix: str, used: set[str]) -> dict:
             if key:
                 prop["x-kubernetes-patch-merge-key"] = key
         if (model, field) in schema.RETAIN_KEYS and "$ref" in prop:
-            prop = {"allOf": [prop], "x-kubernetes-patch-strategy": "retainKeys"}
+            # v3 wraps a $ref that has siblings in allOf; Swagger 2.0 puts them side by side
+            if ref_prefix == "#/definitions/":
+                prop["x-kubernetes-patch-strategy"] = "retainKeys"
+            else:
+                prop = {"allOf": [prop], "x-kubernetes-patch-strategy": "retainKeys"}
         props[field] = prop
     return {"type": "object", "properties": props}
 
@@ -212,8 +216,27 @@ def _v2_param(param: dict) -> dict:
     return out
 
 
+# what a patch operation consumes, as kube-apiserver lists it; kubectl apply computes a
+# strategic merge patch from the OpenAPI v3 schema only when the operation lists that type
+_PATCH_TYPES = (
+    "application/apply-patch+yaml",
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+)
+# kinds without Go structs (CRD-like) take no strategic merge patch
+_PATCH_TYPES_SCHEMALESS = _PATCH_TYPES[:3]
+
+
 def _op(
-    action: str, op_id: str, gvk: dict, ref: str | None, params: list, v3: bool, body: bool = False
+    action: str,
+    op_id: str,
+    gvk: dict,
+    ref: str | None,
+    params: list,
+    v3: bool,
+    body: bool = False,
+    patch_types: tuple[str, ...] = _PATCH_TYPES,
 ) -> dict:
     op = {
         "operationId": op_id,
@@ -225,10 +248,12 @@ def _op(
     if body and ref:
         if v3:
             op.update(_body(ref, v3))
+            if action == "patch":
+                op["requestBody"]["content"] = {t: {"schema": {"$ref": ref}} for t in patch_types}
         else:
             op["parameters"] = op["parameters"] + _body(ref, v3)["parameters"]
     if not v3:
-        op["consumes"] = ["*/*"]
+        op["consumes"] = list(patch_types) if action == "patch" else ["*/*"]
         op["produces"] = ["application/json", "application/yaml"]
     return op
 
@@ -240,6 +265,7 @@ def _paths_for(
     model = rt.model_for(version)
     gvk = _gvk(rt, version)
     op_base = f"{rt.kind}{version}"
+    patch_types = _PATCH_TYPES if model else _PATCH_TYPES_SCHEMALESS
     if model:
         used.add(model)
         ref = ref_prefix + _definition_names()[model]
@@ -304,6 +330,7 @@ def _paths_for(
                 ],
                 v3,
                 True,
+                patch_types,
             )
         if "delete" in rt.verbs:
             item["delete"] = _op("delete", f"delete{op_base}", gvk, None, _WRITE_PARAMS[:1], v3)
@@ -328,7 +355,14 @@ def _paths_for(
                 "put", f"replace{op_base}{sub.name}", sub_gvk, sub_ref, _WRITE_PARAMS, v3, True
             ),
             "patch": _op(
-                "patch", f"patch{op_base}{sub.name}", sub_gvk, sub_ref, _WRITE_PARAMS, v3, True
+                "patch",
+                f"patch{op_base}{sub.name}",
+                sub_gvk,
+                sub_ref,
+                _WRITE_PARAMS,
+                v3,
+                True,
+                _PATCH_TYPES if sub.name == "scale" else patch_types,
             ),
         }
         paths[f"{base}/{{name}}/{sub.name}"] = sub_item

@@ -122,9 +122,41 @@ def _remove(doc: Any, path: str) -> Any:
     return doc
 
 
-def json_patch(doc: Any, ops: Any) -> Any:
+def _json_type(value: Any) -> str:
+    """The JSON type name Go's encoding/json uses in "cannot unmarshal X into ..." errors."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    return {dict: "object", list: "array", str: "string"}.get(type(value), "value")
+
+
+def _check_json_patch_shape(ops: Any, field_validation: str) -> None:
+    """Refuse a body that is not a list of objects with the API server's decoding errors.
+
+    Under Strict and Warn the server decodes into []handlers.jsonPatchOp first; under Ignore
+    only into jsonpatch.Patch ([]Operation, each a map).
+    """
+    if field_validation == "Ignore":
+        prefix, list_type, item_type = "", "jsonpatch.Patch", "jsonpatch.Operation"
+    else:
+        prefix = "error decoding patch: "
+        list_type, item_type = "[]handlers.jsonPatchOp", "handlers.jsonPatchOp"
     if not isinstance(ops, list):
-        raise ApiError.bad_request("json patch must be a list of operations")
+        raise ApiError.bad_request(
+            f"{prefix}json: cannot unmarshal {_json_type(ops)} into Go value of type {list_type}"
+        )
+    for op in ops:
+        if not isinstance(op, dict) and op is not None:
+            raise ApiError.bad_request(
+                f"{prefix}json: cannot unmarshal {_json_type(op)} into Go value of type {item_type}"
+            )
+
+
+def json_patch(doc: Any, ops: Any, field_validation: str = "Warn") -> Any:
+    if ops is None:
+        return copy.deepcopy(doc)  # JSON null decodes to an empty patch, as in Go
+    _check_json_patch_shape(ops, field_validation)
     doc = copy.deepcopy(doc)
     for op in ops:
         if not isinstance(op, dict) or "op" not in op or "path" not in op:
@@ -302,10 +334,17 @@ def _reorder(items: list, order: list, key: str) -> list:
     return ordered + rest
 
 
-def apply(content_type: str, current: dict, body: Any, model: str | None) -> dict:
+def apply(
+    content_type: str,
+    current: dict,
+    body: Any,
+    model: str | None,
+    *,
+    field_validation: str = "Warn",
+) -> dict:
     """The patched object; raises ApiError for malformed patches or unsupported types."""
     if content_type == JSON_PATCH:
-        result = json_patch(current, body)
+        result = json_patch(current, body, field_validation)
     elif content_type in (MERGE_PATCH, APPLY_PATCH):
         if not isinstance(body, dict):
             raise ApiError.bad_request("merge patch must be a JSON object")

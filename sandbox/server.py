@@ -16,6 +16,7 @@ from sandbox import (
     discovery,
     logs,
     openapi,
+    openapi_proto,
     patch,
     protobuf,
     tables,
@@ -41,7 +42,8 @@ from sandbox.store import Entry, decode_continue, encode_continue
 log = logging.getLogger(__name__)
 
 MAX_BODY = 3 * 1024 * 1024
-PUBLIC_PATHS = {"/version", "/healthz", "/livez", "/readyz"}
+# the official Python client's VersionApi asks for /version/ (trailing slash)
+PUBLIC_PATHS = {"/version", "/version/", "/healthz", "/livez", "/readyz"}
 CLUSTER: web.AppKey = web.AppKey("sandbox.cluster", object)
 
 
@@ -104,6 +106,7 @@ def make_app(cluster) -> web.Application:
     app[CLUSTER] = cluster
     api = ApiHandlers(cluster)
     app.router.add_get("/version", api.version)
+    app.router.add_get("/version/", api.version)
     for path in ("/healthz", "/livez", "/readyz"):
         app.router.add_get(path, api.health)
     app.router.add_get("/openapi/v2", api.openapi_v2)
@@ -134,6 +137,11 @@ class ApiHandlers:
         return web.Response(text="ok")
 
     async def openapi_v2(self, request: web.Request) -> web.Response:
+        # kubectl's validation asks for protobuf only; other clients get JSON
+        if openapi_proto.wants_protobuf(request.headers.get("Accept", "")):
+            return json_response(
+                openapi_proto.v2_document(), content_type=openapi_proto.CONTENT_TYPE
+            )
         return json_response(openapi.v2_document())
 
     async def openapi_v3_index(self, request: web.Request) -> web.Response:
@@ -533,7 +541,9 @@ class ApiHandlers:
         view = self._view(ctx, current)
         if ctype == patch.APPLY_PATCH and isinstance(body, dict):
             body = {k: v for k, v in body.items() if k not in ("status",)}
-        patched = patch.apply(ctype, view, body, ctx.rt.model_for(ctx.version))
+        patched = patch.apply(
+            ctype, view, body, ctx.rt.model_for(ctx.version), field_validation=ctx.field_validation
+        )
         warnings = self._decode(ctx, patched)
         self._check_namespace(ctx, patched)
         obj = conversion.from_version(ctx.rt, ctx.version, patched, current)
@@ -652,7 +662,9 @@ class ApiHandlers:
             return json_response(scale)
         body = await read_body(ctx)
         if verb == "patch":
-            new_scale = patch.apply(ctx.content_type, scale, body, "V1Scale")
+            new_scale = patch.apply(
+                ctx.content_type, scale, body, "V1Scale", field_validation=ctx.field_validation
+            )
         else:
             if isinstance(body, dict):
                 self._decode(ctx, body, expect_kind="Scale")
