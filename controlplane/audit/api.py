@@ -10,8 +10,11 @@ from rest_framework.views import APIView
 from controlplane.api.serializers import ActionSerializer
 
 from .filters import FILTERS, audit_filters_parse
+from .models import SYSTEM_ACTOR
 from .selectors import action_get, audit_list
 from .serialization import action_serialize
+
+_DESCRIPTIONS = {"actor": f"a username, or {SYSTEM_ACTOR} for actions the system took"}
 
 
 class ActionDetailView(APIView):
@@ -25,7 +28,11 @@ class AuditListView(GenericAPIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter(key, OpenApiTypes.DATETIME if key in ("since", "until") else str)
+            OpenApiParameter(
+                key,
+                OpenApiTypes.DATETIME if key in ("since", "until") else str,
+                description=_DESCRIPTIONS.get(key, ""),
+            )
             for key in FILTERS
         ],
         responses=ActionSerializer(many=True),

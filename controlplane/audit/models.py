@@ -14,6 +14,10 @@ class ActionStatus(models.TextChoices):
 
 OPEN_STATUSES = (ActionStatus.PENDING, ActionStatus.RUNNING)
 
+# The actor filter's value for actions nobody asked for (the system's); no username can be
+# it, since usernames have no parentheses.
+SYSTEM_ACTOR = "(system)"
+
 
 class AuditEvent(models.Model):
     """One action a person asked for, and what became of it. The id is the action id.

@@ -10,7 +10,7 @@ from django.http import Http404
 
 from controlplane.accounts.models import RoleGrant
 
-from .models import AuditEvent
+from .models import SYSTEM_ACTOR, AuditEvent
 
 if TYPE_CHECKING:
     from uuid import UUID
@@ -47,7 +47,7 @@ def audit_list(
 ) -> QuerySet[AuditEvent]:
     events = _visible(user)
     if actor:
-        events = events.filter(actor_name=actor)
+        events = events.filter(actor_name="" if actor == SYSTEM_ACTOR else actor)
     if cluster:
         events = events.filter(cluster_name=cluster)
     if namespace:
@@ -72,7 +72,7 @@ def action_get(*, user: User, action_id: str | UUID) -> AuditEvent:
         raise Http404("No such action") from exc
 
 
-def audit_filter_choices(*, user: User) -> dict[str, list[str]]:
+def audit_filter_choices(*, user: User) -> dict:
     """Distinct values for the filter drop-downs of the audit page."""
     events = _visible(user)
 
@@ -81,6 +81,7 @@ def audit_filter_choices(*, user: User) -> dict[str, list[str]]:
 
     return {
         "actors": distinct("actor_name"),
+        "system": events.filter(actor_name="").exists(),
         "clusters": distinct("cluster_name"),
         "namespaces": distinct("namespace"),
         "kinds": distinct("kind"),

@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET
 from rest_framework.exceptions import ValidationError
 
 from .filters import audit_filters_parse
-from .models import ActionStatus
+from .models import SYSTEM_ACTOR, ActionStatus
 from .selectors import audit_filter_choices, audit_list
 
 PAGE_SIZE = 50
@@ -35,6 +35,7 @@ def audit_index(request):
             "errors": errors,
             "choices": audit_filter_choices(user=request.user),
             "statuses": ActionStatus.values,
+            "system_actor": SYSTEM_ACTOR,
             "query": query.urlencode(),
         },
     )

@@ -1,3 +1,4 @@
+import base64
 import hashlib
 
 from django.conf import settings
@@ -69,8 +70,6 @@ class Cluster(models.Model):
 
 
 def _in_cluster_credentials() -> dict:
-    import base64
-
     # Read on every connection: projected service-account tokens rotate.
     token = settings.IN_CLUSTER_TOKEN_PATH.read_text().strip()
     ca = settings.IN_CLUSTER_CA_PATH.read_bytes()

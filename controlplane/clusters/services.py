@@ -213,10 +213,27 @@ def cluster_register_sandbox(
             creds=creds,
             request_id=None,
         )
-    existing.server = creds["server"]
-    existing.context = creds.get("context", "")
-    existing.credentials_encrypted = encrypt_json(_secret_part(creds))
-    existing.save()
+    try:
+        before = existing.connection().key
+    except CredentialsUnreadable:
+        # Stored under a key no longer configured: they are being replaced, so it changed.
+        before = None
+    with transaction.atomic():
+        existing.server = creds["server"]
+        existing.context = creds.get("context", "")
+        existing.credentials_encrypted = encrypt_json(_secret_part(creds))
+        existing.save()
+        if existing.connection().key != before:
+            # A restarted sandbox hands out new credentials: a change like any other, audited.
+            action_record(
+                actor=actor,
+                cluster=existing,
+                kind="cluster",
+                name=name,
+                verb="update",
+                parameters={"server": existing.server, "kubeconfig": "(refreshed credentials)"},
+                status=ActionStatus.SUCCEEDED,
+            )
     return existing
 
 

@@ -1,5 +1,7 @@
 """The real Celery worker shares the test database and Redis prefix of the session."""
 
+from pathlib import Path
+
 import pytest
 
 from controlplane.audit.models import AuditEvent
@@ -48,3 +50,22 @@ def test_register_sandbox_is_idempotent_and_refreshes_credentials(sandbox, tmp_p
     assert Cluster.objects.count() == 1
     assert Cluster.objects.get(name="sandbox").connection().token == sandbox.admin_token
     assert first.source == "sandbox"
+
+
+def test_refreshed_sandbox_credentials_are_audited_once_they_change(sandbox, tmp_path):
+    import yaml
+
+    from controlplane.clusters.services import cluster_register_sandbox
+
+    cluster_register_sandbox(path=sandbox.kubeconfig)
+    cluster_register_sandbox(path=sandbox.kubeconfig)
+    assert not AuditEvent.objects.filter(kind="cluster", verb="update").exists()
+    config = yaml.safe_load(Path(sandbox.kubeconfig).read_text())
+    config["users"][0]["user"]["token"] = "rotated-token"
+    rotated = tmp_path / "rotated.kubeconfig"
+    rotated.write_text(yaml.safe_dump(config))
+    cluster_register_sandbox(path=rotated)
+    update = AuditEvent.objects.get(kind="cluster", verb="update")
+    assert update.actor_label == "system"
+    assert update.status == "succeeded"
+    assert "rotated-token" not in str(update.parameters)
