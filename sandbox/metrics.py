@@ -13,8 +13,8 @@ import hashlib
 import math
 from typing import Any
 
-from sandbox.controllers.cache import Caches
-from sandbox.controllers.util import (
+from sandbox.machinery.cache import Caches
+from sandbox.machinery.util import (
     format_cpu,
     format_memory,
     millicores,

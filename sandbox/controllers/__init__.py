@@ -10,7 +10,6 @@ import asyncio
 import logging
 from typing import Any
 
-from sandbox.controllers.cache import Caches
 from sandbox.controllers.deployment import DeploymentController
 from sandbox.controllers.endpoints import EndpointsController, ServiceController
 from sandbox.controllers.hpa import HorizontalPodAutoscalerController
@@ -20,6 +19,7 @@ from sandbox.controllers.nodes import ensure_nodes
 from sandbox.controllers.replicaset import ReplicaSetController
 from sandbox.controllers.scheduler import Scheduler
 from sandbox.kubelet import Kubelet, SimulatedRuntime
+from sandbox.machinery.cache import Caches
 from sandbox.metrics import UsageModel
 from sandbox.scripting import get_script
 

@@ -13,14 +13,14 @@ import logging
 from typing import Any
 
 from sandbox.controllers import rollout as ro
-from sandbox.controllers.base import Controller
-from sandbox.controllers.cache import Caches
 from sandbox.controllers.rollout_status import (
     calculate_status,
     has_deadline,
     progress_conditions,
 )
-from sandbox.controllers.util import (
+from sandbox.machinery.base import Controller
+from sandbox.machinery.cache import Caches
+from sandbox.machinery.util import (
     controller_ref,
     deepcopy,
     get_condition,

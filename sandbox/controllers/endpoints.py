@@ -14,9 +14,9 @@ import logging
 import random
 from typing import Any
 
-from sandbox.controllers.base import Controller
-from sandbox.controllers.cache import Caches
-from sandbox.controllers.util import deepcopy, now, pod_is_ready, rfc3339
+from sandbox.machinery.base import Controller
+from sandbox.machinery.cache import Caches
+from sandbox.machinery.util import deepcopy, now, pod_is_ready, rfc3339
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ import logging
 from typing import Any
 
 from sandbox.controllers import hpa_replicas as calc
-from sandbox.controllers.base import Controller
-from sandbox.controllers.cache import Caches
 from sandbox.controllers.hpa_metrics import MetricReader
 from sandbox.controllers.hpa_replicas import MetricError
-from sandbox.controllers.util import (
+from sandbox.machinery.base import Controller
+from sandbox.machinery.cache import Caches
+from sandbox.machinery.util import (
     deepcopy,
     now,
     rfc3339,

@@ -12,7 +12,7 @@ from typing import Any
 
 from sandbox.controllers import hpa_replicas as calc
 from sandbox.controllers.hpa_replicas import MetricError, PodInfo
-from sandbox.controllers.util import (
+from sandbox.machinery.util import (
     get_condition,
     millicores,
     now,

@@ -16,8 +16,9 @@ import contextlib
 import logging
 from typing import Any
 
-from sandbox.controllers.cache import Caches
-from sandbox.controllers.util import (
+from sandbox.errors import ApiError
+from sandbox.machinery.cache import Caches
+from sandbox.machinery.util import (
     deepcopy,
     get_condition,
     now,
@@ -25,7 +26,6 @@ from sandbox.controllers.util import (
     rfc3339,
     set_condition,
 )
-from sandbox.errors import ApiError
 from sandbox.scripting import get_script
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ import hashlib
 import logging
 from typing import Any
 
-from sandbox.controllers.util import rfc3339
+from sandbox.machinery.util import rfc3339
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sandbox.controllers.base import Controller
-from sandbox.controllers.cache import Caches
-from sandbox.controllers.util import (
+from sandbox.errors import ApiError
+from sandbox.machinery.base import Controller
+from sandbox.machinery.cache import Caches
+from sandbox.machinery.util import (
     controller_ref,
     deepcopy,
     get_condition,
@@ -20,7 +21,6 @@ from sandbox.controllers.util import (
     remove_condition,
     set_condition,
 )
-from sandbox.errors import ApiError
 
 log = logging.getLogger(__name__)
 COMPONENT = "replicaset-controller"

@@ -11,7 +11,7 @@ import copy
 import json
 import math
 
-from sandbox.controllers.util import int_or_percent
+from sandbox.machinery.util import int_or_percent
 
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"

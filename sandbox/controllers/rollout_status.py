@@ -7,7 +7,7 @@ syncRolloutStatus upstream); the controller decides when to write the result.
 from __future__ import annotations
 
 from sandbox.controllers import rollout as ro
-from sandbox.controllers.util import (
+from sandbox.machinery.util import (
     deepcopy,
     get_condition,
     now,

@@ -13,9 +13,9 @@ import logging
 from collections import Counter
 from typing import Any
 
-from sandbox.controllers.base import Controller
-from sandbox.controllers.cache import Caches
-from sandbox.controllers.util import (
+from sandbox.machinery.base import Controller
+from sandbox.machinery.cache import Caches
+from sandbox.machinery.util import (
     controller_ref,
     deepcopy,
     get_condition,

@@ -13,14 +13,6 @@ import asyncio
 import logging
 from typing import Any
 
-from sandbox.controllers.base import Controller
-from sandbox.controllers.cache import Caches
-from sandbox.controllers.util import (
-    get_condition,
-    now,
-    parse_time,
-    rfc3339,
-)
 from sandbox.errors import ApiError
 from sandbox.kubelet.ipam import NodeIPAM
 from sandbox.kubelet.runtime import PullResult, Runtime
@@ -37,6 +29,14 @@ from sandbox.kubelet.state import (
     PodRun,
 )
 from sandbox.kubelet.status import pod_status
+from sandbox.machinery.base import Controller
+from sandbox.machinery.cache import Caches
+from sandbox.machinery.util import (
+    get_condition,
+    now,
+    parse_time,
+    rfc3339,
+)
 from sandbox.scripting import get_script
 
 log = logging.getLogger(__name__)

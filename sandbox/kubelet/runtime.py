@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.config import SandboxConfig
-from sandbox.controllers.util import controller_ref
+from sandbox.machinery.util import controller_ref
 from sandbox.scripting import Behavior, Script, behavior_from, normalize_image
 
 log = logging.getLogger(__name__)

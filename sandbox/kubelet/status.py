@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.controllers.util import get_condition, rfc3339, set_condition
 from sandbox.kubelet.state import CRASH_BACKOFF, EXITED, RUNNING, ContainerRun, PodRun
+from sandbox.machinery.util import get_condition, rfc3339, set_condition
 
 
 def pod_status(pod: dict, run: PodRun, at: float) -> dict:

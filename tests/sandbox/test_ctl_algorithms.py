@@ -133,7 +133,7 @@ def test_scale_limits_follow_the_behavior_policies():
 
 
 def _pod_status(started_ago, ready, transition_ago, now=10_000.0):
-    from sandbox.controllers.util import rfc3339
+    from sandbox.machinery.util import rfc3339
 
     return {
         "status": {

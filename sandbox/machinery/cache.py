@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
-from sandbox.controllers.util import controller_ref
+from sandbox.machinery.util import controller_ref
 
 Key = tuple[str, str]
 IndexFunc = Callable[[dict], Iterable[Hashable]]
