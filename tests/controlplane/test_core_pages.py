@@ -215,3 +215,21 @@ def test_saving_a_cluster_as_a_non_superuser_is_refused_and_audited(cluster, mak
     assert response.status_code == 403
     event = AuditEvent.objects.get(verb="create")
     assert (event.status, event.name) == ("refused", "mine")
+
+
+def test_refusals_and_missing_pages_explain_themselves_inside_the_layout(
+    cluster, make_user, settings
+):
+    settings.DEBUG = False
+    browser = logged_in(make_user(role="viewer", cluster=cluster))
+    refused = browser.get("/clusters/offline/edit/")
+    assert refused.status_code == 403
+    assert b"Only admins of this cluster may edit it." in refused.content
+    assert b'class="mainnav"' in refused.content
+    hidden = browser.get("/c/elsewhere/")
+    assert hidden.status_code == 404
+    assert b"No cluster named &#x27;elsewhere&#x27;" in hidden.content
+    nowhere = browser.get("/no/such/page/")
+    assert nowhere.status_code == 404
+    assert b"There is nothing at this address" in nowhere.content
+    assert b"Resolver404" not in nowhere.content
