@@ -233,3 +233,10 @@ def test_refusals_and_missing_pages_explain_themselves_inside_the_layout(
     assert nowhere.status_code == 404
     assert b"There is nothing at this address" in nowhere.content
     assert b"Resolver404" not in nowhere.content
+
+
+def test_people_without_clusters_are_told_what_to_do(make_user):
+    nobody = logged_in(make_user()).get("/").content.decode()
+    assert "Ask an administrator to grant you a role on a cluster." in nobody
+    root = logged_in(make_user(superuser=True)).get("/").content.decode()
+    assert 'href="/clusters/add/">Register a cluster</a>' in root
