@@ -9,7 +9,7 @@ import pytest
 
 from controlplane.audit.models import AuditEvent
 from controlplane.dashboard.quantities import parse_quantity
-from controlplane.dashboard.selectors import node_rows, pod_requests
+from controlplane.dashboard.summaries import node_rows, pod_requests
 from controlplane.live.broadcast import BroadcastLoop
 from controlplane.live.cache import live_cache
 from controlplane.live.watcher import Watcher
