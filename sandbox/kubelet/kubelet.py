@@ -14,9 +14,11 @@ import logging
 from typing import Any
 
 from sandbox.errors import ApiError
+from sandbox.kubelet.envrefs import env_config_error
 from sandbox.kubelet.ipam import NodeIPAM
 from sandbox.kubelet.runtime import PullResult, Runtime
 from sandbox.kubelet.state import (
+    CONFIG_ERROR,
     CRASH_BACKOFF,
     CREATING,
     EXITED,
@@ -55,6 +57,8 @@ class Kubelet(Controller):
         self.pods: dict[tuple[str, str], PodRun] = {}
         self.script = get_script(cluster)
         self._failed: set[str] = set()
+        # pods with a container waiting for a Secret/ConfigMap, by namespace
+        self._config_blocked: dict[str, set[tuple[str, str]]] = {}
         self.script.listeners.append(self._on_script_change)
 
     def _on_script_change(self) -> None:
@@ -68,6 +72,8 @@ class Kubelet(Controller):
     def setup(self) -> None:
         self.watch("pods", self._on_pod)
         self.watch("nodes", self._on_node)
+        self.watch("secrets", self._on_config_object)
+        self.watch("configmaps", self._on_config_object)
 
     def resync_interval(self) -> float:
         # Every transition is timer- or event-driven; the resync is only a safety net, and at
@@ -88,6 +94,25 @@ class Kubelet(Controller):
             for key in self.caches.pods.keys_by("node", obj["metadata"]["name"]):
                 if key not in self.pods:
                     self.enqueue(key)
+
+    def _on_config_object(self, event_type: str, obj: dict, old: dict | None) -> None:
+        # The kubelet's secret/configmap managers watch these; a container waiting for one
+        # tries again as soon as it changes.
+        ns = obj["metadata"].get("namespace") or ""
+        blocked = self._config_blocked.get(ns)
+        if not blocked:
+            return
+        for key in list(blocked):
+            run = self.pods.get(key)
+            waiting = [c for c in run.all_runs() if c.phase == CONFIG_ERROR] if run else []
+            if not waiting:
+                blocked.discard(key)
+                continue
+            for crun in waiting:
+                crun.next_at = 0.0
+            self.enqueue(key)
+        if not blocked:
+            del self._config_blocked[ns]
 
     def initial_keys(self):
         return [
@@ -292,12 +317,27 @@ class Kubelet(Controller):
                 self._event(pod, "Failed", "Error: ImagePullBackOff", warning=True)
             elif crun.phase == PULL_BACKOFF:
                 self._pull(pod, run, crun)
-            elif crun.phase in (CREATING, CRASH_BACKOFF):
-                restarting = crun.phase == CRASH_BACKOFF
+            elif crun.phase in (CREATING, CRASH_BACKOFF, CONFIG_ERROR):
+                error = env_config_error(self.store, pod, crun.spec)
+                if error is not None:
+                    self._config_error(pod, crun, error)
+                    continue
+                restarting = crun.phase == CRASH_BACKOFF or (
+                    crun.phase == CONFIG_ERROR and crun.ever_started
+                )
                 if restarting:
                     crun.restart_count += 1
                     self.logs.restart(run_ns(pod), pod["metadata"]["name"], crun.name)
                 self._start_container(pod, run, crun)
+
+    def _config_error(self, pod: dict, crun: ContainerRun, error: str) -> None:
+        """Creating the container failed on its environment: wait for the object to appear."""
+        crun.phase = CONFIG_ERROR
+        crun.waiting_reason, crun.waiting_message = "CreateContainerConfigError", error
+        crun.next_at = None  # retried when a Secret or ConfigMap of the namespace changes
+        ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+        self._config_blocked.setdefault(ns, set()).add((ns, name))
+        self._event(pod, "Failed", f"Error: {error}", warning=True)
 
     def _start_container(
         self, pod: dict, run: PodRun, crun: ContainerRun, restored_from: dict | None = None
@@ -433,6 +473,11 @@ class Kubelet(Controller):
                 crun.handle = None
         self.ipam.release(run.uid)
         self.logs.forget(*key)
+        blocked = self._config_blocked.get(key[0])
+        if blocked is not None:
+            blocked.discard(key)
+            if not blocked:
+                del self._config_blocked[key[0]]
 
     # -- status ------------------------------------------------------------------------------
 

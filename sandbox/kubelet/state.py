@@ -18,6 +18,8 @@ PULLING, PULL_FAILED, PULL_BACKOFF, CREATING, RUNNING, CRASH_BACKOFF, EXITED = (
 )
 # A regular container whose pod's init containers have not all completed yet.
 WAITING_INIT = "waiting-init"
+# Pulled, but its environment names a Secret/ConfigMap (or key) that does not exist yet.
+CONFIG_ERROR = "config-error"
 
 
 @dataclass

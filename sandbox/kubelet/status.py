@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.kubelet.state import CRASH_BACKOFF, EXITED, RUNNING, ContainerRun, PodRun
+from sandbox.kubelet.state import (
+    CONFIG_ERROR,
+    CRASH_BACKOFF,
+    EXITED,
+    RUNNING,
+    ContainerRun,
+    PodRun,
+)
 from sandbox.machinery.util import get_condition, rfc3339, set_condition
 
 
@@ -94,7 +101,7 @@ def container_status(crun: ContainerRun, at: float, killing: bool) -> dict:
         if crun.waiting_message:
             waiting["message"] = crun.waiting_message
         out["state"] = {"waiting": waiting}
-        if crun.phase == CRASH_BACKOFF and crun.terminated:
+        if crun.phase in (CRASH_BACKOFF, CONFIG_ERROR) and crun.terminated:
             out["lastState"] = {"terminated": dict(crun.terminated)}
     return out
 
