@@ -160,6 +160,15 @@ _MESSAGES = {
     "IngressBackend": "4 service IngressServiceBackend",
     "IngressServiceBackend": "1 name s; 2 port ServiceBackendPort",
     "ServiceBackendPort": "1 name s; 2 number i",
+    # rbac.authorization.k8s.io/v1 (kubectl create role/clusterrole/rolebinding/...)
+    "Role": "1 metadata ObjectMeta; 2 rules *PolicyRule",
+    "ClusterRole": "1 metadata ObjectMeta; 2 rules *PolicyRule; 3 aggregationRule AggregationRule",
+    "PolicyRule": "1 verbs *s; 2 apiGroups *s; 3 resources *s; 4 resourceNames *s; "
+    "5 nonResourceURLs *s",
+    "AggregationRule": "1 clusterRoleSelectors *LabelSelector",
+    "RoleBinding": "1 metadata ObjectMeta; 2 subjects *Subject; 3 roleRef RoleRef",
+    "Subject": "1 kind s; 2 apiGroup s; 3 name s; 4 namespace s",
+    "RoleRef": "1 apiGroup s; 2 kind s; 3 name s",
     "Empty": "",
 }
 
@@ -183,6 +192,10 @@ _TOP = {
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): "SelfSubjectAccessReview",
     ("authentication.k8s.io/v1", "SelfSubjectReview"): "SelfSubjectReview",
     ("networking.k8s.io/v1", "Ingress"): "Ingress",
+    ("rbac.authorization.k8s.io/v1", "Role"): "Role",
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): "ClusterRole",
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): "RoleBinding",
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): "RoleBinding",
     ("v1", "DeleteOptions"): "DeleteOptions",
     ("meta.k8s.io/v1", "DeleteOptions"): "DeleteOptions",
 }

@@ -609,6 +609,47 @@ def _route_cells(route: dict, now: float) -> list:
     return [_name(route), ",".join(hosts), _age(route, now)]
 
 
+def _role_cells(role: dict, now: float) -> list:
+    # kubectl shows roles' creation time as RFC 3339 in UTC, not an age
+    return [_name(role), (role.get("metadata") or {}).get("creationTimestamp", "")]
+
+
+def _binding_cells(binding: dict, now: float) -> list:
+    ref = binding.get("roleRef") or {}
+    users, groups, sas = [], [], []
+    for subject in binding.get("subjects") or []:
+        kind, name = subject.get("kind"), subject.get("name", "")
+        if kind == "User":
+            users.append(name)
+        elif kind == "Group":
+            groups.append(name)
+        elif kind == "ServiceAccount":
+            ns = subject.get("namespace")
+            sas.append(f"{ns}/{name}" if ns else name)
+    return [
+        _name(binding),
+        f"{ref.get('kind', '')}/{ref.get('name', '')}",
+        _age(binding, now),
+        ", ".join(users),
+        ", ".join(groups),
+        ", ".join(sas),
+    ]
+
+
+_ROLE_COLS: list[Col] = [
+    ("Name", "string", 0, "name"),
+    ("Created At", "date", 0, "Time at which the object was created"),
+]
+_BINDING_COLS: list[Col] = [
+    ("Name", "string", 0, "name"),
+    ("Role", "string", 0, "RoleRef is the Role referenced by the binding"),
+    ("Age", "string", 0, "CreationTimestamp"),
+    ("Users", "string", 1, "Users in the binding"),
+    ("Groups", "string", 1, "Groups in the binding"),
+    ("ServiceAccounts", "string", 1, "ServiceAccounts in the binding"),
+]
+
+
 def _default_cells(obj: dict, now: float) -> list:
     return [_name(obj), _age(obj, now)]
 
@@ -638,6 +679,10 @@ PRINTERS: dict[str, tuple[list[Col], Callable[[dict, float], list]]] = {
         _route_cells,
     ),
     "pods": (_POD_COLS, _pod_cells),
+    "roles.rbac.authorization.k8s.io": (_ROLE_COLS, _role_cells),
+    "clusterroles.rbac.authorization.k8s.io": (_ROLE_COLS, _role_cells),
+    "rolebindings.rbac.authorization.k8s.io": (_BINDING_COLS, _binding_cells),
+    "clusterrolebindings.rbac.authorization.k8s.io": (_BINDING_COLS, _binding_cells),
     "deployments.apps": (_DEPLOY_COLS, _deployment_cells),
     "replicasets.apps": (_RS_COLS, _rs_cells),
     "services": (_SVC_COLS, _svc_cells),

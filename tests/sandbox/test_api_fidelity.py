@@ -162,3 +162,50 @@ def test_a_null_json_patch_changes_nothing_like_an_empty_one(sandbox, sandbox_na
     )
     assert status == 200
     assert got["data"] == {"k": "v"}
+
+
+def test_rbac_objects_are_stored_and_served_to_kubectl(sandbox, sandbox_namespace):
+    ns = sandbox_namespace
+    role = f"reader-{ns}"
+    for args in (
+        ("create", "clusterrole", role, "--verb=get,list", "--resource=pods"),
+        ("create", "clusterrolebinding", role, f"--clusterrole={role}", "--user=alice"),
+        ("create", "role", "deployer", "-n", ns, "--verb=get,patch", "--resource=deployments"),
+        ("create", "rolebinding", "deployer", "-n", ns, "--role=deployer",
+         f"--serviceaccount={ns}:default", "--group=ops"),
+    ):  # fmt: skip
+        result = sandbox.kubectl(*args)
+        assert result.returncode == 0, result.stderr
+
+    roles = sandbox.kubectl("get", "clusterrole", role).stdout.splitlines()
+    assert roles[0].split() == ["NAME", "CREATED", "AT"]
+    binding = sandbox.kubectl("get", "rolebinding", "deployer", "-n", ns, "-o", "wide").stdout
+    assert binding.splitlines()[1].split()[:2] == ["deployer", "Role/deployer"]
+    assert f"{ns}/default" in binding
+    described = sandbox.kubectl("describe", "clusterrole", role).stdout
+    assert "pods       []                 []              [get list]" in described
+
+    rbac = client.RbacAuthorizationV1Api(sandbox.api())
+    got = rbac.read_cluster_role_binding(role)
+    assert (got.role_ref.kind, got.role_ref.name) == ("ClusterRole", role)
+    assert [(s.kind, s.name) for s in got.subjects] == [("User", "alice")]
+    rbac.delete_cluster_role_binding(role)
+    rbac.delete_cluster_role(role)
+
+
+def test_rbac_objects_are_not_enforced_authorization_is_by_token(sandbox, sandbox_namespace):
+    ns = sandbox_namespace
+    # a binding that would grant the read-only user writes changes nothing: it still gets 403
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "grant-edit", "namespace": ns},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+        "subjects": [
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "sandbox-readonly"}
+        ],
+    }
+    assert sandbox.kubectl("apply", "-f", "-", input=json.dumps(binding)).returncode == 0
+    denied = sandbox.kubectl("create", "configmap", "x", "-n", ns, readonly=True)
+    assert denied.returncode != 0
+    assert "Forbidden" in denied.stderr or "forbidden" in denied.stderr
