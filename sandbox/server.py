@@ -87,9 +87,10 @@ async def _auth_middleware(request: web.Request, handler):
         )
 
 
-# API Priority and Fairness identifiers. A real server sends them on every response; clients
-# (client-go, kubectl) that see them switch their own client-side rate limiter off, since the
-# server does the flow control. Without them kubectl pages a 30,000-pod list at 5 requests/s.
+# API Priority and Fairness identifiers, sent on every response as an APF-enabled
+# kube-apiserver does. Some clients (controller-runtime, Flux, cert-manager) probe for them to
+# turn their own rate limiter off; client-go and kubectl do not (kubernetes/kubernetes#111880 is
+# open), so kubectl still pages a 30,000-pod list at its default 5 requests/s.
 _APF_HEADERS = {
     "X-Kubernetes-PF-FlowSchema-UID": "6e4f1f4a-9a8e-4c3e-8f63-5a9c3d2b1a01",
     "X-Kubernetes-PF-PriorityLevel-UID": "0c1f0d4b-2b7a-4a8e-9d53-8f3e7c2d1b02",
