@@ -68,12 +68,20 @@ def start_sandbox(run_dir: Path, env: dict) -> tuple[subprocess.Popen, Path]:
 
 
 def seed_demo(kubeconfig: Path, env: dict) -> None:
-    subprocess.run(
-        [str(BIN / "kubectl"), "--kubeconfig", str(kubeconfig), "apply", "-f", str(DEMO_MANIFEST)],
-        check=True,
-        env=env,
-        stdout=subprocess.DEVNULL,
+    """Put the demo model in the sandbox the first time only: a later `make run` must not undo
+    what the user did to it since (a scale, a rollout), so an existing `demo` namespace stays."""
+    kubectl = [str(BIN / "kubectl"), "--kubeconfig", str(kubeconfig)]
+    exists = subprocess.run(
+        [*kubectl, "get", "namespace", "demo"], env=env, capture_output=True, text=True
     )
+    if exists.returncode == 0:
+        return
+    if "NotFound" not in exists.stderr:
+        raise SetupError(f"could not look up the demo namespace: {exists.stderr.strip()}")
+    subprocess.run(
+        [*kubectl, "apply", "-f", str(DEMO_MANIFEST)], check=True, env=env,
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
 
 
 def write_procfile(run_dir: Path) -> Path:
