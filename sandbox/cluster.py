@@ -4,22 +4,21 @@ on one asyncio loop."""
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import logging
 import os
 import secrets
-import types
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
 
-from sandbox import kubeconfig, persistence, tls
+from sandbox import controllers, kubeconfig, persistence, scripting, tls
+from sandbox.config import SandboxConfig
 from sandbox.gc import GarbageCollector
 from sandbox.logs import LogBook
 from sandbox.server import User, make_app
-from sandbox.store import DEFAULT_WATCH_HISTORY, Store
+from sandbox.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -45,34 +44,10 @@ class ClusterOptions:
     event_ttl: float = DEFAULT_EVENT_TTL  # seconds, as kube-apiserver --event-ttl
 
 
-def _optional_module(name: str):
-    """Import a sibling module that another part of the sandbox provides; only its absence is
-    tolerated (logged), any error inside it propagates."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as err:
-        if err.name != name:
-            raise
-        log.warning("%s is not available: the sandbox runs without it", name)
-        return None
-
-
-def load_config(timings: str = "realistic", overrides: dict | None = None):
-    mod = _optional_module("sandbox.config")
-    if mod is None:
-        # the controllers' config module is absent: only the API server's own knobs apply
-        cfg = types.SimpleNamespace(
-            watch_history_size=DEFAULT_WATCH_HISTORY,
-            watch_bookmark_interval=5.0,
-            state_flush_interval=1.0,
-        )
-        for k, v in (overrides or {}).items():
-            setattr(cfg, k, v)
-        return cfg
-    cls = mod.SandboxConfig
-    cfg = cls.fast() if timings == "fast" else cls()
+def load_config(timings: str = "realistic", overrides: dict | None = None) -> SandboxConfig:
+    cfg = SandboxConfig.fast() if timings == "fast" else SandboxConfig()
     if overrides:
-        cfg = cls.from_dict(overrides, base=cfg)
+        cfg = SandboxConfig.from_dict(overrides, base=cfg)
     return cfg
 
 
@@ -80,8 +55,7 @@ class Cluster:
     def __init__(self, options: ClusterOptions | None = None, config=None) -> None:
         self.options = options or ClusterOptions()
         self.config = config if config is not None else load_config()
-        history = getattr(self.config, "watch_history_size", DEFAULT_WATCH_HISTORY)
-        self.store = Store(watch_history_size=int(history))
+        self.store = Store(watch_history_size=int(self.config.watch_history_size))
         self.logs = LogBook()
         self.logs.attach(self.store)
         self.metrics = None  # set by the controllers (sandbox.metrics)
@@ -184,17 +158,15 @@ class Cluster:
         )
         self._default_service_accounts()
         if self.options.state is not None:
-            interval = float(getattr(self.config, "state_flush_interval", 1.0))
+            interval = float(self.config.state_flush_interval)
             self.state_writer = persistence.StateWriter(
                 self.store, Path(self.options.state), interval
             )
-        controllers = _optional_module("sandbox.controllers") if self.options.controllers else None
-        if controllers is not None:
+        if self.options.controllers:
             self._tasks.extend(controllers.start(self))
         app = make_app(self)
-        # the scripting endpoint scripts the controllers' world: only mounted with them
-        scripting = _optional_module("sandbox.scripting") if controllers is not None else None
-        if scripting is not None:
+        if self.options.controllers:
+            # the scripting endpoint scripts the controllers' world: only mounted with them
             scripting.add_routes(app, self)
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=1.0
