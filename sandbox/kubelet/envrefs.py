@@ -1,7 +1,9 @@
-"""The Secrets and ConfigMaps a container's environment needs before it can be created.
+"""The Secrets and ConfigMaps a pod needs before its containers can run.
 
-The kubelet builds a container's environment (envFrom, then env valueFrom) when it creates the
-container; a missing object or key that is not marked optional fails that step with
+Volumes come first: the kubelet mounts them before it pulls or creates anything, and a
+missing Secret or ConfigMap volume source keeps the pod in ContainerCreating with FailedMount
+events. Then, when it creates each container, it builds the environment (envFrom, then env
+valueFrom); a missing object or key that is not marked optional fails that step with
 CreateContainerConfigError. The messages are the kubelet's: its secret and configmap managers
 report NotFound with the singular resource name (`secret "x" not found`), and a missing key is
 `couldn't find key K in Secret NS/NAME`.
@@ -43,4 +45,24 @@ def env_config_error(store: Any, pod: dict, container: dict) -> str | None:
             # a Secret's stringData is folded into data on write; the kubelet reads only data
             if key not in (obj.get("data") or {}) and not ref.get("optional"):
                 return f"couldn't find key {key} in {kind} {ns}/{name}"
+    return None
+
+
+def volume_mount_error(store: Any, pod: dict) -> str | None:
+    """The FailedMount message for the first Secret/ConfigMap volume that cannot be set up."""
+    ns = pod["metadata"].get("namespace") or ""
+    for volume in (pod.get("spec") or {}).get("volumes") or []:
+        if "secret" in volume:
+            source, resource, singular = volume["secret"] or {}, "secrets", "secret"
+            name = source.get("secretName", "")
+        elif "configMap" in volume:
+            source, resource, singular = volume["configMap"] or {}, "configmaps", "configmap"
+            name = source.get("name", "")
+        else:
+            continue
+        if store.get(resource, ns, name) is None and not source.get("optional"):
+            return (
+                f'MountVolume.SetUp failed for volume "{volume.get("name", "")}" : '
+                f'{singular} "{name}" not found'
+            )
     return None

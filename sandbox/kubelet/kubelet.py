@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from sandbox.errors import ApiError
-from sandbox.kubelet.envrefs import env_config_error
+from sandbox.kubelet.envrefs import env_config_error, volume_mount_error
 from sandbox.kubelet.ipam import NodeIPAM
 from sandbox.kubelet.runtime import PullResult, Runtime
 from sandbox.kubelet.state import (
@@ -105,7 +105,7 @@ class Kubelet(Controller):
         for key in list(blocked):
             run = self.pods.get(key)
             waiting = [c for c in run.all_runs() if c.phase == CONFIG_ERROR] if run else []
-            if not waiting:
+            if not waiting and (run is None or run.mount_error is None):
                 blocked.discard(key)
                 continue
             for crun in waiting:
@@ -179,6 +179,8 @@ class Kubelet(Controller):
                 self._finish_deletion(pod)
                 return
         else:
+            if run.mount_error is not None:
+                self._next_step(pod, run)  # a Secret/ConfigMap changed: try the mounts again
             self._advance(pod, run)
         self._publish(pod, run)
         self._schedule_next(key, run)
@@ -221,7 +223,10 @@ class Kubelet(Controller):
         return run
 
     def _next_step(self, pod: dict, run: PodRun) -> None:
-        """Run init containers one at a time, then pull every regular container."""
+        """Mount the volumes, run init containers one at a time, then pull every regular
+        container."""
+        if not self._volumes_mounted(pod, run):
+            return
         for crun in run.init_containers:
             if crun.phase == EXITED and (crun.terminated or {}).get("exitCode") == 0:
                 continue
@@ -329,6 +334,19 @@ class Kubelet(Controller):
                     crun.restart_count += 1
                     self.logs.restart(run_ns(pod), pod["metadata"]["name"], crun.name)
                 self._start_container(pod, run, crun)
+
+    def _volumes_mounted(self, pod: dict, run: PodRun) -> bool:
+        if run.volumes_mounted:
+            return True  # a mounted volume stays mounted if its source goes away later
+        error = volume_mount_error(self.store, pod)
+        run.mount_error = error
+        if error is None:
+            run.volumes_mounted = True
+            return True
+        ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+        self._config_blocked.setdefault(ns, set()).add((ns, name))
+        self._event(pod, "FailedMount", error, warning=True)
+        return False
 
     def _config_error(self, pod: dict, crun: ContainerRun, error: str) -> None:
         """Creating the container failed on its environment: wait for the object to appear."""

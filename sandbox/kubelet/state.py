@@ -59,6 +59,9 @@ class PodRun:
     init_containers: list[ContainerRun] = field(default_factory=list)
     killing: bool = False
     kill_at: float = 0.0
+    # volumes are mounted once, before anything is pulled; until then, why they cannot be
+    volumes_mounted: bool = False
+    mount_error: str | None = None
 
     def initialized(self) -> bool:
         return all(c.phase == EXITED and _succeeded(c) for c in self.init_containers)

@@ -119,3 +119,48 @@ def test_a_missing_secret_key_names_the_secret(sandbox, sandbox_namespace):
     _apply_pod(sandbox, ns, "needs-secret-key", env)
     waiting = wait_for(lambda: _config_error(sandbox, ns, "needs-secret-key"), "config error")
     assert waiting["message"] == f"couldn't find key password in Secret {ns}/db"
+
+
+VOLUME_POD = """
+apiVersion: v1
+kind: Pod
+metadata: {name: mounts}
+spec:
+  containers:
+  - name: app
+    image: nginx:1.25
+    volumeMounts:
+    - {name: creds, mountPath: /creds}
+    - {name: settings, mountPath: /settings}
+  volumes:
+  - name: creds
+    secret: {secretName: model-creds}
+  - name: settings
+    configMap: {name: absent, optional: true}
+"""
+
+
+def test_a_missing_secret_volume_keeps_the_pod_creating_until_the_secret_exists(
+    sandbox, sandbox_namespace
+):
+    ns = sandbox_namespace
+    assert sandbox.kubectl("apply", "-n", ns, "-f", "-", input=VOLUME_POD).returncode == 0
+
+    def failed_mount():
+        got = sandbox.kubectl(
+            "get", "events", "-n", ns, "--field-selector",
+            "involvedObject.name=mounts,reason=FailedMount", "-o", "jsonpath={.items[*].message}",
+        )  # fmt: skip
+        return got.stdout
+
+    message = wait_for(failed_mount, "a FailedMount event")
+    assert message == 'MountVolume.SetUp failed for volume "creds" : secret "model-creds" not found'
+    assert _waiting(sandbox, ns, "mounts") == {"reason": "ContainerCreating"}
+    pulled = sandbox.kubectl(
+        "get", "events", "-n", ns, "--field-selector", "involvedObject.name=mounts,reason=Pulling"
+    )  # fmt: skip
+    assert "No resources found" in pulled.stderr + pulled.stdout  # nothing pulled before mounts
+
+    sandbox.kubectl("create", "secret", "generic", "model-creds", "-n", ns, "--from-literal=k=v",
+                    check=True)  # fmt: skip
+    wait_for(lambda: _running(sandbox, ns, "mounts"), "the pod to run")
