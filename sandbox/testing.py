@@ -44,8 +44,8 @@ def read_kubeconfig(path: Path) -> tuple[str, str, str]:
 class SandboxProcess:
     """A sandbox running as `python -m sandbox` in a subprocess.
 
-    Attributes follow SANDBOX-INTERFACE.md: kubeconfig, readonly_kubeconfig, url, admin_token,
-    readonly_token; plus ca_file (the server's CA, for plain HTTPS clients) and state.
+    Attributes: kubeconfig, readonly_kubeconfig, url, admin_token, readonly_token, ca_file (the
+    server's CA, for plain HTTPS clients) and state (the --state file).
     """
 
     def __init__(
