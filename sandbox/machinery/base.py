@@ -8,6 +8,7 @@ missed edge cannot leave an object stuck forever.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 from collections import deque
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 _BATCH = 50
 
 
-class Controller:
+class Controller(abc.ABC):
     name = "controller"
 
     def __init__(self, cluster: Any) -> None:
@@ -39,15 +40,17 @@ class Controller:
     def watch(self, resource: str, handler: Callable[[str, dict, dict | None], None]) -> None:
         self._unsubscribe.append(self.store.subscribe(resource, handler))
 
+    @abc.abstractmethod
     def setup(self) -> None:
-        """Subscribe to the store; subclasses call self.watch(...)."""
+        """Subscribe to the store: call self.watch(...) for each resource that matters."""
 
     def initial_keys(self) -> Iterable[Hashable]:
         """Every key the controller is responsible for (start-up and resync)."""
         return ()
 
+    @abc.abstractmethod
     def reconcile(self, key: Hashable) -> None:
-        raise NotImplementedError
+        """Bring the object named by `key` to its desired state; called once per queued key."""
 
     def resync_interval(self) -> float:
         return self.config.resync_seconds
