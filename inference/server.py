@@ -240,11 +240,10 @@ class InferenceServer:
         ticket = self.worker.announce()
         try:
             self._require_ready()
-            # Parsed in one expression so the decoded JSON (tens of thousands of Python lists
-            # per image) is freed before waiting for the model, not held by this frame.
-            parsed = tfserving.parse_predict(
-                tfserving.parse_json(await self._read_body(request)),
-                self.worker.model.signatures,
+            # The body is decoded inside one call so the general path's JSON (tens of thousands
+            # of Python lists per image) is freed before waiting for the model.
+            parsed = tfserving.parse_predict_body(
+                await self._read_body(request), self.worker.model.signatures
             )
             outputs = await self.worker.run(parsed.signature, parsed.inputs, ticket=ticket)
             payload = tfserving.predict_body(outputs, columnar=parsed.columnar)

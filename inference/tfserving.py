@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import orjson
 
+from inference import dense
 from inference.errors import ApiError, bad_request
 
 # /v1/models/{name}[/versions/{v}|/labels/{l}][/metadata|:verb], as TF Serving parses it.
@@ -99,6 +100,28 @@ class PredictRequest:
     signature: str
     inputs: dict[str, np.ndarray]
     columnar: bool
+
+
+def parse_predict_body(body: bytes, signatures: dict) -> PredictRequest:
+    """Decode a predict request body: integer image rows take a fast path, the rest parse_json."""
+    fast = _dense_instances(body, signatures)
+    if fast is not None:
+        return fast
+    return parse_predict(parse_json(body), signatures)
+
+
+def _dense_instances(body: bytes, signatures: dict) -> PredictRequest | None:
+    signature = signatures.get("serving_default")
+    if signature is None or len(signature.inputs) != 1:
+        return None
+    ((key, spec),) = signature.inputs.items()
+    array = dense.instances(body, spec.dtype)
+    if array is None:
+        return None
+    # The same checks (dtype, shape against the signature) as the general path.
+    return PredictRequest(
+        signature="serving_default", inputs={key: _to_array(key, array, spec)}, columnar=False
+    )
 
 
 def parse_json(body: bytes) -> object:
