@@ -57,12 +57,10 @@ def _without_whitespace(value: bytes) -> bytes | None:
     return compact
 
 
-_NUMERIC = np.zeros(256, bool)
-_NUMERIC[np.frombuffer(_NUMBER_CHARS, np.uint8)] = True
-
-
 def _is_number_char(chars: np.ndarray) -> np.ndarray:
-    return np.take(_NUMERIC, chars)
+    # Only digits, "-", brackets, commas and whitespace get this far, and the number
+    # characters are exactly those from "-" (45) to "9" (57).
+    return (chars - np.uint8(ord("-"))) <= np.uint8(ord("9") - ord("-"))
 
 
 def _runs(text: bytes) -> int:
@@ -111,7 +109,8 @@ def _integers(compact: bytes, *, count: int) -> np.ndarray | None:
     numeric = _is_number_char(chars)
     # `compact` starts and ends with a bracket, so the edges alternate: start, end, start...
     edges = np.flatnonzero(numeric[1:] != numeric[:-1]) + 1
-    starts, ends = edges[0::2], edges[1::2]
+    # Contiguous copies: every pass below is several times slower on strided views.
+    starts, ends = np.ascontiguousarray(edges[0::2]), np.ascontiguousarray(edges[1::2])
     if len(starts) != count:
         return None
     # Each number must sit alone in a leaf slot: after "[" or ",", before "," or "]". With the
@@ -130,10 +129,17 @@ def _integers(compact: bytes, *, count: int) -> np.ndarray | None:
     longest = int(lengths.max())
     if longest > _MAX_DIGITS or np.any((chars[first_digit] == ord("0")) & (lengths > 1)):
         return None  # too long to be exact, or a leading zero JSON forbids
-    # Horner's rule across all numbers at once, one digit position per pass.
-    values = np.zeros(count, np.int64)
-    for position in range(longest):
-        digits = chars[np.minimum(first_digit + position, len(chars) - 1)].astype(np.int64)
-        values = np.where(position < lengths, values * 10 + (digits - ord("0")), values)
+    # Horner's rule over all numbers at once, one digit column per pass, right-aligned so
+    # that the columns before a shorter number's first digit add nothing. (Column passes over
+    # contiguous arrays: a (count, longest) grid would broadcast over a tiny inner axis.)
+    wide = np.int32 if longest <= 9 else np.int64  # narrower passes when nothing overflows
+    values = np.zeros(count, wide)
+    for column in range(longest):
+        position = ends - (longest - column)
+        digit = chars[np.maximum(position, 0)] - np.uint8(ord("0"))
+        digit[position < first_digit] = 0
+        values *= 10
+        values += digit
+    values = values.astype(np.int64, copy=False)
     values[negative] = -values[negative]
     return values
