@@ -20,7 +20,23 @@ import re
 
 import numpy as np
 
-_BODY = re.compile(rb'\A\s*\{\s*"instances"\s*:\s*(\[.*\])\s*\}\s*\Z', re.DOTALL)
+_WS = rb"[ \t\r\n]*"  # JSON's whitespace; regex \s would also let \v and \f through
+_BODY = re.compile(
+    rb"\A"
+    + _WS
+    + rb"\{"
+    + _WS
+    + rb'"instances"'
+    + _WS
+    + rb":"
+    + _WS
+    + rb"(\[.*\])"
+    + _WS
+    + rb"\}"
+    + _WS
+    + rb"\Z",
+    re.DOTALL,
+)
 _TENSOR_CHARS = b"0123456789-[], \t\r\n"
 _WHITESPACE = b" \t\r\n"
 _NUMBER_CHARS = b"0123456789-"

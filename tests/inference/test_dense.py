@@ -72,6 +72,8 @@ def test_integer_bodies_decode_to_the_same_array_as_the_general_path(body):
         b'{"instances": [1], "inputs": [2]}',
         b'{"inputs": [1]}',
         b"[1]",
+        b'\x0c{"instances": [1]}',  # form feed is not JSON whitespace
+        b'{"instances":\x0b[1]}',
         b"",
     ],
 )
