@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 from kubernetes import client
 
 from tests.sandbox.ctl_support import (
     condition,
-    create_namespace,
-    delete_namespace,
     deployment_manifest,
     events,
     ok,
@@ -17,17 +14,7 @@ from tests.sandbox.ctl_support import (
     write_manifest,
 )
 
-
-@pytest.fixture
-def api(sandbox):
-    return sandbox.api()
-
-
-@pytest.fixture
-def ns(api):
-    name = create_namespace(api, "hpa")
-    yield name
-    delete_namespace(api, name)
+NAMESPACE_PREFIX = "hpa"
 
 
 def _serving(sandbox, api, ns, tmp_path, *, requests=None, replicas=1):

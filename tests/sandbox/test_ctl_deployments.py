@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 from kubernetes import client
 
 from tests.sandbox.ctl_support import (
     condition,
-    create_namespace,
-    delete_namespace,
     deployment_manifest,
     events,
     ok,
@@ -21,16 +18,7 @@ from tests.sandbox.ctl_support import (
 REVISION = "deployment.kubernetes.io/revision"
 
 
-@pytest.fixture
-def api(sandbox):
-    return sandbox.api()
-
-
-@pytest.fixture
-def ns(api):
-    name = create_namespace(api, "deploy")
-    yield name
-    delete_namespace(api, name)
+NAMESPACE_PREFIX = "deploy"
 
 
 def _apps(api):

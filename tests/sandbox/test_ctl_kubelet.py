@@ -4,30 +4,17 @@ from __future__ import annotations
 
 import ipaddress
 
-import pytest
 from kubernetes import client
 
 from tests.sandbox.ctl_support import (
     condition,
-    create_namespace,
-    delete_namespace,
     events,
     ok,
     script,
     wait_for,
 )
 
-
-@pytest.fixture
-def api(sandbox):
-    return sandbox.api()
-
-
-@pytest.fixture
-def ns(api):
-    name = create_namespace(api, "kubelet")
-    yield name
-    delete_namespace(api, name)
+NAMESPACE_PREFIX = "kubelet"
 
 
 def _pod(name, image="nginx:1.25", *, restart_policy="Always", **container):

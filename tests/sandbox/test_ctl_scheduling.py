@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 from kubernetes import client
 
 from sandbox.controllers.nodes import build_node
 from tests.sandbox.ctl_support import (
     condition,
     create_namespace,
-    delete_namespace,
     events,
     wait_for,
 )
@@ -46,16 +44,7 @@ def _unschedulable(api, ns, name):
     return cond is not None and cond.status == "False" and cond
 
 
-@pytest.fixture
-def api(sandbox):
-    return sandbox.api()
-
-
-@pytest.fixture
-def ns(api):
-    name = create_namespace(api, "sched")
-    yield name
-    delete_namespace(api, name)
+NAMESPACE_PREFIX = "sched"
 
 
 def test_it_places_a_gpu_pod_that_tolerates_the_gpu_taint_on_the_gpu_node(api, ns):

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 
-import pytest
 from kubernetes import client
 
 from tests.sandbox.ctl_support import (
-    create_namespace,
-    delete_namespace,
     deployment_manifest,
     ok,
     script,
@@ -17,17 +14,7 @@ from tests.sandbox.ctl_support import (
     write_manifest,
 )
 
-
-@pytest.fixture
-def api(sandbox):
-    return sandbox.api()
-
-
-@pytest.fixture
-def ns(api):
-    name = create_namespace(api, "svc")
-    yield name
-    delete_namespace(api, name)
+NAMESPACE_PREFIX = "svc"
 
 
 def _service(name, *, svc_type="ClusterIP", selector=None, cluster_ip=None, target_port=8080):
