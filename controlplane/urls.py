@@ -9,7 +9,11 @@ def healthz(request):
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
-    path("api/v1/", include("controlplane.api.urls")),
+    # Each app owns its /api/v1/ routes; the project only mounts them.
+    path("api/v1/", include("controlplane.clusters.api_urls")),
+    path("api/v1/", include("controlplane.accounts.api_urls")),
+    path("api/v1/", include("controlplane.audit.api_urls")),
+    path("api/v1/", include("deployments.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("accounts/", include("controlplane.accounts.urls")),

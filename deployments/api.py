@@ -1,7 +1,6 @@
 """/api/v1/clusters/{cluster}/namespaces/{ns}/deployments/...: read through the kube layer;
 scale through the action pipeline (202 + the action's URL)."""
 
-from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -51,12 +50,3 @@ class DeploymentScaleView(APIView):
         )
         body = accepted_body(event)
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
-
-
-_BASE = "clusters/<slug:cluster>/namespaces/<slug:namespace>/deployments/"
-
-api_urlpatterns = [
-    path(_BASE, DeploymentListView.as_view(), name="api-deployment-list"),
-    path(f"{_BASE}<str:name>/", DeploymentDetailView.as_view(), name="api-deployment-detail"),
-    path(f"{_BASE}<str:name>/scale/", DeploymentScaleView.as_view(), name="api-deployment-scale"),
-]

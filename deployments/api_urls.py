@@ -1,0 +1,13 @@
+"""/api/v1/ routes of the deployments app (included by controlplane/urls.py)."""
+
+from django.urls import path
+
+from .api import DeploymentDetailView, DeploymentListView, DeploymentScaleView
+
+_BASE = "clusters/<slug:cluster>/namespaces/<slug:namespace>/deployments/"
+
+urlpatterns = [
+    path(_BASE, DeploymentListView.as_view(), name="api-deployment-list"),
+    path(f"{_BASE}<str:name>/", DeploymentDetailView.as_view(), name="api-deployment-detail"),
+    path(f"{_BASE}<str:name>/scale/", DeploymentScaleView.as_view(), name="api-deployment-scale"),
+]
