@@ -5,6 +5,7 @@ Local defaults are safe for one developer on one machine: an SQLite file and gen
 DATABASE_URL, REDIS_URL and ALLOWED_HOSTS explicitly; `manage.py check --deploy` passes then.
 """
 
+import hashlib
 import os
 import secrets
 from pathlib import Path
@@ -161,8 +162,12 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 # Redis is the Celery broker, the Channels layer and the cache the watcher keeps.
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-# Keeps concurrent test runs and several checkouts on one Redis apart.
-REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "cp")
+# Every key, queue and channel group carries this prefix, so several checkouts, stacks or
+# test runs can share one Redis. The default is derived from the checkout's own path: two
+# checkouts on one machine never take each other's actions unless told to share a prefix.
+REDIS_PREFIX = os.environ.get("REDIS_PREFIX") or (
+    "cp-" + hashlib.sha256(str(BASE_DIR).encode()).hexdigest()[:10]
+)
 
 CACHES = {
     "default": {
@@ -172,10 +177,26 @@ CACHES = {
     }
 }
 
+CHANNEL_LAYER_SOCKET_TIMEOUT = float(os.environ.get("CHANNEL_LAYER_SOCKET_TIMEOUT", "30"))
+
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_PREFIX}:asgi"},
+        "CONFIG": {
+            # redis-py 8 reads with a 5 s socket timeout by default, the same 5 s that
+            # channels_redis blocks in BZPOPMIN while a consumer waits for its next message:
+            # every idle websocket died with "Timeout reading from ..." on that race. The
+            # socket timeout must stay well above the blocking read; it still notices a Redis
+            # that stopped answering.
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT,
+                    "socket_connect_timeout": 5,
+                }
+            ],
+            "prefix": f"{REDIS_PREFIX}:asgi",
+        },
     }
 }
 

@@ -5,6 +5,7 @@ Call it only after the database change it describes has committed (wrap the call
 """
 
 import asyncio
+import hashlib
 import logging
 import threading
 
@@ -13,12 +14,18 @@ from channels.layers import channel_layers, get_channel_layer
 
 log = logging.getLogger(__name__)
 
-# Channel group names allow only ASCII alphanumerics, hyphens, underscores and periods.
-_SAFE = str.maketrans(dict.fromkeys("/: ", "_"))
-
 
 def group_name(*parts: str) -> str:
-    return ".".join(str(part).translate(_SAFE) for part in parts)[:99]
+    """A channel group for what `parts` name (e.g. "kube", cluster, kind, namespace).
+
+    Group names allow fewer than 100 ASCII letters, digits, hyphens, underscores and periods,
+    while cluster, namespace and kind names together can be far longer. The name is the
+    first part (readable in Redis) and a SHA-256 digest of all parts, so two different
+    subscriptions never share a group, whatever their lengths and characters.
+    """
+    digest = hashlib.sha256("\x00".join(str(part) for part in parts).encode()).hexdigest()
+    head = "".join(c for c in str(parts[0]) if c.isascii() and (c.isalnum() or c in "-_"))
+    return f"{head[:24]}.{digest}"
 
 
 def broadcast(*, group: str, message: dict) -> None:
