@@ -13,12 +13,14 @@ from pathlib import Path
 
 from aiohttp import web
 
-from sandbox import controllers, kubeconfig, persistence, scripting, tls
+from sandbox import controllers, kubeconfig, scripting
+from sandbox.apiserver import tls
+from sandbox.apiserver.server import User, make_app
 from sandbox.config import SandboxConfig
-from sandbox.gc import GarbageCollector
-from sandbox.logs import LogBook
-from sandbox.server import User, make_app
-from sandbox.store import Store
+from sandbox.kubelet.logbook import LogBook
+from sandbox.storage import persistence
+from sandbox.storage.gc import GarbageCollector
+from sandbox.storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ class Cluster:
         self.store = Store(watch_history_size=int(self.config.watch_history_size))
         self.logs = LogBook()
         self.logs.attach(self.store)
-        self.metrics = None  # set by the controllers (sandbox.metrics)
+        self.metrics = None  # set by the controllers (sandbox.kubelet.usage)
         auth = self._load_auth()
         self.admin_token = (
             self.options.admin_token or auth.get("admin_token") or secrets.token_urlsafe(24)

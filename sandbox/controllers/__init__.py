@@ -19,8 +19,8 @@ from sandbox.controllers.nodes import ensure_nodes
 from sandbox.controllers.replicaset import ReplicaSetController
 from sandbox.controllers.scheduler import Scheduler
 from sandbox.kubelet import Kubelet, SimulatedRuntime
+from sandbox.kubelet.usage import UsageModel
 from sandbox.machinery.cache import Caches
-from sandbox.metrics import UsageModel
 from sandbox.scripting import get_script
 
 log = logging.getLogger(__name__)

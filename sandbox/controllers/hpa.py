@@ -16,13 +16,13 @@ from sandbox.controllers.hpa_metrics import MetricReader
 from sandbox.controllers.hpa_replicas import MetricError
 from sandbox.machinery.base import Controller
 from sandbox.machinery.cache import Caches
+from sandbox.machinery.selectors import label_matcher
 from sandbox.machinery.util import (
     deepcopy,
     now,
     rfc3339,
     set_condition,
 )
-from sandbox.selectors import label_matcher
 
 log = logging.getLogger(__name__)
 COMPONENT = "horizontal-pod-autoscaler"

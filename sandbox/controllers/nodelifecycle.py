@@ -16,8 +16,8 @@ import contextlib
 import logging
 from typing import Any
 
-from sandbox.errors import ApiError
 from sandbox.machinery.cache import Caches
+from sandbox.machinery.errors import ApiError
 from sandbox.machinery.util import (
     deepcopy,
     get_condition,

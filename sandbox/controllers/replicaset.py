@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sandbox.errors import ApiError
 from sandbox.machinery.base import Controller
 from sandbox.machinery.cache import Caches
+from sandbox.machinery.errors import ApiError
 from sandbox.machinery.util import (
     controller_ref,
     deepcopy,

@@ -13,7 +13,6 @@ import asyncio
 import logging
 from typing import Any
 
-from sandbox.errors import ApiError
 from sandbox.kubelet.envrefs import env_config_error, volume_mount_error
 from sandbox.kubelet.ipam import NodeIPAM
 from sandbox.kubelet.runtime import PullResult, Runtime
@@ -33,6 +32,7 @@ from sandbox.kubelet.state import (
 from sandbox.kubelet.status import pod_status
 from sandbox.machinery.base import Controller
 from sandbox.machinery.cache import Caches
+from sandbox.machinery.errors import ApiError
 from sandbox.machinery.util import (
     get_condition,
     now,

@@ -27,13 +27,13 @@ def test_an_event_in_a_terminating_namespace_is_refused_with_its_name(caplog):
             # the pod bound to a node terminates gracefully, keeping the namespace Terminating
             store.delete("namespaces", None, "ending")
             assert store.get("namespaces", None, "ending")["metadata"]["deletionTimestamp"]
-            with caplog.at_level(logging.WARNING, logger="sandbox.events"):
+            with caplog.at_level(logging.WARNING, logger="sandbox.machinery.events"):
                 store.record_event(pod, reason="Killing", message="Stopping container c",
                                    component="kubelet")  # fmt: skip
             assert store.list("events", "ending") == []
 
     asyncio.run(scenario())
-    [record] = [r for r in caplog.records if r.name == "sandbox.events"]
+    [record] = [r for r in caplog.records if r.name == "sandbox.machinery.events"]
     message = record.getMessage()
     assert "{name}" not in message
     assert 'events "slow.' in message

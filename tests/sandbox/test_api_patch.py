@@ -9,7 +9,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from sandbox import patch
+from sandbox.apiserver import patch
 
 
 def deployment(name: str) -> dict:

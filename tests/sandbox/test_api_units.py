@@ -7,13 +7,13 @@ import base64
 
 import pytest
 
-from sandbox import conversion, protobuf
-from sandbox.errors import ApiError
-from sandbox.resources import BY_KEY
-from sandbox.selectors import field_matcher, label_matcher, selector_string
-from sandbox.store import Store
-from sandbox.tables import human_duration
-from sandbox.validation import parse_quantity
+from sandbox.apiserver import conversion, protobuf
+from sandbox.apiserver.tables import human_duration
+from sandbox.machinery.errors import ApiError
+from sandbox.machinery.resources import BY_KEY
+from sandbox.machinery.selectors import field_matcher, label_matcher, selector_string
+from sandbox.registry.validation import parse_quantity
+from sandbox.storage.store import Store
 
 
 def labelled(**labels: str) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sandbox.errors import ApiError
+from sandbox.machinery.errors import ApiError
 from sandbox.testing import running_cluster
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sandbox.logs import LogBook
+from sandbox.kubelet.logbook import LogBook
 
 
 def test_forgetting_a_pod_drops_all_its_containers_and_nothing_else():

@@ -10,20 +10,20 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox import (
+from sandbox.apiserver import (
     conversion,
     decoding,
     discovery,
-    logs,
     openapi,
     openapi_proto,
     patch,
+    podlogs,
     protobuf,
     tables,
     virtual,
     watch,
 )
-from sandbox.context import (
+from sandbox.apiserver.context import (
     Ctx,
     User,
     dumps,
@@ -34,10 +34,15 @@ from sandbox.context import (
     status_response,
     success_status,
 )
-from sandbox.errors import REASONS, ApiError
-from sandbox.resources import BY_PATH, ResourceType
-from sandbox.selectors import field_equalities, field_matcher, label_matcher, selector_string
-from sandbox.store import Entry, decode_continue, encode_continue
+from sandbox.machinery.errors import REASONS, ApiError
+from sandbox.machinery.resources import BY_PATH, ResourceType
+from sandbox.machinery.selectors import (
+    field_equalities,
+    field_matcher,
+    label_matcher,
+    selector_string,
+)
+from sandbox.storage.store import Entry, decode_continue, encode_continue
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +248,7 @@ class ApiHandlers:
         if not rt.stored:
             return await virtual.serve(self.cluster, ctx, verb)
         if sub == "log":
-            return await self._stream(logs.serve(request, self.cluster, ns or "", name or ""))
+            return await self._stream(podlogs.serve(request, self.cluster, ns or "", name or ""))
         if sub == "scale":
             return await self._scale(ctx, verb)
         if sub == "eviction":
@@ -674,7 +679,7 @@ class ApiHandlers:
             raise ApiError.bad_request("the body must be a Scale object")
         replicas = (new_scale.get("spec") or {}).get("replicas")
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-            from sandbox.errors import invalid_value
+            from sandbox.machinery.errors import invalid_value
 
             raise ApiError.invalid(
                 "Scale",

@@ -3,7 +3,7 @@ aggregated discovery (apidiscovery.k8s.io/v2) form kubectl asks for first."""
 
 from __future__ import annotations
 
-from sandbox.resources import RESOURCES, ResourceType, groups
+from sandbox.machinery.resources import RESOURCES, ResourceType, groups
 
 AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 

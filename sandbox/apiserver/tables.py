@@ -11,9 +11,9 @@ import json
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
-from sandbox.resources import ResourceType
-from sandbox.selectors import selector_string
-from sandbox.store import Entry
+from sandbox.machinery.resources import ResourceType
+from sandbox.machinery.selectors import selector_string
+from sandbox.storage.store import Entry
 
 Col = tuple[str, str, int, str]  # name, type, priority, description
 

@@ -10,11 +10,11 @@ import time
 
 from aiohttp import web
 
-from sandbox import conversion, tables
-from sandbox.errors import ApiError
-from sandbox.resources import ResourceType
-from sandbox.selectors import Matcher
-from sandbox.store import Entry, Watcher
+from sandbox.apiserver import conversion, tables
+from sandbox.machinery.errors import ApiError
+from sandbox.machinery.resources import ResourceType
+from sandbox.machinery.selectors import Matcher
+from sandbox.storage.store import Entry, Watcher
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import struct
 from datetime import UTC, datetime
 from functools import cache
 
-from sandbox.errors import ApiError
+from sandbox.machinery.errors import ApiError
 
 MAGIC = b"k8s\x00"
 CONTENT_TYPE = "application/vnd.kubernetes.protobuf"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.errors import (
+from sandbox.machinery.errors import (
     ApiError,
     duplicate,
     forbidden_field,
@@ -15,7 +15,8 @@ from sandbox.errors import (
     required,
     unsupported,
 )
-from sandbox.fields import (
+from sandbox.machinery.resources import ResourceType
+from sandbox.registry.fields import (
     CONFIG_KEY,
     Causes,
     parse_quantity,
@@ -23,8 +24,7 @@ from sandbox.fields import (
     validate_labels,
     validate_meta,
 )
-from sandbox.resources import ResourceType
-from sandbox.validation_workloads import deployment, job, pod, replicaset
+from sandbox.registry.validation_workloads import deployment, job, pod, replicaset
 
 __all__ = ["parse_quantity", "validate", "validate_status"]
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import time
 
-from sandbox.errors import ApiError
+from sandbox.machinery.errors import ApiError
 
 log = logging.getLogger(__name__)
 
 
 def _now() -> str:
-    from sandbox.store import now_iso
+    from sandbox.storage.store import now_iso
 
     return now_iso()
 

@@ -12,8 +12,8 @@ import logging
 import time
 from datetime import datetime
 
-from sandbox.errors import ApiError
-from sandbox.resources import STORED
+from sandbox.machinery.errors import ApiError
+from sandbox.machinery.resources import STORED
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +231,6 @@ def _epoch(stamp: str) -> float:
 
 
 def _rt_for(ref: dict):
-    from sandbox.resources import for_api_version
+    from sandbox.machinery.resources import for_api_version
 
     return for_api_version(ref.get("apiVersion", ""), ref.get("kind", ""))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.errors import (
+from sandbox.machinery.errors import (
     ApiError,
     duplicate,
     forbidden_field,
@@ -12,7 +12,7 @@ from sandbox.errors import (
     required,
     unsupported,
 )
-from sandbox.fields import (
+from sandbox.registry.fields import (
     DNS1123_LABEL,
     MSG_LABEL,
     Causes,
@@ -185,7 +185,7 @@ def validate_pod_spec(spec: Any, path: str, c: Causes, *, restart: tuple[str, ..
 
 
 def selector_and_template(spec: dict, c: Causes, kind_word: str) -> None:
-    from sandbox.selectors import label_matcher
+    from sandbox.machinery.selectors import label_matcher
 
     sel = spec.get("selector")
     if not sel:

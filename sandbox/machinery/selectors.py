@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from sandbox.errors import ApiError
+from sandbox.machinery.errors import ApiError
 
 Matcher = Callable[[dict], bool]
 

@@ -1,4 +1,4 @@
-"""ApiError: an error the API server reports as a metav1.Status (re-exported by sandbox.store)."""
+"""ApiError: an error the API server reports as a metav1.Status."""
 
 from __future__ import annotations
 

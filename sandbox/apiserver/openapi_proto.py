@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from functools import cache
 
-from sandbox import openapi
+from sandbox.apiserver import openapi
 
 ACCEPT = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
 # what kube-apiserver answers with: "@" is not valid in a media type Go's mime parser accepts

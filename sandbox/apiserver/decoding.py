@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sandbox import schema
-from sandbox.errors import ApiError
-from sandbox.resources import ResourceType
+from sandbox.apiserver import schema
+from sandbox.machinery.errors import ApiError
+from sandbox.machinery.resources import ResourceType
 
 # Dict[str, str] / str fields that hold resource.Quantity values (numbers are accepted there)
 _QUANTITY_FIELDS = {

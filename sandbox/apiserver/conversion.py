@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 
-from sandbox.resources import ResourceType
+from sandbox.machinery.resources import ResourceType
 
 HPA = "horizontalpodautoscalers.autoscaling"
 

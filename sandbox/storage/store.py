@@ -19,10 +19,10 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
-from sandbox import defaults, validation
-from sandbox.errors import ApiError
-from sandbox.resources import BY_KEY, ResourceType, resolve
-from sandbox.selectors import Matcher, label_matcher
+from sandbox.machinery.errors import ApiError
+from sandbox.machinery.resources import BY_KEY, ResourceType, resolve
+from sandbox.machinery.selectors import Matcher, label_matcher
+from sandbox.registry import defaults, validation
 
 __all__ = ["ApiError", "Entry", "Store", "Watcher", "now_iso"]
 
@@ -620,7 +620,7 @@ class Store:
         type: str = "Normal",
         component: str,
     ) -> None:
-        from sandbox.events import record_event
+        from sandbox.machinery.events import record_event
 
         record_event(self, involved, reason=reason, message=message, type=type, component=component)
 

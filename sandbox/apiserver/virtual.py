@@ -9,9 +9,9 @@ import uuid
 
 from aiohttp import web
 
-from sandbox.context import Ctx, User, json_response, read_body
-from sandbox.errors import ApiError
-from sandbox.selectors import label_matcher
+from sandbox.apiserver.context import Ctx, User, json_response, read_body
+from sandbox.machinery.errors import ApiError
+from sandbox.machinery.selectors import label_matcher
 
 
 async def serve(cluster, ctx: Ctx, verb: str) -> web.Response:
@@ -238,7 +238,7 @@ def _table(rows: list[dict], columns: list[tuple[str, str]]) -> dict:
 
 def _metrics_table(items: list[dict], *, pods: bool) -> dict:
     """The metrics server's Table: usage summed over a pod's containers, and the window."""
-    from sandbox.fields import parse_quantity
+    from sandbox.registry.fields import parse_quantity
 
     rows = []
     for m in items:

@@ -11,9 +11,9 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from sandbox import protobuf
-from sandbox.errors import ApiError
-from sandbox.resources import ResourceType
+from sandbox.apiserver import protobuf
+from sandbox.machinery.errors import ApiError
+from sandbox.machinery.resources import ResourceType
 
 TABLE_MARK = "as=Table"
 

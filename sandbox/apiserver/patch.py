@@ -7,8 +7,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from sandbox import schema
-from sandbox.errors import ApiError
+from sandbox.apiserver import schema
+from sandbox.machinery.errors import ApiError
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import copy
 
-from sandbox.resources import ResourceType
+from sandbox.machinery.resources import ResourceType
 
 
 def _image_pull_policy(image: str) -> str:

@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sandbox.resources import STORED
+from sandbox.machinery.resources import STORED
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sandbox.errors import (
+from sandbox.machinery.errors import (
     invalid_value,
     required,
 )
-from sandbox.resources import ResourceType
+from sandbox.machinery.resources import ResourceType
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(

@@ -11,8 +11,8 @@ import hashlib
 import json
 from functools import cache
 
-from sandbox import schema
-from sandbox.resources import RESOURCES, ResourceType, groups
+from sandbox.apiserver import schema
+from sandbox.machinery.resources import RESOURCES, ResourceType, groups
 
 _META_TYPES = {
     "V1ObjectMeta",
