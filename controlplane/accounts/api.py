@@ -1,4 +1,5 @@
-"""/api/v1/clusters/{cluster}/grants/: who holds which role on a cluster (admins only)."""
+"""/api/v1/clusters/{cluster}/grants/: who holds which role on a cluster (admins only);
+/api/v1/users/: people (superusers and cluster admins)."""
 
 from django.core.exceptions import PermissionDenied
 from drf_spectacular.utils import extend_schema
@@ -6,11 +7,26 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from controlplane.clusters.models import Cluster
 from controlplane.clusters.selectors import cluster_get
 
 from .roles import Role
-from .selectors import role_grant_get, role_grant_list, user_can
-from .services import role_grant_delete, role_grant_set
+from .selectors import (
+    role_grant_get,
+    role_grant_list,
+    user_can,
+    user_can_manage_users,
+    user_get,
+    user_list,
+)
+from .services import (
+    role_grant_delete,
+    role_grant_set,
+    user_create,
+    user_deactivate,
+    user_password_link_issue,
+    user_reactivate,
+)
 
 
 class RoleGrantSerializer(serializers.Serializer):
@@ -65,3 +81,134 @@ class RoleGrantDetailView(APIView):
         grant = role_grant_get(cluster=obj, username=username)
         role_grant_delete(actor=request.user, grant=grant, request_id=request.request_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- /api/v1/users/ ---------------------------------------------------------------------------
+
+
+class UserRoleSerializer(serializers.Serializer):
+    cluster = serializers.CharField(source="cluster.name")
+    role = serializers.ChoiceField(choices=Role.choices())
+    namespaces = serializers.ListField(child=serializers.CharField())
+
+
+class UserSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    email = serializers.CharField()
+    is_active = serializers.BooleanField()
+    is_superuser = serializers.BooleanField()
+    date_joined = serializers.DateTimeField()
+    last_login = serializers.DateTimeField(allow_null=True)
+    roles = UserRoleSerializer(
+        many=True,
+        source="visible_grants",
+        help_text="Roles on the clusters the caller administers (all, for superusers).",
+    )
+
+
+class UserCreateSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    cluster = serializers.SlugField(
+        required=False, help_text="With role: a first role grant on this cluster."
+    )
+    role = serializers.ChoiceField(choices=Role.choices(), required=False)
+    namespaces = serializers.ListField(child=serializers.CharField(), required=False)
+
+    def validate(self, attrs):
+        if ("cluster" in attrs) != ("role" in attrs):
+            missing = "role" if "cluster" in attrs else "cluster"
+            raise serializers.ValidationError({missing: ["Give both a cluster and a role."]})
+        return attrs
+
+
+class UserCreatedSerializer(UserSerializer):
+    password_link = serializers.CharField(
+        help_text="One-time link with which the user sets their password. Shown only here."
+    )
+    password_link_expires = serializers.DateTimeField()
+
+
+class UserUpdateSerializer(serializers.Serializer):
+    is_active = serializers.BooleanField(
+        help_text="false deactivates (sessions end, API tokens are revoked); true reactivates."
+    )
+
+
+class PasswordLinkSerializer(serializers.Serializer):
+    password_link = serializers.CharField(source="url")
+    password_link_expires = serializers.DateTimeField(source="expires")
+
+
+def _require_user_admin(request) -> None:
+    if not user_can_manage_users(user=request.user):
+        raise PermissionDenied("Only superusers and cluster admins manage users.")
+
+
+def _base_url(request) -> str:
+    return request.build_absolute_uri("/")
+
+
+class UserListView(APIView):
+    @extend_schema(responses=UserSerializer(many=True))
+    def get(self, request):
+        _require_user_admin(request)
+        return Response(UserSerializer(user_list(actor=request.user), many=True).data)
+
+    @extend_schema(request=UserCreateSerializer, responses={201: UserCreatedSerializer})
+    def post(self, request):
+        form = UserCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        cluster = None
+        if data.get("cluster"):
+            cluster = Cluster.objects.filter(name=data["cluster"]).first()
+            if cluster is None or not user_can(
+                user=request.user, permission="view", cluster=cluster
+            ):
+                raise serializers.ValidationError({"cluster": ["No such cluster."]})
+        created = user_create(
+            actor=request.user,
+            username=data["username"],
+            email=data["email"],
+            cluster=cluster,
+            role=data.get("role"),
+            namespaces=data.get("namespaces") or [],
+            base_url=_base_url(request),
+            request_id=request.request_id,
+        )
+        user = user_get(actor=request.user, username=created.user.username)
+        user.password_link = created.password_link.url
+        user.password_link_expires = created.password_link.expires
+        return Response(UserCreatedSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class UserDetailView(APIView):
+    @extend_schema(responses=UserSerializer)
+    def get(self, request, username):
+        _require_user_admin(request)
+        return Response(UserSerializer(user_get(actor=request.user, username=username)).data)
+
+    @extend_schema(request=UserUpdateSerializer, responses=UserSerializer)
+    def patch(self, request, username):
+        _require_user_admin(request)
+        user = user_get(actor=request.user, username=username)
+        form = UserUpdateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        change = user_deactivate if not form.validated_data["is_active"] else user_reactivate
+        change(actor=request.user, user=user, request_id=request.request_id)
+        return Response(UserSerializer(user_get(actor=request.user, username=username)).data)
+
+
+class UserPasswordLinkView(APIView):
+    @extend_schema(request=None, responses={201: PasswordLinkSerializer})
+    def post(self, request, username):
+        _require_user_admin(request)
+        user = user_get(actor=request.user, username=username)
+        link = user_password_link_issue(
+            actor=request.user,
+            user=user,
+            base_url=_base_url(request),
+            request_id=request.request_id,
+        )
+        return Response(PasswordLinkSerializer(link).data, status=status.HTTP_201_CREATED)

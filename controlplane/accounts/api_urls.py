@@ -2,7 +2,13 @@
 
 from django.urls import path
 
-from .api import RoleGrantDetailView, RoleGrantListView
+from .api import (
+    RoleGrantDetailView,
+    RoleGrantListView,
+    UserDetailView,
+    UserListView,
+    UserPasswordLinkView,
+)
 
 urlpatterns = [
     path("clusters/<slug:cluster>/grants/", RoleGrantListView.as_view(), name="api-rolegrant-list"),
@@ -10,5 +16,12 @@ urlpatterns = [
         "clusters/<slug:cluster>/grants/<str:username>/",
         RoleGrantDetailView.as_view(),
         name="api-rolegrant-detail",
+    ),
+    path("users/", UserListView.as_view(), name="api-user-list"),
+    path("users/<str:username>/", UserDetailView.as_view(), name="api-user-detail"),
+    path(
+        "users/<str:username>/password-link/",
+        UserPasswordLinkView.as_view(),
+        name="api-user-password-link",
     ),
 ]

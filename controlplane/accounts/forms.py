@@ -11,3 +11,21 @@ class RoleGrantForm(forms.Form):
         help_text="Comma-separated; leave empty for the whole cluster.",
         widget=forms.TextInput(attrs={"placeholder": "e.g. serving, training"}),
     )
+
+
+class UserCreateForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    email = forms.EmailField(required=False)
+    cluster = forms.ChoiceField(
+        required=False, label="Role on cluster", help_text="Optional: a first role grant."
+    )
+    role = forms.ChoiceField(choices=[("", "no role"), *Role.choices()], required=False)
+    namespaces = forms.CharField(
+        required=False,
+        help_text="Comma-separated; leave empty for the whole cluster.",
+        widget=forms.TextInput(attrs={"placeholder": "e.g. serving, training"}),
+    )
+
+    def __init__(self, *args, clusters=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["cluster"].choices = [("", "none")] + [(c.name, c.label) for c in clusters]

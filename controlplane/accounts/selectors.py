@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db.models import QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 from rest_framework.authtoken.models import Token
 
@@ -79,3 +80,59 @@ def role_grant_get(*, cluster: Cluster, username: str) -> RoleGrant:
 def api_token_get(*, user: User) -> Token | None:
     """The user's API token (its creation date; the key is never shown again)."""
     return Token.objects.filter(user=user).only("created").first()
+
+
+# --- Users ------------------------------------------------------------------------------------
+# Who manages people: superusers, and anyone holding the admin role on a whole cluster. A
+# cluster admin grants roles only on the clusters they administer, and deactivates (or sees
+# the API tokens of) only people who are not superusers and hold no role outside those
+# clusters: nobody can lock out someone with more reach than their own.
+
+
+def admin_cluster_ids(*, user: User) -> set[int] | None:
+    """Ids of the clusters `user` administers as a whole; None means every cluster."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return set()
+    if user.is_superuser:
+        return None
+    grants = RoleGrant.objects.filter(user=user, role=Role.ADMIN.slug)
+    return {
+        grant.cluster_id
+        for grant in grants.only("cluster_id", "namespaces")
+        if not grant.namespaces
+    }
+
+
+def user_can_manage_users(*, user: User) -> bool:
+    return admin_cluster_ids(user=user) != set()
+
+
+def user_manages(*, actor: User, user) -> bool:
+    """Whether `actor` may deactivate `user`, issue them a password link, see their tokens."""
+    clusters = admin_cluster_ids(user=actor)
+    if clusters is None:
+        return True
+    if not clusters or user.is_superuser:
+        return False
+    held = set(RoleGrant.objects.filter(user=user).values_list("cluster_id", flat=True))
+    return held <= clusters
+
+
+def user_list(*, actor: User) -> QuerySet:
+    """Every user, with the grants `actor` may see prefetched as `visible_grants`."""
+    clusters = admin_cluster_ids(user=actor)
+    grants = RoleGrant.objects.select_related("cluster").order_by("cluster__name")
+    if clusters is not None:
+        grants = grants.filter(cluster_id__in=clusters)
+    return (
+        get_user_model()
+        .objects.order_by("username")
+        .prefetch_related(Prefetch("role_grants", queryset=grants, to_attr="visible_grants"))
+    )
+
+
+def user_get(*, actor: User, username: str):
+    user = user_list(actor=actor).filter(username=username).first()
+    if user is None:
+        raise Http404(f"No user named {username!r}.")
+    return user

@@ -6,7 +6,21 @@ from . import views
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("set-password/<uidb64>/<token>/", views.PasswordSetView.as_view(), name="password-set"),
     path("token/", views.api_token, name="api-token"),
+    path("users/", views.user_index, name="users"),
+    path("users/<str:username>/", views.user_detail, name="user-detail"),
+    path(
+        "users/<str:username>/deactivate/",
+        views.user_deactivate_confirm,
+        name="user-deactivate",
+    ),
+    path("users/<str:username>/reactivate/", views.user_reactivate_view, name="user-reactivate"),
+    path(
+        "users/<str:username>/password-link/",
+        views.user_password_link,
+        name="user-password-link",
+    ),
     path("grants/", views.grant_index, name="role-grants"),
     path("grants/<slug:cluster>/", views.grant_cluster, name="role-grants-cluster"),
     path(

@@ -1,18 +1,42 @@
-"""Pages: sign in/out (Django's auth views), your API token, role grants (admins)."""
+"""Pages: sign in/out (Django's auth views), setting a password from a one-time link, your
+API tokens, users (superusers and cluster admins) and role grants (admins)."""
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from controlplane.audit.services import action_refuse
+from controlplane.clusters.models import Cluster
 from controlplane.clusters.selectors import cluster_get, cluster_list
 
-from .forms import RoleGrantForm
-from .selectors import api_token_get, role_grant_get, role_grant_list, user_can
-from .services import api_token_create, api_token_revoke, role_grant_delete, role_grant_set
+from .forms import RoleGrantForm, UserCreateForm
+from .selectors import (
+    admin_cluster_ids,
+    api_token_get,
+    role_grant_get,
+    role_grant_list,
+    user_can,
+    user_can_manage_users,
+    user_get,
+    user_list,
+    user_manages,
+)
+from .services import (
+    api_token_create,
+    api_token_revoke,
+    role_grant_delete,
+    role_grant_set,
+    user_create,
+    user_deactivate,
+    user_password_link_issue,
+    user_password_set,
+    user_reactivate,
+)
 
 
 class LoginView(auth_views.LoginView):
@@ -22,6 +46,31 @@ class LoginView(auth_views.LoginView):
 
 class LogoutView(auth_views.LogoutView):
     pass
+
+
+class PasswordSetView(auth_views.PasswordResetConfirmView):
+    """Where a new user (or one given a fresh link) chooses a password, then logs in.
+
+    Django's view moves the token from the URL into the session before showing the form, so
+    it never leaks through a Referer header; the token stops working once the password is set.
+    """
+
+    template_name = "registration/password_set.html"
+    success_url = reverse_lazy("login")
+
+    def get_user(self, uidb64):
+        user = super().get_user(uidb64)
+        return user if user is not None and user.is_active else None
+
+    def form_valid(self, form):
+        user_password_set(
+            user=self.user,
+            password=form.cleaned_data["new_password1"],
+            request_id=self.request.request_id,
+        )
+        del self.request.session[INTERNAL_RESET_SESSION_TOKEN]
+        messages.success(self.request, "Your password is set. Log in with it now.")
+        return redirect(self.success_url)
 
 
 @login_required
@@ -119,3 +168,117 @@ def grant_revoke(request, cluster, username):
     role_grant_delete(actor=request.user, grant=grant, request_id=request.request_id)
     messages.success(request, f"Revoked {username}'s role on {obj.name}.")
     return redirect("role-grants-cluster", cluster=obj.name)
+
+
+# --- Users ------------------------------------------------------------------------------------
+
+
+def _base_url(request) -> str:
+    return request.build_absolute_uri("/")
+
+
+def _require_user_admin(request) -> None:
+    if not user_can_manage_users(user=request.user):
+        raise PermissionDenied("Only superusers and cluster admins manage users.")
+
+
+def _grantable_clusters(user):
+    ids = admin_cluster_ids(user=user)
+    clusters = Cluster.objects.all()
+    return list(clusters if ids is None else clusters.filter(id__in=ids))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def user_index(request):
+    _require_user_admin(request)
+    clusters = _grantable_clusters(request.user)
+    form = UserCreateForm(request.POST or None, clusters=clusters)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        cluster = next((c for c in clusters if c.name == data["cluster"]), None)
+        try:
+            created = user_create(
+                actor=request.user,
+                username=data["username"],
+                email=data["email"],
+                cluster=cluster,
+                role=data["role"] or None,
+                namespaces=data["namespaces"],
+                base_url=_base_url(request),
+                request_id=request.request_id,
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            # Rendered, not redirected: the link is on this response and nowhere else.
+            return render(
+                request,
+                "accounts/user_link.html",
+                {"subject": created.user, "link": created.password_link, "created": True},
+                status=201,
+            )
+    users = [
+        {"user": user, "manageable": user_manages(actor=request.user, user=user)}
+        for user in user_list(actor=request.user)
+    ]
+    return render(request, "accounts/user_index.html", {"users": users, "form": form})
+
+
+def _managed_user(request, username):
+    _require_user_admin(request)
+    return user_get(actor=request.user, username=username)
+
+
+@login_required
+def user_detail(request, username):
+    subject = _managed_user(request, username)
+    return render(
+        request,
+        "accounts/user_detail.html",
+        {
+            "subject": subject,
+            "manageable": user_manages(actor=request.user, user=subject),
+            "is_self": subject.pk == request.user.pk,
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def user_deactivate_confirm(request, username):
+    subject = _managed_user(request, username)
+    if request.method == "POST":
+        user_deactivate(actor=request.user, user=subject, request_id=request.request_id)
+        messages.success(request, f"{subject.username} is deactivated; their sessions ended.")
+        return redirect("user-detail", username=subject.username)
+    return render(request, "accounts/user_deactivate.html", {"subject": subject})
+
+
+@login_required
+@require_POST
+def user_reactivate_view(request, username):
+    subject = _managed_user(request, username)
+    user_reactivate(actor=request.user, user=subject, request_id=request.request_id)
+    messages.success(request, f"{subject.username} may log in again.")
+    return redirect("user-detail", username=subject.username)
+
+
+@login_required
+@require_POST
+def user_password_link(request, username):
+    subject = _managed_user(request, username)
+    try:
+        link = user_password_link_issue(
+            actor=request.user,
+            user=subject,
+            base_url=_base_url(request),
+            request_id=request.request_id,
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("user-detail", username=subject.username)
+    return render(
+        request, "accounts/user_link.html", {"subject": subject, "link": link, "created": False}
+    )
