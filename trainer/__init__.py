@@ -1,0 +1,1 @@
+"""Training: the program that trains a model inside a Kubernetes Job (`trainer.program`)."""
