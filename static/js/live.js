@@ -30,6 +30,32 @@
     });
   }
 
+  // The server closes the socket with this code when the session is gone (logged out in
+  // another tab, expired): controlplane/live/consumers.py CLOSE_UNAUTHENTICATED.
+  var CLOSE_UNAUTHENTICATED = 4401;
+
+  function loginUrl() {
+    var login = document.body.dataset.loginUrl || "/accounts/login/";
+    return login + "?next=" + encodeURIComponent(location.pathname + location.search);
+  }
+
+  var ended = false;
+
+  function sessionEnded() {
+    // Refreshes still pending would only be sent to the login page: the indicator says it.
+    ended = true;
+    pending.forEach(function (timer) { clearTimeout(timer); });
+    pending.clear();
+    document.querySelectorAll("[data-live-indicator]").forEach(function (el) {
+      var link = document.createElement("a");
+      link.href = loginUrl();
+      link.textContent = "sign in again";
+      el.textContent = "session ended — ";
+      el.appendChild(link);
+      el.dataset.state = "ended";
+    });
+  }
+
   function refresh(el) {
     // A user typing into a form inside the section keeps their input: refresh after blur.
     if (el.contains(document.activeElement) && document.activeElement.tagName === "INPUT") {
@@ -43,7 +69,7 @@
   function schedule(el) {
     // Sections are swapped (outerHTML): track them by id, not by element.
     var key = el.id;
-    if (pending.has(key)) return;
+    if (ended || pending.has(key)) return;
     var since = Date.now() - (lastRefresh.get(key) || 0);
     var delay = Math.max(DEBOUNCE_MS, MIN_INTERVAL_MS - since);
     pending.set(key, setTimeout(function () {
@@ -110,8 +136,8 @@
       }
     };
     socket.onclose = function (event) {
-      if (event.code === 4401) {
-        setIndicator("signed out: reload to log in", "error");
+      if (event.code === CLOSE_UNAUTHENTICATED) {
+        sessionEnded();
         return;
       }
       var delay = Math.min(30000, 500 * Math.pow(2, attempt));
