@@ -1,5 +1,5 @@
-"""The Cluster: store, logs, garbage collector, controllers and the HTTP server, wired together
-on one asyncio loop."""
+"""The Cluster: storage, the registry over it, logs, garbage collector, controllers and the
+HTTP server, wired together on one asyncio loop."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from sandbox.apiserver import tls
 from sandbox.apiserver.server import User, make_app
 from sandbox.config import SandboxConfig
 from sandbox.kubelet.logbook import LogBook
+from sandbox.registry.generic import Registry
 from sandbox.storage import persistence
 from sandbox.storage.gc import GarbageCollector
 from sandbox.storage.store import Store
@@ -57,9 +58,11 @@ class Cluster:
     def __init__(self, options: ClusterOptions | None = None, config=None) -> None:
         self.options = options or ClusterOptions()
         self.config = config if config is not None else load_config()
-        self.store = Store(watch_history_size=int(self.config.watch_history_size))
+        self.storage = Store(watch_history_size=int(self.config.watch_history_size))
+        # every component, the HTTP handlers included, writes through the registry
+        self.api = Registry(self.storage)
         self.logs = LogBook()
-        self.logs.attach(self.store)
+        self.logs.attach(self.api)
         self.metrics = None  # set by the controllers (sandbox.kubelet.usage)
         auth = self._load_auth()
         self.admin_token = (
@@ -121,10 +124,10 @@ class Cluster:
     def _bootstrap(self) -> None:
         restored = False
         if self.options.state is not None:
-            restored = persistence.restore(self.store, Path(self.options.state))
+            restored = persistence.restore(self.storage, Path(self.options.state))
         for ns in BOOT_NAMESPACES:
-            if self.store.get("namespaces", None, ns) is None:
-                self.store.create("namespaces", {"metadata": {"name": ns}})
+            if self.api.get("namespaces", None, ns) is None:
+                self.api.create("namespaces", {"metadata": {"name": ns}})
         if not restored:
             log.info("starting with an empty cluster")
 
@@ -132,11 +135,11 @@ class Cluster:
         """Every namespace gets a `default` ServiceAccount, as the token controller does."""
 
         def ensure(ns: str) -> None:
-            namespace = self.store.get("namespaces", None, ns)
+            namespace = self.api.get("namespaces", None, ns)
             if namespace is None or namespace["metadata"].get("deletionTimestamp"):
                 return
-            if self.store.get("serviceaccounts", ns, "default") is None:
-                self.store.create(
+            if self.api.get("serviceaccounts", ns, "default") is None:
+                self.api.create(
                     "serviceaccounts", {"metadata": {"name": "default", "namespace": ns}}
                 )
 
@@ -144,13 +147,13 @@ class Cluster:
             if etype == "ADDED":
                 asyncio.get_running_loop().call_soon(ensure, obj["metadata"]["name"])
 
-        self.store.subscribe("namespaces", on_ns)
-        for ns in self.store.list("namespaces"):
+        self.api.subscribe("namespaces", on_ns)
+        for ns in self.api.list("namespaces"):
             ensure(ns["metadata"]["name"])
 
     async def start(self) -> str:
         self._bootstrap()
-        self.gc = GarbageCollector(self.store)
+        self.gc = GarbageCollector(self.storage, self.api)
         self._tasks.append(asyncio.create_task(self.gc.run(), name="sandbox-gc"))
         ttl = float(self.options.event_ttl)
         self._tasks.append(
@@ -162,7 +165,7 @@ class Cluster:
         if self.options.state is not None:
             interval = float(self.config.state_flush_interval)
             self.state_writer = persistence.StateWriter(
-                self.store, Path(self.options.state), interval
+                self.storage, Path(self.options.state), interval
             )
         if self.options.controllers:
             self._tasks.extend(controllers.start(self))
@@ -215,7 +218,7 @@ class Cluster:
         # end open watches and log streams cleanly (their chunked responses complete), then
         # cancel whatever did not finish in time
         self.stopping.set()
-        self.store.close_watchers()
+        self.storage.close_watchers()
         self.logs.wake_all()
         streams = [t for t in self.streams if not t.done()]
         if streams:

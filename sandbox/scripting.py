@@ -494,7 +494,7 @@ def add_routes(app: web.Application, cluster: Any) -> None:
 
     async def fail_node(request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        if cluster.store.get("nodes", None, name) is None:
+        if cluster.api.get("nodes", None, name) is None:
             return _error(404, f'node "{name}" not found', "name")
         script.failed_nodes.add(name)
         script.changed()

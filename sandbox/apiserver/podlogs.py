@@ -55,8 +55,8 @@ def _container_state(pod: dict, container: str) -> dict:
 
 async def serve(request, cluster, ns: str, name: str):
     """GET pods/NAME/log with the options of the real kubelet-backed endpoint."""
-    store, book = cluster.store, cluster.logs
-    pod = store.get("pods", ns, name)
+    api, book = cluster.api, cluster.logs
+    pod = api.get("pods", ns, name)
     if pod is None:
         raise ApiError.not_found("pods", name)
     q = request.query
@@ -150,7 +150,7 @@ async def serve(request, cluster, ns: str, name: str):
             stopping = getattr(cluster, "stopping", None)
             if stopping is not None and stopping.is_set():
                 break  # the server is stopping: end the stream cleanly
-            pod = store.get("pods", ns, name)
+            pod = api.get("pods", ns, name)
             if pod is None or pod["metadata"].get("uid") != _uid(request, pod):
                 break
             cs = _container_state(pod, container)

@@ -1,4 +1,5 @@
-"""The HTTP API server: authentication, routing, and the REST verbs over the store."""
+"""The HTTP API server: authentication, routing, and the REST verbs: writes go through the
+registry, lists and gets read storage's cached serializations."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ from sandbox.machinery.selectors import (
     label_matcher,
     selector_string,
 )
-from sandbox.storage.store import Entry, decode_continue, encode_continue
+from sandbox.storage.entry import Entry
+from sandbox.storage.paging import decode_continue, encode_continue
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +134,8 @@ def _bool(value: str | None) -> bool:
 class ApiHandlers:
     def __init__(self, cluster) -> None:
         self.cluster = cluster
-        self.store = cluster.store
+        self.api = cluster.api
+        self.storage = cluster.storage
 
     # ---- non-resource endpoints ----
 
@@ -320,7 +323,7 @@ class ApiHandlers:
             data = tables.table_bytes(
                 ctx.rt,
                 [entry],
-                resource_version=self.store.resource_version,
+                resource_version=self.storage.resource_version,
                 include_object=ctx.include_object,
             )
             return json_response(data, status)
@@ -330,7 +333,7 @@ class ApiHandlers:
         return resp
 
     async def _get(self, ctx: Ctx) -> web.Response:
-        entry = self.store.get_entry(ctx.rt.key, ctx.ns, ctx.name)
+        entry = self.storage.get_entry(ctx.rt.key, ctx.ns, ctx.name)
         if entry is None:
             raise ApiError.not_found(ctx.rt, ctx.name)
         if ctx.wants_table:
@@ -352,15 +355,15 @@ class ApiHandlers:
         if ctx.rt.key == "pods" and fields.get("spec.nodeName"):
             keys = sorted(
                 (p["metadata"]["namespace"], p["metadata"]["name"])
-                for p in self.store.pods_on_node(fields["spec.nodeName"])
+                for p in self.api.pods_on_node(fields["spec.nodeName"])
                 if not ctx.ns or p["metadata"]["namespace"] == ctx.ns
             )
             return keys, True
         if fields.get("metadata.name") and (ctx.ns or not ctx.rt.namespaced):
             key = ((ctx.ns or ""), fields["metadata.name"])
-            ok = self.store.get_entry(ctx.rt.key, ctx.ns, fields["metadata.name"]) is not None
+            ok = self.storage.get_entry(ctx.rt.key, ctx.ns, fields["metadata.name"]) is not None
             return ([key] if ok else []), True
-        return self.store.sorted_keys(ctx.rt.key, ctx.ns if ctx.rt.namespaced else None), False
+        return self.storage.sorted_keys(ctx.rt.key, ctx.ns if ctx.rt.namespaced else None), False
 
     async def _list(self, ctx: Ctx) -> web.Response:
         q = ctx.request.query
@@ -375,10 +378,10 @@ class ApiHandlers:
         cont = q.get("continue")
         if cont:
             token_rv, last = decode_continue(cont)
-            if token_rv < self.store.compacted_rv:
-                raise _continue_expired(token_rv, last, self.store.resource_version)
+            if token_rv < self.storage.compacted_rv:
+                raise _continue_expired(token_rv, last, self.storage.resource_version)
             start = bisect_right(keys, last)
-        entry_at = self.store.entry_at
+        entry_at = self.storage.entry_at
         key = ctx.rt.key
         selected: list[Entry] = []
         next_token = None
@@ -397,12 +400,12 @@ class ApiHandlers:
             selected.append(entry)
             if limit and len(selected) >= limit:
                 if i < n:
-                    next_token = encode_continue(self.store.resource_version, keys[i - 1])
+                    next_token = encode_continue(self.storage.resource_version, keys[i - 1])
                 break
         remaining = None
         if next_token and not filtered and not narrowed:
             remaining = n - i
-        rv = self.store.resource_version
+        rv = self.storage.resource_version
         if ctx.wants_table:
             objects = None
             if conversion.needs_conversion(ctx.rt, ctx.version):
@@ -444,7 +447,7 @@ class ApiHandlers:
         return await self._stream(
             watch.serve(
                 ctx.request,
-                self.store,
+                self.storage,
                 ctx.rt,
                 ctx.version,
                 ctx.ns if ctx.rt.namespaced else None,
@@ -513,27 +516,27 @@ class ApiHandlers:
         if not ctx.ns and ctx.rt.namespaced:
             raise not_found_path()
         obj = conversion.from_version(ctx.rt, ctx.version, body, None)
-        created = self.store.create(ctx.rt.key, obj, dry_run=ctx.dry_run)
+        created = self.api.create(ctx.rt.key, obj, dry_run=ctx.dry_run)
         return self._respond_obj(ctx, created, 201, warnings)
 
     async def _update(self, ctx: Ctx) -> web.Response:
         body = await read_body(ctx)
         warnings = self._decode(ctx, body)
         self._check_namespace(ctx, body)
-        current = self.store.get(ctx.rt.key, ctx.ns, ctx.name)
+        current = self.api.get(ctx.rt.key, ctx.ns, ctx.name)
         if current is None:
             raise ApiError.not_found(ctx.rt, ctx.name)
         obj = conversion.from_version(ctx.rt, ctx.version, body, current)
         if ctx.sub == "status" or (ctx.sub == "finalize"):
-            result = self.store.update_status(ctx.rt.key, obj, dry_run=ctx.dry_run)
+            result = self.api.update_status(ctx.rt.key, obj, dry_run=ctx.dry_run)
         else:
-            result = self.store.update(ctx.rt.key, obj, dry_run=ctx.dry_run)
+            result = self.api.update(ctx.rt.key, obj, dry_run=ctx.dry_run)
         return self._respond_obj(ctx, result, 200, warnings)
 
     async def _patch(self, ctx: Ctx) -> web.Response:
         body = await read_body(ctx)
         ctype = ctx.content_type
-        current = self.store.get(ctx.rt.key, ctx.ns, ctx.name)
+        current = self.api.get(ctx.rt.key, ctx.ns, ctx.name)
         if current is None:
             if ctype == patch.APPLY_PATCH and ctx.sub is None:
                 if not ctx.request.query.get("fieldManager"):
@@ -541,7 +544,7 @@ class ApiHandlers:
                 warnings = self._decode(ctx, body)
                 self._check_namespace(ctx, body)
                 obj = conversion.from_version(ctx.rt, ctx.version, body, None)
-                created = self.store.create(ctx.rt.key, obj, dry_run=ctx.dry_run)
+                created = self.api.create(ctx.rt.key, obj, dry_run=ctx.dry_run)
                 return self._respond_obj(ctx, created, 201, warnings)
             raise ApiError.not_found(ctx.rt, ctx.name)
         view = self._view(ctx, current)
@@ -554,9 +557,9 @@ class ApiHandlers:
         self._check_namespace(ctx, patched)
         obj = conversion.from_version(ctx.rt, ctx.version, patched, current)
         if ctx.sub == "status":
-            result = self.store.update_status(ctx.rt.key, obj, dry_run=ctx.dry_run)
+            result = self.api.update_status(ctx.rt.key, obj, dry_run=ctx.dry_run)
         else:
-            result = self.store.update(ctx.rt.key, obj, dry_run=ctx.dry_run)
+            result = self.api.update(ctx.rt.key, obj, dry_run=ctx.dry_run)
         return self._respond_obj(ctx, result, 200, warnings)
 
     async def _delete_options(self, ctx: Ctx) -> dict:
@@ -592,7 +595,7 @@ class ApiHandlers:
         return opts
 
     def _delete_one(self, ctx: Ctx, name: str, opts: dict) -> tuple[dict, bool]:
-        result = self.store.delete(
+        result = self.api.delete(
             ctx.rt.key,
             ctx.ns,
             name,
@@ -601,7 +604,7 @@ class ApiHandlers:
             dry_run=opts["dry"],
             preconditions=opts.get("preconditions"),
         )
-        still_there = self.store.get(ctx.rt.key, ctx.ns, name) is not None and not opts["dry"]
+        still_there = self.api.get(ctx.rt.key, ctx.ns, name) is not None and not opts["dry"]
         return result, still_there
 
     async def _delete(self, ctx: Ctx) -> web.Response:
@@ -619,7 +622,7 @@ class ApiHandlers:
         label_m, field_m = self._matchers(ctx)
         victims = [
             e.obj
-            for e in self.store.iter_entries(ctx.rt.key, ctx.ns)
+            for e in self.storage.iter_entries(ctx.rt.key, ctx.ns)
             if label_m(e.obj) and field_m(e.obj)
         ]
         deleted = []
@@ -635,7 +638,7 @@ class ApiHandlers:
             {
                 "kind": f"{ctx.rt.kind}List",
                 "apiVersion": ctx.rt.api_version(ctx.version),
-                "metadata": {"resourceVersion": str(self.store.resource_version)},
+                "metadata": {"resourceVersion": str(self.storage.resource_version)},
                 "items": deleted,
             }
         )
@@ -660,7 +663,7 @@ class ApiHandlers:
         }
 
     async def _scale(self, ctx: Ctx, verb: str) -> web.Response:
-        current = self.store.get(ctx.rt.key, ctx.ns, ctx.name)
+        current = self.api.get(ctx.rt.key, ctx.ns, ctx.name)
         if current is None:
             raise ApiError.not_found(ctx.rt, ctx.name)
         scale = self._scale_of(ctx, current)
@@ -692,7 +695,7 @@ class ApiHandlers:
             raise ApiError.conflict(ctx.rt, ctx.name)
         new = dict(current)
         new["spec"] = dict(current.get("spec") or {}, replicas=replicas)
-        result = self.store.update(ctx.rt.key, new, dry_run=ctx.dry_run)
+        result = self.api.update(ctx.rt.key, new, dry_run=ctx.dry_run)
         return json_response(self._scale_of(ctx, result))
 
     async def _evict(self, ctx: Ctx) -> web.Response:
@@ -701,7 +704,7 @@ class ApiHandlers:
             raise ApiError.bad_request("the body must be an Eviction object")
         opts = body.get("deleteOptions") or {}
         dry = ctx.dry_run or (opts.get("dryRun") or []) == ["All"]
-        self.store.delete(
+        self.api.delete(
             "pods",
             ctx.ns,
             ctx.name,

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from sandbox.machinery.resources import ResourceType
 from sandbox.machinery.selectors import selector_string
-from sandbox.storage.store import Entry
+from sandbox.storage.entry import Entry
 
 Col = tuple[str, str, int, str]  # name, type, priority, description
 

@@ -174,7 +174,7 @@ def slices_of(endpoints: dict) -> list[dict]:
 def _endpoint_slices(cluster, ctx: Ctx) -> web.Response:
     label_m = label_matcher(ctx.request.query.get("labelSelector"))
     slices = [
-        s for ep in cluster.store.list("endpoints", ctx.ns) for s in slices_of(ep) if label_m(s)
+        s for ep in cluster.api.list("endpoints", ctx.ns) for s in slices_of(ep) if label_m(s)
     ]
     if ctx.name is not None:
         slices = [s for s in slices if s["metadata"]["name"] == ctx.name]
@@ -220,7 +220,7 @@ def _endpoint_slices(cluster, ctx: Ctx) -> web.Response:
         {
             "kind": "EndpointSliceList",
             "apiVersion": "discovery.k8s.io/v1",
-            "metadata": {"resourceVersion": str(cluster.store.resource_version)},
+            "metadata": {"resourceVersion": str(cluster.api.resource_version)},
             "items": slices,
         }
     )
@@ -283,5 +283,5 @@ def _labels_for_metrics(cluster, ctx: Ctx, m: dict) -> dict:
     if m["metadata"].get("labels") is not None:
         return m
     res = "pods" if ctx.rt.plural == "pods" else "nodes"
-    obj = cluster.store.get(res, m["metadata"].get("namespace"), m["metadata"]["name"])
+    obj = cluster.api.get(res, m["metadata"].get("namespace"), m["metadata"]["name"])
     return obj or m

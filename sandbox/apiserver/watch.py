@@ -14,7 +14,8 @@ from sandbox.apiserver import conversion, tables
 from sandbox.machinery.errors import ApiError
 from sandbox.machinery.resources import ResourceType
 from sandbox.machinery.selectors import Matcher
-from sandbox.storage.store import Entry, Watcher
+from sandbox.storage.entry import Entry
+from sandbox.storage.watchers import Watcher
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 def start(cluster: Any) -> list[asyncio.Task]:
     """Start every controller on the running loop; cancel the returned tasks to stop them."""
     ensure_nodes(cluster)
-    caches = Caches(cluster.store)
+    caches = Caches(cluster.api)
     script = get_script(cluster)
     cluster.metrics = UsageModel(cluster, caches, script)
     runtime = SimulatedRuntime(cluster.config, script, cluster.logs)

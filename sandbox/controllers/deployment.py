@@ -51,7 +51,7 @@ class DeploymentController(Controller):
 
     def initial_keys(self):
         return [
-            (d["metadata"]["namespace"], d["metadata"]["name"]) for d in self.store.list(RESOURCE)
+            (d["metadata"]["namespace"], d["metadata"]["name"]) for d in self.api.list(RESOURCE)
         ]
 
     def _on_deployment(self, event_type: str, obj: dict, old: dict | None) -> None:
@@ -77,7 +77,7 @@ class DeploymentController(Controller):
 
     def reconcile(self, key: tuple[str, str]) -> None:
         ns, name = key
-        stored = self.store.get(RESOURCE, ns, name)
+        stored = self.api.get(RESOURCE, ns, name)
         if stored is None:
             return
         d = deepcopy(stored)
@@ -130,7 +130,7 @@ class DeploymentController(Controller):
             rs["spec"]["minReadySeconds"] = min_ready
             changed = True
         if changed:
-            rs = self.store.update(RS_RESOURCE, rs)
+            rs = self.api.update(RS_RESOURCE, rs)
             rs = deepcopy(rs)
         status = d.setdefault("status", {})
         if get_condition(status, "Progressing") is None and self._has_deadline(d):
@@ -181,11 +181,11 @@ class DeploymentController(Controller):
             rs["spec"]["replicas"] = ro.new_rs_new_replicas(d, all_rss, rs)
             ro.set_replicas_annotations(d, rs)
             try:
-                created = deepcopy(self.store.create(RS_RESOURCE, rs))
+                created = deepcopy(self.api.create(RS_RESOURCE, rs))
             except Exception as exc:
                 if getattr(exc, "code", None) != 409:
                     raise
-                existing = self.store.get(
+                existing = self.api.get(
                     RS_RESOURCE, d["metadata"]["namespace"], rs["metadata"]["name"]
                 )
                 ours = (
@@ -218,7 +218,7 @@ class DeploymentController(Controller):
         if ann.get(ro.REVISION) == str(rev):
             return
         ann[ro.REVISION] = str(rev)
-        updated = self.store.update(RESOURCE, d)
+        updated = self.api.update(RESOURCE, d)
         d["metadata"] = deepcopy(updated["metadata"])
 
     # -- scaling -----------------------------------------------------------------------------
@@ -237,7 +237,7 @@ class DeploymentController(Controller):
         ann_changed = ro.set_replicas_annotations(d, rs)
         if not size_changed and not ann_changed:
             return False
-        updated = self.store.update(RS_RESOURCE, rs)
+        updated = self.api.update(RS_RESOURCE, rs)
         rs.update(deepcopy(updated))
         if size_changed:
             self._scaling_event(d, rs, old_size, new_size)
@@ -245,7 +245,7 @@ class DeploymentController(Controller):
 
     def _scaling_event(self, d: dict, rs: dict, old_size: int, new_size: int) -> None:
         direction = "up" if new_size > old_size else "down"
-        self.store.record_event(
+        self.api.record_event(
             d,
             reason="ScalingReplicaSet",
             message=(
@@ -415,7 +415,7 @@ class DeploymentController(Controller):
             if observed < rs["metadata"].get("generation", 1):
                 continue
             try:
-                self.store.delete(RS_RESOURCE, rs["metadata"]["namespace"], rs["metadata"]["name"])
+                self.api.delete(RS_RESOURCE, rs["metadata"]["namespace"], rs["metadata"]["name"])
             except Exception as exc:
                 if getattr(exc, "code", None) != 404:
                     raise
@@ -488,7 +488,7 @@ class DeploymentController(Controller):
         return has_deadline(d)
 
     def _write_status(self, d: dict) -> None:
-        updated = self.store.update_status(RESOURCE, d)
+        updated = self.api.update_status(RESOURCE, d)
         d["metadata"] = deepcopy(updated["metadata"])
         d["status"] = deepcopy(updated.get("status") or {})
 

@@ -38,13 +38,13 @@ class ServiceController(Controller):
         self._lb_ready: dict[tuple[str, str], float] = {}
 
     def setup(self) -> None:
-        for svc in self.store.list("services"):
+        for svc in self.api.list("services"):
             self._remember(svc)
         self.watch("services", self._on_service)
 
     def initial_keys(self):
         return [
-            (s["metadata"]["namespace"], s["metadata"]["name"]) for s in self.store.list("services")
+            (s["metadata"]["namespace"], s["metadata"]["name"]) for s in self.api.list("services")
         ]
 
     def _on_service(self, event_type: str, obj: dict, old: dict | None) -> None:
@@ -75,7 +75,7 @@ class ServiceController(Controller):
         self._lb_ready.pop(key, None)
 
     def reconcile(self, key: tuple[str, str]) -> None:
-        svc = self.store.get("services", *key)
+        svc = self.api.get("services", *key)
         if svc is None or svc["metadata"].get("deletionTimestamp"):
             return
         svc = deepcopy(svc)
@@ -93,14 +93,14 @@ class ServiceController(Controller):
                     port["nodePort"] = self._allocate_port(key)
                     changed = True
         if changed:
-            svc = deepcopy(self.store.update("services", svc))
+            svc = deepcopy(self.api.update("services", svc))
         if svc_type == "LoadBalancer":
             self._ensure_load_balancer(key, svc)
         elif ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress"):
             for ip in [ip for ip, owner in self.lb_ips.items() if owner == key]:
                 del self.lb_ips[ip]
             svc["status"]["loadBalancer"] = {}
-            self.store.update_status("services", svc)
+            self.api.update_status("services", svc)
 
     def _ensure_load_balancer(self, key: tuple[str, str], svc: dict) -> None:
         if ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress"):
@@ -108,7 +108,7 @@ class ServiceController(Controller):
         ready_at = self._lb_ready.get(key)
         if ready_at is None:
             ready_at = self._lb_ready[key] = now() + self.config.load_balancer_delay_seconds
-            self.store.record_event(
+            self.api.record_event(
                 svc,
                 reason="EnsuringLoadBalancer",
                 message="Ensuring load balancer",
@@ -119,9 +119,9 @@ class ServiceController(Controller):
             return
         ip = self._allocate(self.lb_ips, LB_CIDR, key)
         svc.setdefault("status", {})["loadBalancer"] = {"ingress": [{"ip": ip, "ipMode": "VIP"}]}
-        self.store.update_status("services", svc)
+        self.api.update_status("services", svc)
         self._lb_ready.pop(key, None)
-        self.store.record_event(
+        self.api.record_event(
             svc,
             reason="EnsuredLoadBalancer",
             message="Ensured load balancer",
@@ -161,7 +161,7 @@ class EndpointsController(Controller):
         # (namespace, label key, label value) -> names of Services selecting on that pair, so a
         # pod event only looks at the Services that could select it.
         self._selecting: dict[tuple[str, str, str], set[str]] = {}
-        for svc in self.store.list("services"):
+        for svc in self.api.list("services"):
             self._index_selector(svc, add=True)
         self.watch("services", self._on_service)
         self.watch("pods", self._on_pod)
@@ -209,7 +209,7 @@ class EndpointsController(Controller):
     def reconcile(self, key: tuple[str, str]) -> None:
         ns, name = key
         svc = self.caches.services.get(ns, name)
-        current = self.store.get("endpoints", ns, name)
+        current = self.api.get("endpoints", ns, name)
         if svc is None:
             if current is not None and _managed(current):
                 self._delete(ns, name)
@@ -233,7 +233,7 @@ class EndpointsController(Controller):
             desired["metadata"]["annotations"] = {
                 "endpoints.kubernetes.io/last-change-trigger-time": rfc3339()
             }
-            self.store.create("endpoints", desired)
+            self.api.create("endpoints", desired)
             return
         if (
             current.get("subsets") == desired.get("subsets")
@@ -248,7 +248,7 @@ class EndpointsController(Controller):
         updated.pop("subsets", None)
         if subsets:
             updated["subsets"] = subsets
-        self.store.update("endpoints", updated)
+        self.api.update("endpoints", updated)
 
     def _subsets(self, svc: dict, ns: str, selector: dict) -> list[dict]:
         spec = svc.get("spec") or {}
@@ -291,7 +291,7 @@ class EndpointsController(Controller):
 
     def _delete(self, ns: str, name: str) -> None:
         try:
-            self.store.delete("endpoints", ns, name)
+            self.api.delete("endpoints", ns, name)
         except Exception as exc:
             if getattr(exc, "code", None) != 404:
                 raise

@@ -76,7 +76,7 @@ class HorizontalPodAutoscalerController(Controller):
 
     def initial_keys(self):
         return [
-            (h["metadata"]["namespace"], h["metadata"]["name"]) for h in self.store.list(RESOURCE)
+            (h["metadata"]["namespace"], h["metadata"]["name"]) for h in self.api.list(RESOURCE)
         ]
 
     def _on_hpa(self, event_type: str, obj: dict, old: dict | None) -> None:
@@ -96,7 +96,7 @@ class HorizontalPodAutoscalerController(Controller):
     # -- reconcile ---------------------------------------------------------------------------
 
     def reconcile(self, key: tuple[str, str]) -> None:
-        stored = self.store.get(RESOURCE, *key)
+        stored = self.api.get(RESOURCE, *key)
         if stored is None:
             return
         try:
@@ -117,7 +117,7 @@ class HorizontalPodAutoscalerController(Controller):
             else ""
         )
         resource = _TARGETS.get((group, ref.get("kind", "")))
-        target = self.store.get(resource, ns, ref.get("name", "")) if resource else None
+        target = self.api.get(resource, ns, ref.get("name", "")) if resource else None
         if target is None:
             kind = ref.get("kind", "")
             message = (
@@ -383,7 +383,7 @@ class HorizontalPodAutoscalerController(Controller):
         updated = deepcopy(target)
         updated["spec"]["replicas"] = desired
         try:
-            self.store.update(resource, updated)
+            self.api.update(resource, updated)
         except Exception as exc:
             message = getattr(exc, "message", str(exc))
             set_condition(
@@ -426,12 +426,12 @@ class HorizontalPodAutoscalerController(Controller):
         status["conditions"] = sorted(
             status.get("conditions") or [], key=lambda c: order.get(c["type"], 3)
         )
-        stored = self.store.get(RESOURCE, hpa["metadata"]["namespace"], hpa["metadata"]["name"])
+        stored = self.api.get(RESOURCE, hpa["metadata"]["namespace"], hpa["metadata"]["name"])
         if stored is not None and stored.get("status") != status:
-            self.store.update_status(RESOURCE, hpa)
+            self.api.update_status(RESOURCE, hpa)
 
     def _event(self, hpa: dict, reason: str, message: str, *, warning: bool = False) -> None:
-        self.store.record_event(
+        self.api.record_event(
             hpa,
             reason=reason,
             message=message,

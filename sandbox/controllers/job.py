@@ -50,7 +50,7 @@ class JobController(Controller):
 
     def initial_keys(self):
         return [
-            (j["metadata"]["namespace"], j["metadata"]["name"]) for j in self.store.list(RESOURCE)
+            (j["metadata"]["namespace"], j["metadata"]["name"]) for j in self.api.list(RESOURCE)
         ]
 
     def _on_job(self, event_type: str, obj: dict, old: dict | None) -> None:
@@ -64,7 +64,7 @@ class JobController(Controller):
     # -- reconcile ---------------------------------------------------------------------------
 
     def reconcile(self, key: tuple[str, str]) -> None:
-        stored = self.store.get(RESOURCE, *key)
+        stored = self.api.get(RESOURCE, *key)
         if stored is None or stored["metadata"].get("deletionTimestamp"):
             return
         job = deepcopy(stored)
@@ -245,10 +245,10 @@ class JobController(Controller):
             pod_spec.setdefault("hostname", f"{name}-{index}")
         if not meta["annotations"]:
             del meta["annotations"]
-        created = self.store.create(
+        created = self.api.create(
             "pods", {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": pod_spec}
         )
-        self.store.record_event(
+        self.api.record_event(
             job,
             reason="SuccessfulCreate",
             message=f"Created pod: {created['metadata']['name']}",
@@ -260,12 +260,12 @@ class JobController(Controller):
         if meta.get("deletionTimestamp"):
             return
         try:
-            self.store.delete("pods", meta["namespace"], meta["name"])
+            self.api.delete("pods", meta["namespace"], meta["name"])
         except Exception as exc:
             if getattr(exc, "code", None) != 404:
                 raise
             return
-        self.store.record_event(
+        self.api.record_event(
             job,
             reason="SuccessfulDelete",
             message=f"Deleted pod: {meta['name']}",
@@ -279,7 +279,7 @@ class JobController(Controller):
             set_condition(
                 status, "Failed", "True", reason, failure.get("message", ""), probe_times=True
             )
-            self.store.record_event(
+            self.api.record_event(
                 job,
                 reason=reason,
                 message=failure.get("message", ""),
@@ -296,7 +296,7 @@ class JobController(Controller):
                 "Reached expected number of succeeded pods",
                 probe_times=True,
             )
-            self.store.record_event(
+            self.api.record_event(
                 job, reason="Completed", message="Job completed", component=COMPONENT
             )
 
@@ -308,7 +308,7 @@ class JobController(Controller):
             status, "Suspended", "True", "JobSuspended", "Job suspended", probe_times=True
         ):
             status.pop("startTime", None)
-            self.store.record_event(
+            self.api.record_event(
                 job, reason="Suspended", message="Job suspended", component=COMPONENT
             )
 
@@ -319,9 +319,7 @@ class JobController(Controller):
                 job["status"], "Suspended", "False", "JobResumed", "Job resumed", probe_times=True
             )
             job["status"]["startTime"] = rfc3339()
-            self.store.record_event(
-                job, reason="Resumed", message="Job resumed", component=COMPONENT
-            )
+            self.api.record_event(job, reason="Resumed", message="Job resumed", component=COMPONENT)
 
     def _handle_ttl(self, job: dict) -> None:
         ttl = job["spec"].get("ttlSecondsAfterFinished")
@@ -342,7 +340,7 @@ class JobController(Controller):
             )
             return
         try:
-            self.store.delete(
+            self.api.delete(
                 RESOURCE,
                 job["metadata"]["namespace"],
                 job["metadata"]["name"],
@@ -371,9 +369,9 @@ class JobController(Controller):
         for field in ("active", "succeeded", "failed", "terminating", "completedIndexes"):
             if not status.get(field):
                 status.pop(field, None)
-        stored = self.store.get(RESOURCE, job["metadata"]["namespace"], job["metadata"]["name"])
+        stored = self.api.get(RESOURCE, job["metadata"]["namespace"], job["metadata"]["name"])
         if stored is not None and stored.get("status") != status:
-            self.store.update_status(RESOURCE, job)
+            self.api.update_status(RESOURCE, job)
         if get_condition(status, "Complete") or get_condition(status, "Failed"):
             self._handle_ttl(job)
 

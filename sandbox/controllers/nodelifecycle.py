@@ -46,7 +46,7 @@ class NodeLifecycle:
     name = "node-lifecycle"
 
     def __init__(self, cluster: Any, caches: Caches) -> None:
-        self.store = cluster.store
+        self.api = cluster.api
         self.config = cluster.config
         self.caches = caches
         self.script = get_script(cluster)
@@ -92,7 +92,7 @@ class NodeLifecycle:
         taints = (node.get("spec") or {}).get("taints") or []
         if any(t.get("key") == UNREACHABLE for t in taints):
             self._write_spec(node, [t for t in taints if t.get("key") != UNREACHABLE])
-            node = self.store.get("nodes", "", node["metadata"]["name"]) or node
+            node = self.api.get("nodes", "", node["metadata"]["name"]) or node
         status = deepcopy(node.get("status") or {})
         for cond_type, (cond_status, reason, message) in _HEALTHY.items():
             set_condition(status, cond_type, cond_status, reason, message)
@@ -115,7 +115,7 @@ class NodeLifecycle:
                     "Kubelet stopped posting node status.",
                 )
             self._write_status(node, status)
-            self.store.record_event(
+            self.api.record_event(
                 node,
                 reason="NodeNotReady",
                 message=f"Node {node['metadata']['name']} status is now: NodeNotReady",
@@ -129,7 +129,7 @@ class NodeLifecycle:
                 {"key": UNREACHABLE, "effect": "NoSchedule", "timeAdded": stamp},
                 {"key": UNREACHABLE, "effect": "NoExecute", "timeAdded": stamp},
             ]
-            current = self.store.get("nodes", "", node["metadata"]["name"])
+            current = self.api.get("nodes", "", node["metadata"]["name"])
             if current is not None:
                 self._write_spec(current, taints)
 
@@ -142,7 +142,7 @@ class NodeLifecycle:
             status["conditions"] = list(status.get("conditions") or [])
             set_condition(status, "Ready", "False", "", "", probe_times=True)
             try:
-                self.store.update_status("pods", {**pod, "status": status})
+                self.api.update_status("pods", {**pod, "status": status})
             except ApiError as exc:
                 log.warning("could not mark pod %s not ready: %s", pod["metadata"]["name"], exc)
 
@@ -169,14 +169,14 @@ class NodeLifecycle:
             if deadline is None or at < deadline:
                 continue
             meta = pod["metadata"]
-            self.store.record_event(
+            self.api.record_event(
                 pod,
                 reason="TaintManagerEviction",
                 message=f"Marking for deletion Pod {meta['namespace']}/{meta['name']}",
                 component="taint-eviction-controller",
             )
             try:
-                self.store.delete("pods", meta["namespace"], meta["name"])
+                self.api.delete("pods", meta["namespace"], meta["name"])
             except ApiError as exc:
                 if exc.code != 404:
                     log.warning(
@@ -187,7 +187,7 @@ class NodeLifecycle:
 
     def _write_status(self, node: dict, status: dict) -> None:
         try:
-            self.store.update_status("nodes", {**node, "status": status})
+            self.api.update_status("nodes", {**node, "status": status})
         except ApiError as exc:  # deleted or changed meanwhile: the next pass catches up
             log.warning("node %s status not written: %s", node["metadata"]["name"], exc)
 
@@ -198,7 +198,7 @@ class NodeLifecycle:
         else:
             spec.pop("taints", None)
         try:
-            self.store.update("nodes", {**node, "spec": spec})
+            self.api.update("nodes", {**node, "spec": spec})
         except ApiError as exc:
             log.warning("node %s taints not written: %s", node["metadata"]["name"], exc)
 

@@ -163,7 +163,7 @@ def ensure_nodes(cluster: Any) -> None:
     options = cluster.options
     wanted = [("default-pool", i) for i in range(int(getattr(options, "nodes", 0) or 0))]
     wanted += [("gpu-pool", i) for i in range(int(getattr(options, "gpu_nodes", 0) or 0))]
-    store = cluster.store
+    api = cluster.api
     for cidr_index, (pool, index) in enumerate(wanted):
-        if store.get("nodes", "", node_name(pool, index)) is None:
-            store.create("nodes", build_node(pool, index, cidr_index))
+        if api.get("nodes", "", node_name(pool, index)) is None:
+            api.create("nodes", build_node(pool, index, cidr_index))

@@ -54,7 +54,7 @@ class ReplicaSetController(Controller):
 
     def reconcile(self, key: tuple[str, str]) -> None:
         ns, name = key
-        rs = self.store.get(RESOURCE, ns, name)
+        rs = self.api.get(RESOURCE, ns, name)
         if rs is None:
             return
         uid = rs["metadata"]["uid"]
@@ -82,12 +82,12 @@ class ReplicaSetController(Controller):
             for pod in sorted(active, key=_deletion_rank)[:diff]:
                 meta = pod["metadata"]
                 try:
-                    self.store.delete("pods", meta["namespace"], meta["name"])
+                    self.api.delete("pods", meta["namespace"], meta["name"])
                 except Exception as exc:
                     if getattr(exc, "code", None) != 404:
                         raise
                     continue
-                self.store.record_event(
+                self.api.record_event(
                     rs,
                     reason="SuccessfulDelete",
                     message=f"Deleted pod: {meta['name']}",
@@ -109,15 +109,15 @@ class ReplicaSetController(Controller):
         pod = {"apiVersion": "v1", "kind": "Pod", "metadata": meta}
         pod["spec"] = deepcopy(template.get("spec") or {})
         try:
-            created = self.store.create("pods", pod)
+            created = self.api.create("pods", pod)
         except ApiError as exc:
             message = f"Error creating: {exc.message}"
             log.warning("replicaset %s: %s", rs["metadata"]["name"], message)
-            self.store.record_event(
+            self.api.record_event(
                 rs, reason="FailedCreate", message=message, type="Warning", component=COMPONENT
             )
             return exc.message
-        self.store.record_event(
+        self.api.record_event(
             rs,
             reason="SuccessfulCreate",
             message=f"Created pod: {created['metadata']['name']}",
@@ -159,7 +159,7 @@ class ReplicaSetController(Controller):
         if status != old:
             updated = deepcopy(rs)
             updated["status"] = status
-            self.store.update_status(RESOURCE, updated)
+            self.api.update_status(RESOURCE, updated)
         if min_ready and len(ready) > len(available):
             # Re-check once the youngest ready pod has been ready for minReadySeconds.
             self.requeue_after(

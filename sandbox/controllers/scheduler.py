@@ -174,9 +174,9 @@ class Scheduler(Controller):
         self._next_start = 0
 
     def setup(self) -> None:
-        for node in self.store.list("nodes"):
+        for node in self.api.list("nodes"):
             self._node_changed(node)
-        for pod in self.store.list("pods"):
+        for pod in self.api.list("pods"):
             self._track(pod)
         self.watch("nodes", self._on_node)
         self.watch("pods", self._on_pod)
@@ -284,7 +284,7 @@ class Scheduler(Controller):
     # -- scheduling one pod ------------------------------------------------------------------
 
     def reconcile(self, key: tuple[str, str]) -> None:
-        pod = self.store.get("pods", *key)
+        pod = self.api.get("pods", *key)
         if pod is None or not _needs_scheduling(pod):
             self._unschedulable.discard(key)
             return
@@ -361,15 +361,15 @@ class Scheduler(Controller):
         return failures
 
     def _bind(self, pod: dict, node_name: str) -> None:
-        # Shallow copies: the store deep-copies what it keeps, and we never mutate nested parts.
-        bound = self.store.update("pods", {**pod, "spec": {**pod["spec"], "nodeName": node_name}})
+        # Shallow copies: the registry deep-copies what it stores, and we never mutate nested parts.
+        bound = self.api.update("pods", {**pod, "spec": {**pod["spec"], "nodeName": node_name}})
         status = dict(bound.get("status") or {})
         status["conditions"] = list(status.get("conditions") or [])
         status.setdefault("phase", "Pending")
         set_condition(status, "PodScheduled", "True", "", "", probe_times=True)
-        self.store.update_status("pods", {**bound, "status": status})
+        self.api.update_status("pods", {**bound, "status": status})
         ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
-        self.store.record_event(
+        self.api.record_event(
             pod,
             reason="Scheduled",
             message=f"Successfully assigned {ns}/{name} to {node_name}",
@@ -393,8 +393,8 @@ class Scheduler(Controller):
         if set_condition(
             status, "PodScheduled", "False", "Unschedulable", message, probe_times=True
         ):
-            self.store.update_status("pods", updated)
-            self.store.record_event(
+            self.api.update_status("pods", updated)
+            self.api.record_event(
                 pod,
                 reason="FailedScheduling",
                 message=message,

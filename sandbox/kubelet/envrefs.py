@@ -19,7 +19,7 @@ _KINDS = {
 }
 
 
-def env_config_error(store: Any, pod: dict, container: dict) -> str | None:
+def env_config_error(api: Any, pod: dict, container: dict) -> str | None:
     """Why the container's environment cannot be built now, or None when it can."""
     ns = pod["metadata"].get("namespace") or ""
     for source in container.get("envFrom") or []:
@@ -28,7 +28,7 @@ def env_config_error(store: Any, pod: dict, container: dict) -> str | None:
             if ref is None:
                 continue
             name = ref.get("name", "")
-            if store.get(resource, ns, name) is None and not ref.get("optional"):
+            if api.get(resource, ns, name) is None and not ref.get("optional"):
                 return f'{singular} "{name}" not found'
     for var in container.get("env") or []:
         value_from = var.get("valueFrom") or {}
@@ -37,7 +37,7 @@ def env_config_error(store: Any, pod: dict, container: dict) -> str | None:
             if ref is None:
                 continue
             name, key = ref.get("name", ""), ref.get("key", "")
-            obj = store.get(resource, ns, name)
+            obj = api.get(resource, ns, name)
             if obj is None:
                 if ref.get("optional"):
                     continue
@@ -48,7 +48,7 @@ def env_config_error(store: Any, pod: dict, container: dict) -> str | None:
     return None
 
 
-def volume_mount_error(store: Any, pod: dict) -> str | None:
+def volume_mount_error(api: Any, pod: dict) -> str | None:
     """The FailedMount message for the first Secret/ConfigMap volume that cannot be set up."""
     ns = pod["metadata"].get("namespace") or ""
     for volume in (pod.get("spec") or {}).get("volumes") or []:
@@ -60,7 +60,7 @@ def volume_mount_error(store: Any, pod: dict) -> str | None:
             name = source.get("name", "")
         else:
             continue
-        if store.get(resource, ns, name) is None and not source.get("optional"):
+        if api.get(resource, ns, name) is None and not source.get("optional"):
             return (
                 f'MountVolume.SetUp failed for volume "{volume.get("name", "")}" : '
                 f'{singular} "{name}" not found'

@@ -138,12 +138,12 @@ class Kubelet(Controller):
 
     def _collect_orphans(self, keys: list[tuple[str, str]]) -> None:
         for ns, name in keys:
-            pod = self.store.get("pods", ns, name)
+            pod = self.api.get("pods", ns, name)
             node = (pod or {}).get("spec", {}).get("nodeName")
             if pod is None or (node and self.caches.nodes.get("", node) is not None):
                 continue
             try:
-                self.store.delete("pods", ns, name, grace_period_seconds=0)
+                self.api.delete("pods", ns, name, grace_period_seconds=0)
             except ApiError as exc:
                 if exc.code != 404:
                     log.warning("could not delete pod %s/%s of a deleted node: %s", ns, name, exc)
@@ -152,7 +152,7 @@ class Kubelet(Controller):
     # -- reconcile ---------------------------------------------------------------------------
 
     def reconcile(self, key: tuple[str, str]) -> None:
-        pod = self.store.get("pods", *key)
+        pod = self.api.get("pods", *key)
         if pod is None:
             self._forget(key, None)
             return
@@ -261,7 +261,7 @@ class Kubelet(Controller):
     def _pull_done(
         self, key: tuple[str, str], run: PodRun, crun: ContainerRun, result: PullResult
     ) -> None:
-        pod = self.store.get("pods", *key)
+        pod = self.api.get("pods", *key)
         crun.pulling = False
         if pod is None:
             return
@@ -323,7 +323,7 @@ class Kubelet(Controller):
             elif crun.phase == PULL_BACKOFF:
                 self._pull(pod, run, crun)
             elif crun.phase in (CREATING, CRASH_BACKOFF, CONFIG_ERROR):
-                error = env_config_error(self.store, pod, crun.spec)
+                error = env_config_error(self.api, pod, crun.spec)
                 if error is not None:
                     self._config_error(pod, crun, error)
                     continue
@@ -338,7 +338,7 @@ class Kubelet(Controller):
     def _volumes_mounted(self, pod: dict, run: PodRun) -> bool:
         if run.volumes_mounted:
             return True  # a mounted volume stays mounted if its source goes away later
-        error = volume_mount_error(self.store, pod)
+        error = volume_mount_error(self.api, pod)
         run.mount_error = error
         if error is None:
             run.volumes_mounted = True
@@ -421,7 +421,7 @@ class Kubelet(Controller):
             crun.phase = EXITED
             crun.next_at = None
             if crun.init and code == 0:
-                current = self.store.get("pods", *key) or pod
+                current = self.api.get("pods", *key) or pod
                 self._next_step(current, run)
         else:
             delay = (
@@ -437,7 +437,7 @@ class Kubelet(Controller):
             crun.phase = CRASH_BACKOFF
             crun.next_at = at + delay
             if delay > 0:
-                current = self.store.get("pods", *key) or pod
+                current = self.api.get("pods", *key) or pod
                 pod_ref = f"{key[1]}_{key[0]}({pod['metadata']['uid']})"
                 crun.waiting_reason = "CrashLoopBackOff"
                 crun.waiting_message = (
@@ -474,7 +474,7 @@ class Kubelet(Controller):
     def _finish_deletion(self, pod: dict) -> None:
         meta = pod["metadata"]
         try:
-            self.store.delete("pods", meta["namespace"], meta["name"], grace_period_seconds=0)
+            self.api.delete("pods", meta["namespace"], meta["name"], grace_period_seconds=0)
         except Exception as exc:
             if getattr(exc, "code", None) != 404:
                 raise
@@ -502,7 +502,7 @@ class Kubelet(Controller):
     def _publish(self, pod: dict, run: PodRun) -> None:
         status = pod_status(pod, run, now())
         if status != pod.get("status"):
-            self.store.update_status("pods", {**pod, "status": status})
+            self.api.update_status("pods", {**pod, "status": status})
 
     def _schedule_next(self, key: tuple[str, str], run: PodRun) -> None:
         at = now()
@@ -518,7 +518,7 @@ class Kubelet(Controller):
             self.requeue_after(key, max(min(times) - at, 0.0) + 0.001)
 
     def _event(self, pod: dict, reason: str, message: str, *, warning: bool = False) -> None:
-        self.store.record_event(
+        self.api.record_event(
             pod,
             reason=reason,
             message=message,

@@ -105,7 +105,7 @@ class LogBook:
             for event in events:
                 event.set()
 
-    def attach(self, store) -> None:
+    def attach(self, api) -> None:
         """Wake followers when their pod changes (terminated containers end follow streams)."""
 
         def on_pod(etype: str, obj: dict, old: dict | None) -> None:
@@ -113,4 +113,4 @@ class LogBook:
             if (meta.get("namespace"), meta["name"]) in self._wakers:
                 self.wake(meta.get("namespace", ""), meta["name"])
 
-        store.subscribe("pods", on_pod)
+        api.subscribe("pods", on_pod)

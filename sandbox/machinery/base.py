@@ -1,4 +1,4 @@
-"""The shape every controller shares: store events -> deduplicated work queue -> reconcile(key).
+"""The shape every controller shares: API events -> deduplicated work queue -> reconcile(key).
 
 As in client-go, a key is queued at most once however many events arrive before it is worked
 on; a reconcile that fails is retried with back-off; `requeue_after` re-checks a key later
@@ -26,7 +26,7 @@ class Controller(abc.ABC):
 
     def __init__(self, cluster: Any) -> None:
         self.cluster = cluster
-        self.store = cluster.store
+        self.api = cluster.api
         self.config = cluster.config
         self._queue: deque[Hashable] = deque()
         self._queued: set[Hashable] = set()
@@ -38,11 +38,11 @@ class Controller(abc.ABC):
     # -- wiring -----------------------------------------------------------------------------
 
     def watch(self, resource: str, handler: Callable[[str, dict, dict | None], None]) -> None:
-        self._unsubscribe.append(self.store.subscribe(resource, handler))
+        self._unsubscribe.append(self.api.subscribe(resource, handler))
 
     @abc.abstractmethod
     def setup(self) -> None:
-        """Subscribe to the store: call self.watch(...) for each resource that matters."""
+        """Subscribe to the API: call self.watch(...) for each resource that matters."""
 
     def initial_keys(self) -> Iterable[Hashable]:
         """Every key the controller is responsible for (start-up and resync)."""

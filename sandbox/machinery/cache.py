@@ -17,13 +17,13 @@ IndexFunc = Callable[[dict], Iterable[Hashable]]
 
 
 class Cache:
-    def __init__(self, store: Any, resource: str, indexes: dict[str, IndexFunc]) -> None:
+    def __init__(self, api: Any, resource: str, indexes: dict[str, IndexFunc]) -> None:
         self.resource = resource
         self.objects: dict[Key, dict] = {}
         self._index_funcs = indexes
         self._indexes: dict[str, dict[Hashable, set[Key]]] = {name: {} for name in indexes}
-        self._unsubscribe = store.subscribe(resource, self._on_event)
-        for obj in store.list(resource):
+        self._unsubscribe = api.subscribe(resource, self._on_event)
+        for obj in api.list(resource):
             self._put(obj)
 
     def close(self) -> None:
@@ -99,18 +99,18 @@ def by_label(obj: dict) -> list[tuple[str, str, str]]:
 class Caches:
     """The caches every controller shares, built once per cluster."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, api: Any) -> None:
         self.pods = Cache(
-            store,
+            api,
             "pods",
             {"owner": by_owner, "node": by_node, "namespace": by_namespace, "label": by_label},
         )
         self.replicasets = Cache(
-            store, "replicasets.apps", {"owner": by_owner, "namespace": by_namespace}
+            api, "replicasets.apps", {"owner": by_owner, "namespace": by_namespace}
         )
-        self.services = Cache(store, "services", {"namespace": by_namespace})
-        self.endpoints = Cache(store, "endpoints", {"namespace": by_namespace})
-        self.nodes = Cache(store, "nodes", {})
+        self.services = Cache(api, "services", {"namespace": by_namespace})
+        self.endpoints = Cache(api, "endpoints", {"namespace": by_namespace})
+        self.nodes = Cache(api, "nodes", {})
 
     def pods_with_labels(self, ns: str, labels: dict[str, str]) -> list[dict]:
         """Pods in ns carrying every label in `labels`, starting from the rarest label's index."""

@@ -20,17 +20,17 @@ FORMAT = "sandbox-state/1"
 RESTART_RV_GAP = 1000
 
 
-def snapshot(store) -> bytes:
-    """The whole store as bytes, from each object's cached serialization."""
+def snapshot(storage) -> bytes:
+    """Every stored object as bytes, from each object's cached serialization."""
     parts = [
         b'{"format":"'
         + FORMAT.encode()
         + b'","resourceVersion":'
-        + str(store.resource_version).encode()
+        + str(storage.resource_version).encode()
         + b',"objects":{'
     ]
     first = True
-    for key, entries in store.all_entries().items():
+    for key, entries in storage.all_entries().items():
         if not entries:
             continue
         if not first:
@@ -55,8 +55,8 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def restore(store, path: Path) -> bool:
-    """Load a state file into an empty store; False when there is no file yet."""
+def restore(storage, path: Path) -> bool:
+    """Load a state file into empty storage; False when there is no file yet."""
     if not path.exists():
         return False
     data = json.loads(path.read_bytes())
@@ -69,11 +69,11 @@ def restore(store, path: Path) -> bool:
         raise ValueError(f"{path}: unknown resources {sorted(unknown)}")
     # namespaces first so everything else has a home
     for key in sorted(objects, key=lambda k: k != "namespaces"):
-        store.load(key, objects[key])
+        storage.load(key, objects[key])
     # Changes after the last flush (a killed process) are lost, so resourceVersions a client saw
     # may not be in the file. Jumping ahead makes every watch from before the restart get 410
     # and relist, instead of silently missing those changes.
-    store.load("namespaces", [], int(data.get("resourceVersion") or 0) + RESTART_RV_GAP)
+    storage.load("namespaces", [], int(data.get("resourceVersion") or 0) + RESTART_RV_GAP)
     log.info("restored %d objects from %s", sum(len(v) for v in objects.values()), path)
     return True
 
@@ -82,14 +82,14 @@ class StateWriter:
     """Writes the state file a moment after changes stop arriving (or at least every
     `interval` seconds under constant change), never blocking the loop on disk I/O."""
 
-    def __init__(self, store, path: Path, interval: float = 1.0) -> None:
-        self.store = store
+    def __init__(self, storage, path: Path, interval: float = 1.0) -> None:
+        self.storage = storage
         self.path = Path(path)
         self.interval = interval
         self._dirty = False
         self._task: asyncio.Task | None = None
         self._delay = interval
-        store.on_dirty(self.mark)
+        storage.on_dirty(self.mark)
 
     def mark(self) -> None:
         self._dirty = True
@@ -109,8 +109,8 @@ class StateWriter:
             return
         self._dirty = False
         started = time.monotonic()
-        data = snapshot(self.store)
-        # a big store under constant change: keep snapshotting to a small share of the loop
+        data = snapshot(self.storage)
+        # a big cluster under constant change: keep snapshotting to a small share of the loop
         self._delay = max(self.interval, 10 * (time.monotonic() - started))
         loop = asyncio.get_running_loop()
         try:
@@ -126,5 +126,5 @@ class StateWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._dirty = True
-        data = snapshot(self.store)
+        data = snapshot(self.storage)
         write_atomic(self.path, data)

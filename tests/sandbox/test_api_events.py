@@ -12,7 +12,7 @@ from sandbox.testing import running_cluster
 def test_an_event_in_a_terminating_namespace_is_refused_with_its_name(caplog):
     async def scenario() -> None:
         async with running_cluster(nodes=1, controllers=False) as cluster:
-            store = cluster.store
+            store = cluster.api
             store.create("namespaces", {"metadata": {"name": "ending"}})
             pod = store.create(
                 "pods",

@@ -12,6 +12,7 @@ from sandbox.apiserver.tables import human_duration
 from sandbox.machinery.errors import ApiError
 from sandbox.machinery.resources import BY_KEY
 from sandbox.machinery.selectors import field_matcher, label_matcher, selector_string
+from sandbox.registry.generic import Registry
 from sandbox.registry.validation import parse_quantity
 from sandbox.storage.store import Store
 
@@ -198,54 +199,54 @@ def test_secret_bytes_decode_to_base64():
     }
 
 
-def store_with_namespace() -> Store:
-    store = Store(watch_history_size=3)
-    store.create("namespaces", {"metadata": {"name": "ns"}})
-    return store
+def api_with_namespace() -> Registry:
+    api = Registry(Store(watch_history_size=3))
+    api.create("namespaces", {"metadata": {"name": "ns"}})
+    return api
 
 
 def test_a_no_op_update_keeps_the_resource_version():
-    store = store_with_namespace()
-    cm = store.create(
+    api = api_with_namespace()
+    cm = api.create(
         "configmaps", {"metadata": {"name": "c", "namespace": "ns"}, "data": {"a": "1"}}
     )
-    same = store.update("configmaps", cm)
+    same = api.update("configmaps", cm)
     assert same["metadata"]["resourceVersion"] == cm["metadata"]["resourceVersion"]
 
 
 def test_history_older_than_its_size_is_expired():
-    store = store_with_namespace()
-    rv = store.resource_version
+    api = api_with_namespace()
+    rv = api.resource_version
     for i in range(5):
-        store.create("configmaps", {"metadata": {"name": f"c{i}", "namespace": "ns"}})
+        api.create("configmaps", {"metadata": {"name": f"c{i}", "namespace": "ns"}})
     with pytest.raises(ApiError) as err:
-        store.history_since("configmaps", rv)
+        api.storage.history_since("configmaps", rv)
     assert err.value.code == 410
-    assert len(store.history_since("configmaps", store.resource_version - 2)) == 2
+    assert len(api.storage.history_since("configmaps", api.resource_version - 2)) == 2
 
 
 def test_subscribers_see_every_committed_change():
-    store = store_with_namespace()
+    api = api_with_namespace()
     seen = []
-    store.subscribe("configmaps", lambda t, obj, old: seen.append((t, obj["metadata"]["name"])))
-    store.create("configmaps", {"metadata": {"name": "c", "namespace": "ns"}})
-    store.delete("configmaps", "ns", "c")
+    api.subscribe("configmaps", lambda t, obj, old: seen.append((t, obj["metadata"]["name"])))
+    api.create("configmaps", {"metadata": {"name": "c", "namespace": "ns"}})
+    api.delete("configmaps", "ns", "c")
     assert seen == [("ADDED", "c"), ("DELETED", "c")]
 
 
 def test_pods_are_indexed_by_node():
-    store = store_with_namespace()
+    api = api_with_namespace()
     for i, node in enumerate(["n1", "n2", "n1"]):
-        store.create(
+        api.create(
             "pods",
             {
                 "metadata": {"name": f"p{i}", "namespace": "ns"},
                 "spec": {"nodeName": node, "containers": [{"name": "c", "image": "i:1"}]},
             },
         )
-    assert sorted(p["metadata"]["name"] for p in store.pods_on_node("n1")) == ["p0", "p2"]
-    store.delete("pods", "ns", "p0", grace_period_seconds=0)
-    assert [p["metadata"]["name"] for p in store.pods_on_node("n1")] == ["p2"]
+    assert sorted(p["metadata"]["name"] for p in api.pods_on_node("n1")) == ["p0", "p2"]
+    api.delete("pods", "ns", "p0", grace_period_seconds=0)
+    assert [p["metadata"]["name"] for p in api.pods_on_node("n1")] == ["p2"]
 
 
 def test_every_stored_kind_has_a_key():

@@ -32,7 +32,7 @@ def test_scaling_a_stuck_rollout_adds_replicas_in_proportion_like_the_upstream_d
 
     async def scenario():
         async with running_cluster(nodes=3) as cluster:
-            store = cluster.store
+            store = cluster.api
             cluster.script.missing_images = ["registry.invalid/*"]
             store.create("namespaces", {"metadata": {"name": "ml"}})
             store.create("deployments.apps", _deployment())

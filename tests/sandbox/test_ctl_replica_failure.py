@@ -32,7 +32,7 @@ def _condition(obj, cond_type):
 def test_pod_creation_errors_surface_as_replica_failure_until_pods_can_be_created():
     async def scenario():
         async with running_cluster(nodes=1) as cluster:
-            store = cluster.store
+            store = cluster.api
             real_create = store.create
             quota = {"exceeded": True}
 

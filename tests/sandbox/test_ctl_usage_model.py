@@ -50,18 +50,18 @@ def _ready_endpoints(store):
 def test_scripted_load_is_shared_by_ready_endpoints_and_exposed_as_prometheus_counters():
     async def scenario():
         async with running_cluster(nodes=2) as cluster:
-            _serving_pods(cluster.store, 2)
-            await _until(lambda: _ready_endpoints(cluster.store) == 2, "two ready endpoints")
+            _serving_pods(cluster.api, 2)
+            await _until(lambda: _ready_endpoints(cluster.api) == 2, "two ready endpoints")
             cluster.script.loads[("ml", "web")] = {
                 "requestsPerSecond": 400.0,
                 "cpuPerRequest": "2m",
             }
 
             usage = [
-                cluster.metrics.pod_usage(cluster.store.get("pods", "ml", f"web-{i}"))
+                cluster.metrics.pod_usage(cluster.api.get("pods", "ml", f"web-{i}"))
                 for i in range(2)
             ]
-            pod = cluster.store.get("pods", "ml", "web-0")
+            pod = cluster.api.get("pods", "ml", "web-0")
             first = cluster.metrics.prometheus_text(pod)
             await asyncio.sleep(0.2)
             second = cluster.metrics.prometheus_text(pod)
