@@ -76,13 +76,14 @@ def discover(uri: str) -> list[Pair]:
 
 
 def split(pairs: list[Pair], *, val_fraction: float, seed: int) -> Split:
-    """A seeded shuffle then a cut, so a resumed run validates on exactly the same images."""
+    """A seeded shuffle of the sorted pairs then a cut: a resumed run validates on exactly the
+    same images, whatever order the storage listed them in."""
     if len(pairs) < 2:
         raise TrainingError(
             f"the data set has {len(pairs)} image(s); training needs at least 2 "
             "(one to train on, one to validate on)"
         )
-    shuffled = list(pairs)
+    shuffled = sorted(pairs, key=lambda pair: pair.image)
     random.Random(seed).shuffle(shuffled)
     val_count = min(max(1, round(len(shuffled) * val_fraction)), len(shuffled) - 1)
     return Split(train=shuffled[val_count:], val=shuffled[:val_count])
