@@ -1,8 +1,8 @@
 """/api/v1/clusters/{cluster}/grants/: who holds which role on a cluster (admins only);
-/api/v1/users/: people (superusers and cluster admins)."""
+/api/v1/users/: people (superusers and cluster admins); /api/v1/tokens/: API tokens."""
 
 from django.core.exceptions import PermissionDenied
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,14 +12,19 @@ from controlplane.clusters.selectors import cluster_get
 
 from .roles import Role
 from .selectors import (
+    api_token_get,
+    api_token_list,
     role_grant_get,
     role_grant_list,
     user_can,
     user_can_manage_users,
     user_get,
     user_list,
+    user_manages,
 )
 from .services import (
+    api_token_create,
+    api_token_revoke,
     role_grant_delete,
     role_grant_set,
     user_create,
@@ -212,3 +217,74 @@ class UserPasswordLinkView(APIView):
             request_id=request.request_id,
         )
         return Response(PasswordLinkSerializer(link).data, status=status.HTTP_201_CREATED)
+
+
+# --- /api/v1/tokens/ --------------------------------------------------------------------------
+
+
+class ApiTokenSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    user = serializers.CharField(source="user.username")
+    name = serializers.CharField()
+    prefix = serializers.CharField(help_text="The key starts with cp_<prefix>_ (not secret).")
+    created = serializers.DateTimeField()
+    expires = serializers.DateTimeField()
+    last_used = serializers.DateTimeField(allow_null=True)
+    revoked = serializers.DateTimeField(allow_null=True)
+    state = serializers.ChoiceField(choices=["active", "expired", "revoked"])
+
+
+class ApiTokenCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    lifetime_days = serializers.IntegerField(
+        required=False, min_value=1, help_text="Days until it expires (default 90)."
+    )
+
+
+class ApiTokenCreatedSerializer(ApiTokenSerializer):
+    key = serializers.CharField(help_text="The token itself. Shown only in this response.")
+
+
+class ApiTokenListView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "user", str, description="Someone else's tokens (for those who manage them)."
+            )
+        ],
+        responses=ApiTokenSerializer(many=True),
+    )
+    def get(self, request):
+        owner = request.user
+        username = request.query_params.get("user")
+        if username and username != request.user.get_username():
+            _require_user_admin(request)
+            owner = user_get(actor=request.user, username=username)
+            if not user_manages(actor=request.user, user=owner):
+                raise PermissionDenied(f"You may not see {username}'s API tokens.")
+        tokens = api_token_list(user=owner)
+        return Response(ApiTokenSerializer(tokens, many=True).data)
+
+    @extend_schema(request=ApiTokenCreateSerializer, responses={201: ApiTokenCreatedSerializer})
+    def post(self, request):
+        form = ApiTokenCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        issued = api_token_create(
+            actor=request.user,
+            user=request.user,
+            name=form.validated_data["name"],
+            lifetime_days=form.validated_data.get("lifetime_days"),
+            request_id=request.request_id,
+        )
+        issued.token.key = issued.key
+        return Response(
+            ApiTokenCreatedSerializer(issued.token).data, status=status.HTTP_201_CREATED
+        )
+
+
+class ApiTokenDetailView(APIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request, token_id):
+        token = api_token_get(actor=request.user, token_id=token_id)
+        api_token_revoke(actor=request.user, token=token, request_id=request.request_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -3,6 +3,8 @@
 from django.urls import path
 
 from .api import (
+    ApiTokenDetailView,
+    ApiTokenListView,
     RoleGrantDetailView,
     RoleGrantListView,
     UserDetailView,
@@ -17,6 +19,8 @@ urlpatterns = [
         RoleGrantDetailView.as_view(),
         name="api-rolegrant-detail",
     ),
+    path("tokens/", ApiTokenListView.as_view(), name="api-token-list"),
+    path("tokens/<int:token_id>/", ApiTokenDetailView.as_view(), name="api-token-detail"),
     path("users/", UserListView.as_view(), name="api-user-list"),
     path("users/<str:username>/", UserDetailView.as_view(), name="api-user-detail"),
     path(

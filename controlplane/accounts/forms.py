@@ -29,3 +29,21 @@ class UserCreateForm(forms.Form):
     def __init__(self, *args, clusters=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["cluster"].choices = [("", "none")] + [(c.name, c.label) for c in clusters]
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=100,
+        help_text="What it is for, e.g. “deploy script” or “laptop”.",
+    )
+    lifetime_days = forms.TypedChoiceField(
+        coerce=int,
+        label="Expires after",
+        choices=[(7, "7 days"), (30, "30 days"), (90, "90 days"), (365, "a year")],
+        initial=90,
+    )
+
+    def __init__(self, *args, max_days: int = 365, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["lifetime_days"]
+        field.choices = [(days, label) for days, label in field.choices if days <= max_days]

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from .roles import Role
 
@@ -36,3 +37,36 @@ class RoleGrant(models.Model):
     @property
     def role_enum(self) -> Role:
         return Role.from_slug(self.role)
+
+
+class ApiToken(models.Model):
+    """A personal API token, sent as `Authorization: Token <key>`.
+
+    Only a SHA-256 digest of the key is stored (the key is 256 random bits, so a fast hash is
+    enough); `prefix`, a non-secret part of the key, finds the row. The key itself is shown
+    once, to whoever created it.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_digest = models.CharField(max_length=64)
+    created = models.DateTimeField(auto_now_add=True)
+    expires = models.DateTimeField()
+    last_used = models.DateTimeField(null=True, blank=True)
+    revoked = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…) of {self.user}"
+
+    @property
+    def state(self) -> str:
+        """ "active", "expired" or "revoked" (for pages and the API)."""
+        if self.revoked is not None:
+            return "revoked"
+        return "expired" if self.expires <= timezone.now() else "active"

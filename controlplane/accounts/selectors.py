@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
-from rest_framework.authtoken.models import Token
 
-from .models import RoleGrant
+from .models import ApiToken, RoleGrant
 from .roles import Role, role_allows
 
 if TYPE_CHECKING:
@@ -77,11 +76,6 @@ def role_grant_get(*, cluster: Cluster, username: str) -> RoleGrant:
     return grant
 
 
-def api_token_get(*, user: User) -> Token | None:
-    """The user's API token (its creation date; the key is never shown again)."""
-    return Token.objects.filter(user=user).only("created").first()
-
-
 # --- Users ------------------------------------------------------------------------------------
 # Who manages people: superusers, and anyone holding the admin role on a whole cluster. A
 # cluster admin grants roles only on the clusters they administer, and deactivates (or sees
@@ -136,3 +130,21 @@ def user_get(*, actor: User, username: str):
     if user is None:
         raise Http404(f"No user named {username!r}.")
     return user
+
+
+# --- API tokens -------------------------------------------------------------------------------
+
+
+def api_token_list(*, user) -> QuerySet[ApiToken]:
+    """`user`'s tokens, newest first (the caller has checked who may see them)."""
+    return ApiToken.objects.filter(user=user).select_related("user")
+
+
+def api_token_get(*, actor: User, token_id: int) -> ApiToken:
+    """A token its owner, or someone who manages its owner, may see; otherwise 404."""
+    token = ApiToken.objects.select_related("user").filter(pk=token_id).first()
+    if token is None or not (
+        token.user_id == getattr(actor, "pk", None) or user_manages(actor=actor, user=token.user)
+    ):
+        raise Http404("No such API token.")
+    return token

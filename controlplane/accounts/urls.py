@@ -8,6 +8,7 @@ urlpatterns = [
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("set-password/<uidb64>/<token>/", views.PasswordSetView.as_view(), name="password-set"),
     path("token/", views.api_token, name="api-token"),
+    path("token/<int:token_id>/revoke/", views.api_token_revoke_view, name="api-token-revoke"),
     path("users/", views.user_index, name="users"),
     path("users/<str:username>/", views.user_detail, name="user-detail"),
     path(

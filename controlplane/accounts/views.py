@@ -14,10 +14,11 @@ from controlplane.audit.services import action_refuse
 from controlplane.clusters.models import Cluster
 from controlplane.clusters.selectors import cluster_get, cluster_list
 
-from .forms import RoleGrantForm, UserCreateForm
+from .forms import ApiTokenForm, RoleGrantForm, UserCreateForm
 from .selectors import (
     admin_cluster_ids,
     api_token_get,
+    api_token_list,
     role_grant_get,
     role_grant_list,
     user_can,
@@ -28,6 +29,7 @@ from .selectors import (
 )
 from .services import (
     api_token_create,
+    api_token_days_max,
     api_token_revoke,
     role_grant_delete,
     role_grant_set,
@@ -76,20 +78,45 @@ class PasswordSetView(auth_views.PasswordResetConfirmView):
 @login_required
 @require_http_methods(["GET", "POST"])
 def api_token(request):
-    new_key = None
-    if request.method == "POST":
-        if request.POST.get("action") == "revoke":
-            if api_token_revoke(user=request.user):
-                messages.success(request, "Your API token was revoked.")
-            return redirect("api-token")
-        # Shown on this response only; afterwards only its creation date is visible.
-        new_key = api_token_create(user=request.user)
-    token = api_token_get(user=request.user)
+    form = ApiTokenForm(request.POST or None, max_days=api_token_days_max())
+    issued = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            issued = api_token_create(
+                actor=request.user,
+                user=request.user,
+                name=form.cleaned_data["name"],
+                lifetime_days=form.cleaned_data["lifetime_days"],
+                request_id=request.request_id,
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            form = ApiTokenForm(max_days=api_token_days_max())
+    # The key is on this response only; afterwards only its name and prefix are shown.
     return render(
         request,
         "accounts/token.html",
-        {"token_created": token.created if token else None, "new_key": new_key},
+        {
+            "tokens": api_token_list(user=request.user),
+            "form": form,
+            "new_key": issued.key if issued else None,
+            "new_token": issued.token if issued else None,
+        },
+        status=201 if issued else 200,
     )
+
+
+@login_required
+@require_POST
+def api_token_revoke_view(request, token_id):
+    token = api_token_get(actor=request.user, token_id=token_id)
+    api_token_revoke(actor=request.user, token=token, request_id=request.request_id)
+    messages.success(request, f"Revoked the API token “{token.name}” ({token.prefix}…).")
+    if token.user_id == request.user.pk:
+        return redirect("api-token")
+    return redirect("user-detail", username=token.user.username)
 
 
 def _refuse(request, cluster, *, verb: str, username: str) -> PermissionDenied:
@@ -234,13 +261,15 @@ def _managed_user(request, username):
 @login_required
 def user_detail(request, username):
     subject = _managed_user(request, username)
+    manageable = user_manages(actor=request.user, user=subject)
     return render(
         request,
         "accounts/user_detail.html",
         {
             "subject": subject,
-            "manageable": user_manages(actor=request.user, user=subject),
+            "manageable": manageable,
             "is_self": subject.pk == request.user.pk,
+            "tokens": api_token_list(user=subject) if manageable else [],
         },
     )
 

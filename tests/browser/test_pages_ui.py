@@ -5,13 +5,14 @@ check what each page must make plain: who did what (the system included), failed
 with their error, the API server before saving, what a connection test found.
 """
 
+import re
 import uuid
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-from rest_framework.authtoken.models import Token
 
+from controlplane.accounts.models import ApiToken
 from controlplane.audit.services import action_record
 
 from .pages import log_in, screenshot, wait_until_live
@@ -92,8 +93,10 @@ def test_an_admin_walks_through_every_page(page, make_user, sandbox, sandbox_clu
     screenshot(page, "role-grants")
 
     page.goto("/accounts/token/")
-    page.click("text=Create a token")
-    expect(page.locator("#new-token")).to_have_text(Token.objects.get(user=admin).key)
+    page.fill("input[name=name]", "browser test")
+    page.click("button:has-text('Create a token')")
+    prefix = ApiToken.objects.get(user=admin).prefix
+    expect(page.locator("#new-token")).to_have_text(re.compile(rf"^cp_{prefix}_\S{{43}}$"))
     screenshot(page, "api-token")
 
     page.goto("/watcher/")

@@ -4,9 +4,8 @@ import re
 
 import pytest
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
-from controlplane.accounts.models import RoleGrant
+from controlplane.accounts.models import ApiToken, RoleGrant
 from controlplane.audit.models import AuditEvent
 from controlplane.clusters.crypto import encrypt_json
 from controlplane.clusters.models import Cluster
@@ -132,14 +131,16 @@ def test_removing_a_cluster_on_the_page(cluster, make_user):
 def test_an_api_token_is_shown_once(make_user):
     user = make_user()
     browser = logged_in(user)
-    created = browser.post("/accounts/token/", {"action": "create"})
-    key = user.auth_token.key
-    assert key in created.content.decode()
+    created = browser.post("/accounts/token/", {"name": "laptop", "lifetime_days": "30"})
+    key = re.search(r'id="new-token"[^>]*>([^<]+)<', created.content.decode()).group(1)
+    token = ApiToken.objects.get(user=user)
+    assert key.startswith(f"cp_{token.prefix}_")
     again = browser.get("/accounts/token/")
     assert key not in again.content.decode()
-    assert b"You have a token" in again.content
-    browser.post("/accounts/token/", {"action": "revoke"})
-    assert not Token.objects.filter(user=user).exists()
+    assert b"laptop" in again.content
+    browser.post(f"/accounts/token/{token.pk}/revoke/")
+    token.refresh_from_db()
+    assert token.revoked is not None
 
 
 def test_admins_manage_role_grants_on_the_page(cluster, make_user):
