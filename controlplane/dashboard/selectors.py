@@ -124,6 +124,12 @@ def overview_get(*, user: User, cluster: Cluster, sections: list[str] | None = N
     return overview
 
 
+def source_errors(snapshots: Iterable[Snapshot]) -> list[str]:
+    """The distinct errors of the snapshots that could not be read, for a page to show once
+    (a cluster that cannot be reached fails every kind with the same error)."""
+    return list(dict.fromkeys(s.error for s in snapshots if not s.ok and s.error))
+
+
 def watcher_status_get(*, clusters: Iterable[Cluster]) -> dict:
     """The watcher's health as it reports it in Redis, per cluster and kind."""
     cache = live_cache()

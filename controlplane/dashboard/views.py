@@ -11,7 +11,13 @@ from controlplane.accounts.selectors import user_can
 from controlplane.clusters.selectors import cluster_get, cluster_list
 
 from .navigation import SESSION_CLUSTER, remember
-from .selectors import SECTION_KINDS, overview_get, overview_live_get, watcher_status_get
+from .selectors import (
+    SECTION_KINDS,
+    overview_get,
+    overview_live_get,
+    source_errors,
+    watcher_status_get,
+)
 
 
 @login_required
@@ -39,6 +45,8 @@ def overview(request, cluster):
             "overview": data,
             "live": overview_live_get(user=request.user, cluster=cluster_obj),
             "section_kinds": SECTION_KINDS,
+            # Shown once on top; the sections say "unavailable, see above".
+            "page_errors": source_errors(data.sources.values()),
         },
     )
 

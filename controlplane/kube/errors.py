@@ -6,6 +6,7 @@ request header (and so no credential) can leak into an error shown to a user or 
 
 import json
 import logging
+import re
 
 import urllib3.exceptions
 from kubernetes.client.exceptions import ApiException
@@ -135,6 +136,80 @@ def from_api_exception(exc: ApiException) -> KubeError:
     return KubeError(message, status=status, reason=reason)
 
 
+def _address(exc: BaseException) -> str:
+    """host:port of the connection an urllib3 error was about, when it says."""
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):
+        conn = exc.conn
+    elif isinstance(exc, urllib3.exceptions.PoolError):
+        conn = exc.pool  # ReadTimeoutError and other errors of a connection pool
+    elif exc.args and hasattr(exc.args[0], "host"):
+        conn = exc.args[0]  # ConnectTimeoutError(connection, message)
+    else:
+        conn = None
+    host = getattr(conn, "host", None)
+    if not host:
+        return ""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # IPv6
+    port = getattr(conn, "port", None)
+    return f"{host}:{port}" if port else host
+
+
+def _server(exc: BaseException) -> str:
+    address = _address(exc)
+    return f"The API server at {address}" if address else "The API server"
+
+
+def _waited(exc: BaseException, which: str) -> str:
+    """ "within 5 s": the timeout urllib3 names in its message, else the configured one."""
+    found = re.search(r"timeout=([0-9.]+)", str(exc))
+    if found:
+        seconds = float(found.group(1))
+    else:
+        from .client import timeouts
+
+        connect, read = timeouts()
+        seconds = connect if which == "connect" else read
+    return f"within {seconds:g} s"
+
+
+def _cause(exc: BaseException) -> BaseException | None:
+    return exc.__cause__ or exc.__context__
+
+
+def _connection_failure(exc: BaseException) -> str:
+    """What happened when no HTTP answer came back, in words, with the server's address."""
+    if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+        return _connection_failure(exc.reason)
+    server = _server(exc)
+    if isinstance(exc, urllib3.exceptions.NameResolutionError):
+        host = getattr(getattr(exc, "conn", None), "host", None) or "of the API server"
+        return f"The API server's name {host} could not be resolved"
+    # NewConnectionError is a ConnectTimeoutError in urllib3 2, but nothing timed out: the
+    # connection failed at once, and its cause says how.
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):
+        cause = _cause(exc)
+        if isinstance(cause, ConnectionRefusedError):
+            return f"{server} refused the connection (nothing listens there?)"
+        if isinstance(cause, TimeoutError):
+            return f"{server} did not accept a connection {_waited(exc, 'connect')}"
+        reason = getattr(cause, "strerror", None) or cause.__class__.__name__
+        return f"{server} could not be reached: {reason}"
+    if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
+        return f"{server} did not accept a connection {_waited(exc, 'connect')}"
+    if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
+        return f"{server} did not answer {_waited(exc, 'read')}"
+    if isinstance(exc, urllib3.exceptions.TimeoutError):
+        return f"{server} did not answer in time"
+    if isinstance(exc, urllib3.exceptions.ProtocolError):
+        cause = exc.args[1] if len(exc.args) > 1 else None
+        what = cause.__class__.__name__ if isinstance(cause, BaseException) else "no reason given"
+        return f"{server} closed the connection ({what})"
+    if isinstance(exc, ConnectionRefusedError):
+        return "The API server refused the connection (nothing listens there?)"
+    return f"The API server is unreachable ({exc.__class__.__name__})"
+
+
 def translate(exc: BaseException) -> KubeError:
     """Map any exception raised by a client call to a KubeError (or the original if unknown)."""
     if isinstance(exc, KubeError):
@@ -143,10 +218,8 @@ def translate(exc: BaseException) -> KubeError:
         return from_api_exception(exc)
     if isinstance(exc, urllib3.exceptions.SSLError):
         return Unavailable(f"TLS error talking to the API server: {exc.__class__.__name__}")
-    if isinstance(exc, urllib3.exceptions.TimeoutError):
-        return Unavailable("The API server did not answer in time")
     if isinstance(exc, urllib3.exceptions.HTTPError | ConnectionError | OSError):
-        return Unavailable(f"The API server is unreachable ({exc.__class__.__name__})")
+        return Unavailable(_connection_failure(exc))
     raise TypeError(f"not a Kubernetes client error: {exc!r}") from exc
 
 

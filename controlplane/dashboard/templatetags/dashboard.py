@@ -27,9 +27,11 @@ def _ago(seconds: float) -> str:
     return f"{seconds // 3600} h ago"
 
 
-@register.simple_tag
-def source_note(snapshot):
-    """Where a number came from and how old it is, e.g. "watcher cache, confirmed 3 s ago"."""
+@register.simple_tag(takes_context=True)
+def source_note(context, snapshot):
+    """Where a number came from and how old it is, e.g. "watcher cache, confirmed 3 s ago".
+
+    An error the page already shows once on top (`page_errors`) is not repeated here."""
     now = time.time()
     if snapshot.source == CACHE:
         return format_html(
@@ -46,6 +48,12 @@ def source_note(snapshot):
             snapshot.as_of,
             snapshot.note,
             _ago(now - snapshot.as_of),
+        )
+    if snapshot.error in (context.get("page_errors") or ()):
+        return format_html(
+            '<span class="source source-error" title="{}">unavailable ({}), see above</span>',
+            snapshot.error,
+            snapshot.note,
         )
     return format_html(
         '<span class="source source-error">unavailable: {} ({})</span>',
