@@ -1,14 +1,26 @@
 from django import forms
 from django.conf import settings
+from django.core.validators import ProhibitNullCharactersValidator
 
 from .models import ClusterSource
+
+
+class KubeconfigTextField(forms.CharField):
+    """Pasted YAML; characters YAML refuses (NUL included) are reported once, by the
+    kubeconfig check with their line and column, not also by Django's generic validator."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators = [
+            v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)
+        ]
 
 
 class KubeconfigUploadForm(forms.Form):
     """Step 1 of adding a cluster: the kubeconfig, as a file or pasted."""
 
     file = forms.FileField(required=False, label="Kubeconfig file")
-    text = forms.CharField(
+    text = KubeconfigTextField(
         required=False,
         label="…or paste it",
         widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false", "autocomplete": "off"}),
@@ -16,6 +28,9 @@ class KubeconfigUploadForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        if self.has_error("file") or self.has_error("text"):
+            # That error says what is wrong; "choose a file" would contradict it.
+            return data
         upload = data.get("file")
         if upload is not None:
             if upload.size > settings.KUBECONFIG_MAX_BYTES:

@@ -133,8 +133,18 @@ def _load_yaml(raw: bytes | str) -> object:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise KubeconfigError("kubeconfig", "the file is not UTF-8 text") from exc
-    loader = _GuardedLoader(text)
+    if "\x00" in text:
+        before = text[: text.index("\x00")]
+        line, column = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+        raise KubeconfigError(
+            "kubeconfig",
+            f"contains a NUL character at line {line}, column {column}; a kubeconfig is "
+            "plain YAML text (was a binary file chosen, or the paste damaged?)",
+        )
+    loader = None
     try:
+        # The reader checks the characters as it is built: inside the try.
+        loader = _GuardedLoader(text)
         return loader.get_single_data()
     except RecursionError as exc:
         raise KubeconfigError("kubeconfig", "the YAML document is nested too deeply") from exc
@@ -144,7 +154,8 @@ def _load_yaml(raw: bytes | str) -> object:
         problem = getattr(exc, "problem", None) or "invalid syntax"
         raise KubeconfigError("kubeconfig", f"not valid YAML{where}: {problem}") from exc
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _named_entries(doc: dict, section: str, inner: str) -> dict[str, tuple[str, dict]]:
