@@ -1,16 +1,20 @@
 """Deployment pages: the live list of a namespace and its scale control."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from controlplane.accounts.selectors import user_can, visible_namespaces
+from controlplane.accounts.selectors import user_can
+from controlplane.audit.models import ActionStatus
+from controlplane.audit.selectors import audit_list
 from controlplane.audit.services import describe_invalid
 from controlplane.clusters.selectors import cluster_get
-from controlplane.dashboard.navigation import SESSION_NAMESPACE, namespace_choices, remember
+from controlplane.dashboard.navigation import SESSION_NAMESPACE, namespace_to_open, remember
 from controlplane.kube.errors import KubeError, NotFound, Unavailable
 
 from .selectors import deployment_table_get
@@ -25,24 +29,56 @@ def _require_namespace(request, cluster, namespace: str) -> None:
 @login_required
 @require_GET
 def index(request, cluster):
-    """The deployments of the namespace last looked at (or the cluster's default)."""
+    """The deployments of the namespace last used in this session, else the first namespace
+    with deployments (dashboard.navigation.namespace_to_open)."""
     cluster_obj = cluster_get(name=cluster, user=request.user)
-    names, _note = namespace_choices(user=request.user, cluster=cluster_obj)
-    remembered = request.session.get(SESSION_NAMESPACE)
-    for candidate in (remembered, cluster_obj.default_namespace):
-        if candidate and candidate in names:
-            return redirect("deployments:list", cluster=cluster_obj.name, namespace=candidate)
-    if names:
-        return redirect("deployments:list", cluster=cluster_obj.name, namespace=names[0])
-    visible = visible_namespaces(user=request.user, cluster=cluster_obj)
-    fallback = sorted(visible)[0] if visible else cluster_obj.default_namespace
-    return redirect("deployments:list", cluster=cluster_obj.name, namespace=fallback)
+    namespace = namespace_to_open(
+        user=request.user, cluster=cluster_obj, remembered=request.session.get(SESSION_NAMESPACE)
+    )
+    return redirect("deployments:list", cluster=cluster_obj.name, namespace=namespace)
+
+
+_UNSUCCESSFUL = (ActionStatus.FAILED, ActionStatus.REFUSED)
+
+
+def _someone_elses_failure(action, user) -> bool:
+    # The system's own failures (no actor_name) have nobody else to tell: they stay.
+    return (
+        action is not None
+        and action.status in _UNSUCCESSFUL
+        and bool(action.actor_name)
+        and action.actor_id != user.pk
+    )
+
+
+def _headline_actions(request, cluster, namespace: str, rows: list[dict]) -> None:
+    """A person's failed or refused action is news for them (and is in the audit log), not
+    the row's headline for everyone: others see the latest action that was not someone
+    else's failure (or none)."""
+    hidden = {
+        row["name"]: row for row in rows if _someone_elses_failure(row["action"], request.user)
+    }
+    if not hidden:
+        return
+    for row in hidden.values():
+        row["action"] = None
+    others_failures = Q(status__in=_UNSUCCESSFUL) & ~Q(actor_name="") & ~Q(actor=request.user)
+    actions = (
+        audit_list(user=request.user, cluster=cluster.name, namespace=namespace, kind="deployment")
+        .filter(name__in=list(hidden))
+        .exclude(others_failures)
+    )
+    for action in actions[:200]:
+        row = hidden.get(action.name)
+        if row is not None and row["action"] is None:
+            row["action"] = action
 
 
 def _table_context(request, cluster, namespace: str, *, name: str = "", error: str = "") -> dict:
     """What the table template needs; `error` (about deployment `name`) shows in its row, or
     on top when that deployment has no row (it is gone, or the list failed)."""
     table = deployment_table_get(user=request.user, cluster=cluster, namespace=namespace)
+    _headline_actions(request, cluster, namespace, table["rows"])
     placed = False
     for row in table["rows"]:
         row["error"] = error if row["name"] == name else ""
@@ -53,6 +89,8 @@ def _table_context(request, cluster, namespace: str, *, name: str = "", error: s
         **table,
         "error_name": name,
         "unplaced_error": "" if placed else error,
+        # The scale input carries the limits deployments.services.validate_replicas enforces.
+        "max_replicas": settings.DEPLOYMENT_MAX_REPLICAS,
     }
 
 

@@ -4,6 +4,7 @@ from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 
 from controlplane.accounts.selectors import user_can, visible_namespaces
 from controlplane.clusters.selectors import cluster_list
+from controlplane.kube.objects import object_namespace
 from controlplane.live.snapshot import snapshot_get
 
 SESSION_CLUSTER = "dashboard.cluster"
@@ -44,7 +45,10 @@ def _reverse(name: str, **kwargs) -> str | None:
 
 
 def nav_items(request, cluster: str | None, namespace: str | None) -> list[dict]:
-    """The main navigation; an area whose pages don't exist yet is shown disabled."""
+    """The main navigation; an area whose pages don't exist yet is shown disabled.
+
+    `namespace` is the one this page or session is about, if any: the Deployments entry
+    opens it, else the deployments index picks one (namespace_to_open)."""
     current = getattr(getattr(request, "resolver_match", None), "view_name", "") or ""
     path = request.path
     items = [
@@ -100,11 +104,33 @@ def namespace_choices(*, user, cluster) -> tuple[list[str], str]:
     return names, note
 
 
+def namespace_to_open(*, user, cluster, remembered: str | None) -> str:
+    """The namespace the Deployments entry opens: the one last used in this session, else
+    the first with deployments (the cluster's default namespace first), else the default
+    namespace or the first the user may see."""
+    names, _note = namespace_choices(user=user, cluster=cluster)
+    if remembered and remembered in names:
+        return remembered
+    deployments = snapshot_get(cluster=cluster, kind="deployments")
+    busy = {object_namespace(o) for o in deployments.objects} & set(names)
+    if busy:
+        return cluster.default_namespace if cluster.default_namespace in busy else min(busy)
+    if cluster.default_namespace in names:
+        return cluster.default_namespace
+    if names:
+        return names[0]
+    # Namespaces can't be listed: a narrowed grant still names its own.
+    visible = visible_namespaces(user=user, cluster=cluster)
+    return min(visible) if visible else cluster.default_namespace
+
+
 def nav_state(request) -> dict:
     user = request.user
     if not user.is_authenticated:
         return {"authenticated": False}
     cluster_name, namespace = current_names(request)
+    # What the page or the session names, before any fallback for the switcher.
+    chosen_namespace = namespace
     clusters = list(cluster_list(user=user))
     cluster = next((c for c in clusters if c.name == cluster_name), None)
     if cluster is None and clusters:
@@ -126,7 +152,11 @@ def nav_state(request) -> dict:
         "namespaces": namespaces,
         "namespace": namespace,
         "namespace_note": note,
-        "items": nav_items(request, cluster.name if cluster else None, namespace),
+        "items": nav_items(
+            request,
+            cluster.name if cluster else None,
+            chosen_namespace if chosen_namespace in namespaces else None,
+        ),
         "switch_to": "deployments" if view_name.startswith("deployments:") else "overview",
         "can_view_cluster": bool(
             cluster and user_can(user=user, permission="view", cluster=cluster)
