@@ -44,34 +44,20 @@ class DeploymentController(Controller):
         self.caches = caches
 
     def setup(self) -> None:
-        self.watch(RESOURCE, self._on_deployment)
-        self.watch(RS_RESOURCE, self._on_replicaset)
+        self.watch_objects(RESOURCE)
+        self.watch_owned(RS_RESOURCE, "Deployment")
         # Recreate waits for old pods to be gone, so pod deletions matter too.
-        self.watch("pods", self._on_pod)
+        self.watch_owned("pods", "ReplicaSet", events=("DELETED",), owner_key=self._owner_of_set)
 
     def initial_keys(self):
         return [
             (d["metadata"]["namespace"], d["metadata"]["name"]) for d in self.api.list(RESOURCE)
         ]
 
-    def _on_deployment(self, event_type: str, obj: dict, old: dict | None) -> None:
-        self.enqueue((obj["metadata"]["namespace"], obj["metadata"]["name"]))
-
-    def _on_replicaset(self, event_type: str, obj: dict, old: dict | None) -> None:
-        ref = controller_ref(obj)
-        if ref and ref.get("kind") == "Deployment":
-            self.enqueue((obj["metadata"]["namespace"], ref["name"]))
-
-    def _on_pod(self, event_type: str, obj: dict, old: dict | None) -> None:
-        if event_type != "DELETED":
-            return
-        ref = controller_ref(obj)
-        if not ref or ref.get("kind") != "ReplicaSet":
-            return
-        rs = self.caches.replicasets.get(obj["metadata"]["namespace"], ref["name"])
-        dref = controller_ref(rs) if rs else None
-        if dref and dref.get("kind") == "Deployment":
-            self.enqueue((obj["metadata"]["namespace"], dref["name"]))
+    def _owner_of_set(self, key: tuple[str, str]) -> tuple[str, str] | None:
+        rs = self.caches.replicasets.get(*key)
+        ref = controller_ref(rs) if rs else None
+        return (key[0], ref["name"]) if ref and ref.get("kind") == "Deployment" else None
 
     # -- reconcile ---------------------------------------------------------------------------
 

@@ -15,7 +15,6 @@ from typing import Any
 from sandbox.machinery.base import Controller
 from sandbox.machinery.cache import Caches
 from sandbox.machinery.util import (
-    controller_ref,
     deepcopy,
     get_condition,
     now,
@@ -45,21 +44,13 @@ class JobController(Controller):
         self.caches = caches
 
     def setup(self) -> None:
-        self.watch(RESOURCE, self._on_job)
-        self.watch("pods", self._on_pod)
+        self.watch_objects(RESOURCE)
+        self.watch_owned("pods", "Job")
 
     def initial_keys(self):
         return [
             (j["metadata"]["namespace"], j["metadata"]["name"]) for j in self.api.list(RESOURCE)
         ]
-
-    def _on_job(self, event_type: str, obj: dict, old: dict | None) -> None:
-        self.enqueue((obj["metadata"]["namespace"], obj["metadata"]["name"]))
-
-    def _on_pod(self, event_type: str, obj: dict, old: dict | None) -> None:
-        ref = controller_ref(obj)
-        if ref and ref.get("kind") == "Job":
-            self.enqueue((obj["metadata"]["namespace"], ref["name"]))
 
     # -- reconcile ---------------------------------------------------------------------------
 

@@ -9,7 +9,6 @@ from sandbox.machinery.base import Controller
 from sandbox.machinery.cache import Caches
 from sandbox.machinery.errors import ApiError
 from sandbox.machinery.util import (
-    controller_ref,
     deepcopy,
     get_condition,
     now,
@@ -37,20 +36,11 @@ class ReplicaSetController(Controller):
         self.caches = caches
 
     def setup(self) -> None:
-        self.watch(RESOURCE, self._on_replicaset)
-        self.watch("pods", self._on_pod)
+        self.watch_objects(RESOURCE)
+        self.watch_owned("pods", "ReplicaSet")
 
     def initial_keys(self):
         return list(self.caches.replicasets.objects)
-
-    def _on_replicaset(self, event_type: str, obj: dict, old: dict | None) -> None:
-        self.enqueue((obj["metadata"]["namespace"], obj["metadata"]["name"]))
-
-    def _on_pod(self, event_type: str, obj: dict, old: dict | None) -> None:
-        for pod in (obj, old):
-            ref = controller_ref(pod) if pod else None
-            if ref and ref.get("kind") == "ReplicaSet":
-                self.enqueue((pod["metadata"]["namespace"], ref["name"]))
 
     def reconcile(self, key: tuple[str, str]) -> None:
         ns, name = key

@@ -15,6 +15,8 @@ from collections import deque
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
+from sandbox.machinery.util import controller_ref, meta_key
+
 log = logging.getLogger(__name__)
 
 # Yield to the event loop after this many reconciles so HTTP requests are never starved.
@@ -39,6 +41,38 @@ class Controller(abc.ABC):
 
     def watch(self, resource: str, handler: Callable[[str, dict, dict | None], None]) -> None:
         self._unsubscribe.append(self.api.subscribe(resource, handler))
+
+    def watch_objects(self, resource: str) -> None:
+        """Queue (namespace, name) of every changed object of `resource`."""
+        self.watch(resource, lambda event_type, obj, old: self.enqueue(meta_key(obj)))
+
+    def watch_owned(
+        self,
+        resource: str,
+        owner_kind: str,
+        *,
+        events: tuple[str, ...] = (),
+        owner_key: Callable[[tuple[str, str]], Hashable | None] | None = None,
+    ) -> None:
+        """Queue the controlling owner of every changed `resource` object whose controller is
+        an `owner_kind`, as upstream's enqueue-owner handlers do: before and after the change,
+        so a dependent that changes hands wakes both owners. `events` limits the event types;
+        `owner_key` maps the owner's (namespace, name) to the key to queue (None: none)."""
+
+        def on_change(event_type: str, obj: dict, old: dict | None) -> None:
+            if events and event_type not in events:
+                return
+            for dependent in (obj, old):
+                ref = controller_ref(dependent) if dependent else None
+                if ref is None or ref.get("kind") != owner_kind:
+                    continue
+                key: Hashable | None = (dependent["metadata"].get("namespace", ""), ref["name"])
+                if owner_key is not None:
+                    key = owner_key(key)
+                if key is not None:
+                    self.enqueue(key)
+
+        self.watch(resource, on_change)
 
     @abc.abstractmethod
     def setup(self) -> None:
