@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sandbox.machinery.backoff import backoff
 from sandbox.machinery.base import Controller
 from sandbox.machinery.cache import Caches
 from sandbox.machinery.util import (
@@ -210,9 +211,8 @@ class JobController(Controller):
         if failures == 0 or not failed:
             return 0.0
         last = max((_finished_at(p) for p in failed), default=0.0)
-        delay = min(
-            self.config.job_backoff_base_seconds * 2 ** (failures - 1),
-            self.config.job_backoff_max_seconds,
+        delay = backoff(
+            failures, self.config.job_backoff_base_seconds, self.config.job_backoff_max_seconds
         )
         return max(last + delay - at, 0.0)
 

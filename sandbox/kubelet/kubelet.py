@@ -30,6 +30,7 @@ from sandbox.kubelet.state import (
     PodRun,
 )
 from sandbox.kubelet.status import pod_status
+from sandbox.machinery.backoff import backoff
 from sandbox.machinery.base import Controller
 from sandbox.machinery.cache import Caches
 from sandbox.machinery.errors import ApiError
@@ -309,7 +310,7 @@ class Kubelet(Controller):
                 continue
             image = crun.spec.get("image", "")
             if crun.phase == PULL_FAILED:
-                delay = _backoff(
+                delay = backoff(
                     crun.pull_failures,
                     self.config.image_pull_backoff_base_seconds,
                     self.config.image_pull_backoff_max_seconds,
@@ -427,7 +428,7 @@ class Kubelet(Controller):
             delay = (
                 0.0
                 if crun.crash_streak == 0
-                else _backoff(
+                else backoff(
                     crun.crash_streak,
                     self.config.crash_backoff_base_seconds,
                     self.config.crash_backoff_max_seconds,
@@ -529,10 +530,6 @@ class Kubelet(Controller):
 
 def run_ns(pod: dict) -> str:
     return pod["metadata"].get("namespace") or ""
-
-
-def _backoff(failures: int, base: float, maximum: float) -> float:
-    return min(base * 2 ** max(failures - 1, 0), maximum)
 
 
 def _duration(seconds: float) -> str:

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
+from sandbox.machinery.backoff import backoff
 from sandbox.machinery.util import controller_ref, meta_key
 
 log = logging.getLogger(__name__)
@@ -156,7 +157,7 @@ class Controller(abc.ABC):
                 log.debug("%s: conflict reconciling %s, retrying", self.name, key)
             else:
                 log.exception("%s: reconciling %s failed (attempt %d)", self.name, key, failures)
-            delay = 0.0 if conflict and failures < 5 else min(0.05 * 2**failures, 30.0)
+            delay = 0.0 if conflict and failures < 5 else backoff(failures, 0.1, 30.0)
             self.requeue_after(key, delay)
         else:
             self._failures.pop(key, None)
