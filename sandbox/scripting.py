@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox.machinery.util import millicores, quantity_bytes
+from sandbox.machinery.quantity import millicores, quantity_bytes
 
 PREFIX = "/sandbox/v1"
 

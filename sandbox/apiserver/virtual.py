@@ -11,6 +11,7 @@ from aiohttp import web
 
 from sandbox.apiserver.context import Ctx, User, json_response, read_body
 from sandbox.machinery.errors import ApiError
+from sandbox.machinery.quantity import parse_quantity
 from sandbox.machinery.selectors import label_matcher
 
 
@@ -238,7 +239,6 @@ def _table(rows: list[dict], columns: list[tuple[str, str]]) -> dict:
 
 def _metrics_table(items: list[dict], *, pods: bool) -> dict:
     """The metrics server's Table: usage summed over a pod's containers, and the window."""
-    from sandbox.registry.fields import parse_quantity
 
     rows = []
     for m in items:

@@ -12,15 +12,8 @@ from typing import Any
 
 from sandbox.controllers import hpa_replicas as calc
 from sandbox.controllers.hpa_replicas import MetricError, PodInfo
-from sandbox.machinery.util import (
-    get_condition,
-    millicores,
-    now,
-    parse_quantity,
-    parse_time,
-    pod_is_ready,
-    quantity_bytes,
-)
+from sandbox.machinery.quantity import millicores, parse_quantity, quantity_bytes
+from sandbox.machinery.util import get_condition, now, parse_time, pod_is_ready
 
 
 class MetricReader:

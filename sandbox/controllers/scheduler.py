@@ -15,14 +15,8 @@ from typing import Any
 
 from sandbox.machinery.base import Controller
 from sandbox.machinery.cache import Caches
-from sandbox.machinery.util import (
-    controller_ref,
-    deepcopy,
-    get_condition,
-    millicores,
-    quantity_bytes,
-    set_condition,
-)
+from sandbox.machinery.quantity import millicores, quantity_bytes
+from sandbox.machinery.util import controller_ref, deepcopy, get_condition, set_condition
 
 log = logging.getLogger(__name__)
 COMPONENT = "default-scheduler"

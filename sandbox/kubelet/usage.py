@@ -14,15 +14,8 @@ import math
 from typing import Any
 
 from sandbox.machinery.cache import Caches
-from sandbox.machinery.util import (
-    format_cpu,
-    format_memory,
-    millicores,
-    now,
-    parse_time,
-    quantity_bytes,
-    rfc3339,
-)
+from sandbox.machinery.quantity import millicores, quantity_bytes
+from sandbox.machinery.util import format_cpu, format_memory, now, parse_time, rfc3339
 from sandbox.scripting import Script
 
 API_VERSION = "metrics.k8s.io/v1beta1"

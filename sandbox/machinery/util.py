@@ -1,4 +1,4 @@
-"""Small helpers the controllers share: time stamps, quantities, conditions, owner references."""
+"""Small helpers the controllers share: time stamps, conditions, owner references."""
 
 from __future__ import annotations
 
@@ -6,22 +6,8 @@ import copy
 import math
 import time
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
-
-_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL = {
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "": Decimal(1),
-    "k": Decimal(10**3),
-    "M": Decimal(10**6),
-    "G": Decimal(10**9),
-    "T": Decimal(10**12),
-    "P": Decimal(10**15),
-    "E": Decimal(10**18),
-}
 
 
 def now() -> float:
@@ -42,36 +28,6 @@ def parse_time(value: str | None) -> float | None:
         return datetime.fromisoformat(text).timestamp()
     except ValueError:
         return None
-
-
-def parse_quantity(value: Any) -> Decimal:
-    """A resource.Quantity ("250m", "1Gi", "2", 0.5) as a Decimal in base units."""
-    if isinstance(value, bool):
-        raise ValueError(f"invalid quantity {value!r}")
-    if isinstance(value, (int, float)):
-        return Decimal(str(value))
-    text = str(value).strip()
-    for suffix, factor in _BINARY.items():
-        if text.endswith(suffix):
-            return _number(text[: -len(suffix)], value) * factor
-    if text and text[-1] in _DECIMAL and not text[-1].isdigit():
-        return _number(text[:-1], value) * _DECIMAL[text[-1]]
-    return _number(text, value)
-
-
-def _number(text: str, original: Any) -> Decimal:
-    try:
-        return Decimal(text)
-    except InvalidOperation as exc:
-        raise ValueError(f"invalid quantity {original!r}") from exc
-
-
-def millicores(value: Any) -> int:
-    return math.ceil(parse_quantity(value) * 1000)
-
-
-def quantity_bytes(value: Any) -> int:
-    return math.ceil(parse_quantity(value))
 
 
 def format_cpu(milli: float) -> str:

@@ -1,5 +1,5 @@
-"""Field-level rules shared by the validators: names, labels, ports, quantities, and the
-Causes list that becomes a 422 Invalid."""
+"""Field-level rules shared by the validators: names, labels, ports, and the Causes list that
+becomes a 422 Invalid."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ _DNS1123_SUBDOMAIN = re.compile(
 _DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_QUANTITY = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+|E[+-]?\d+|[KMGTPE]i|[numkMGTPE])?$")
 CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 
 MSG_LABEL = (
@@ -48,48 +47,6 @@ MSG_QUALIFIED = (
     "with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used "
     "for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
 )
-
-# ---- quantities ----
-
-_SUFFIX = {
-    "n": 1e-9,
-    "u": 1e-6,
-    "m": 1e-3,
-    "": 1.0,
-    "k": 1e3,
-    "M": 1e6,
-    "G": 1e9,
-    "T": 1e12,
-    "P": 1e15,
-    "E": 1e18,
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "Ei": 2**60,
-}
-
-
-def parse_quantity(value: Any) -> float:
-    """A resource.Quantity as a float ('500m' -> 0.5, '1Gi' -> 1073741824.0)."""
-    if isinstance(value, bool):
-        raise ValueError(f"not a quantity: {value!r}")
-    if isinstance(value, int | float):
-        return float(value)
-    text = str(value).strip()
-    m = _QUANTITY.match(text)
-    if not m:
-        raise ValueError(
-            f"quantities must match the regular expression "
-            f"'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': {text!r}"
-        )
-    number, suffix = m.group(1), m.group(2) or ""
-    sign = -1.0 if text.startswith("-") else 1.0
-    if suffix[:1] in ("e", "E") and len(suffix) > 1:
-        return sign * float(number + suffix)
-    return sign * float(number) * _SUFFIX[suffix]
-
 
 # ---- semantic validation ----
 

@@ -16,17 +16,10 @@ from sandbox.machinery.errors import (
     unsupported,
 )
 from sandbox.machinery.resources import ResourceType
-from sandbox.registry.fields import (
-    CONFIG_KEY,
-    Causes,
-    parse_quantity,
-    port_range,
-    validate_labels,
-    validate_meta,
-)
+from sandbox.registry.fields import CONFIG_KEY, Causes, port_range, validate_labels, validate_meta
 from sandbox.registry.validation_workloads import deployment, job, pod, replicaset
 
-__all__ = ["parse_quantity", "validate", "validate_status"]
+__all__ = ["validate", "validate_status"]
 
 _SERVICE_TYPES = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]
 

@@ -12,6 +12,7 @@ from sandbox.machinery.errors import (
     required,
     unsupported,
 )
+from sandbox.machinery.quantity import parse_quantity
 from sandbox.registry.fields import (
     DNS1123_LABEL,
     MSG_LABEL,
@@ -19,7 +20,6 @@ from sandbox.registry.fields import (
     go_map,
     immutable,
     non_negative,
-    parse_quantity,
     port_range,
     validate_labels,
 )

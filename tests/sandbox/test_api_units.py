@@ -10,10 +10,10 @@ import pytest
 from sandbox.apiserver import conversion, protobuf
 from sandbox.apiserver.tables import human_duration
 from sandbox.machinery.errors import ApiError
+from sandbox.machinery.quantity import parse_quantity
 from sandbox.machinery.resources import BY_KEY
 from sandbox.machinery.selectors import field_matcher, label_matcher, selector_string
 from sandbox.registry.generic import Registry
-from sandbox.registry.validation import parse_quantity
 from sandbox.storage.store import Store
 
 
