@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from controlplane.audit.models import AuditEvent
 
-from .pages import PASSWORD, log_in, wait_until_live
+from .pages import PASSWORD, log_in, screenshot, wait_until_live
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -92,3 +92,77 @@ def test_the_live_indicator_says_when_the_session_ended_and_links_to_the_login_p
     page.click("form [type=submit]")
     page.wait_for_url(f"**{url}")
     wait_until_live(page)
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def phone(browser, live_stack):
+    context = browser.new_context(
+        base_url=live_stack, viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2
+    )
+    context.set_default_timeout(20_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+def sideways_overflow(page) -> int:
+    return page.evaluate("document.scrollingElement.scrollWidth") - PHONE["width"]
+
+
+def test_at_phone_width_the_scale_control_is_reachable_without_sideways_scrolling(
+    phone, make_user, sandbox_cluster, namespace
+):
+    user = make_user(role="operator", cluster=sandbox_cluster)
+    log_in(phone, user.username)
+    wait_until_live(phone)
+    screenshot(phone, "phone-overview")
+    assert sideways_overflow(phone) <= 0
+
+    phone.goto(f"/c/{sandbox_cluster.name}/ns/{namespace}/deployments/")
+    wait_until_live(phone)
+    screenshot(phone, "phone-deployments")
+    assert sideways_overflow(phone) <= 0
+    # The navigation takes one line (or less), not a stack of wrapped links.
+    nav = phone.locator("nav.mainnav").bounding_box()
+    assert nav["height"] <= 48, nav
+    replicas = phone.locator('tr[data-deployment="scorer"] input[name=replicas]')
+    replicas.scroll_into_view_if_needed()
+    box = replicas.bounding_box()
+    button = phone.locator('tr[data-deployment="scorer"] button[type=submit]').bounding_box()
+    assert box["x"] >= 0
+    assert button["x"] + button["width"] <= PHONE["width"], button
+    replicas.tap()
+    replicas.fill("2")
+    phone.locator('tr[data-deployment="scorer"] button[type=submit]').tap()
+    row = phone.locator('tr[data-deployment="scorer"]')
+    expect(row.locator("[data-action-id]")).to_have_text("succeeded")
+    expect(row.locator('[data-field="ready"]')).to_have_text("2/2")
+    assert sideways_overflow(phone) <= 0
+    screenshot(phone, "phone-deployments-scaled")
+
+
+def test_the_scale_input_refuses_a_count_above_the_servers_limit_before_sending_it(
+    page, make_user, sandbox_cluster, namespace, settings
+):
+    user = make_user(role="operator", cluster=sandbox_cluster)
+    log_in(page, user.username)
+    page.goto(f"/c/{sandbox_cluster.name}/ns/{namespace}/deployments/")
+    wait_until_live(page)
+    replicas = page.locator('tr[data-deployment="scorer"] input[name=replicas]')
+    limit = settings.DEPLOYMENT_MAX_REPLICAS  # the same environment as the server's
+    expect(replicas).to_have_attribute("max", str(limit))
+    replicas.fill(str(limit + 1))
+    replicas.press("Enter")
+    assert replicas.evaluate("input => input.validity.rangeOverflow") is True
+    assert replicas.evaluate("input => input.validationMessage")
+    replicas.fill("1")
+    replicas.press("Enter")
+    expect(page.locator('tr[data-deployment="scorer"] [data-action-id]')).to_have_text("succeeded")
+    assert list(
+        AuditEvent.objects.filter(name="scorer", namespace=namespace).values_list(
+            "parameters", flat=True
+        )
+    ) == [{"replicas": 1}]
