@@ -83,7 +83,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
@@ -107,6 +106,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "controlplane.dashboard.middleware.HtmxLoginRedirectMiddleware",
     "controlplane.request_id.RequestIdMiddleware",
 ]
 
@@ -217,11 +217,16 @@ CELERY_TASK_ALWAYS_EAGER = _env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate header makes unauthenticated requests 401, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "controlplane.accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # API_RATE_LIMIT per token (or per browser session); over it, 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": ["controlplane.accounts.throttling.ApiRateThrottle"],
+    # Proxies in front of the web process whose X-Forwarded-For is trusted for client addresses.
+    "NUM_PROXIES": int(os.environ["NUM_PROXIES"]) if os.environ.get("NUM_PROXIES") else None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
@@ -306,6 +311,36 @@ DEPLOYMENT_MAX_REPLICAS = int(os.environ.get("DEPLOYMENT_MAX_REPLICAS", "1000"))
 # Action tasks: retries on Unavailable (with back-off, capped in seconds).
 ACTION_MAX_RETRIES = int(os.environ.get("ACTION_MAX_RETRIES", "5"))
 ACTION_RETRY_BACKOFF_MAX = int(os.environ.get("ACTION_RETRY_BACKOFF_MAX", "60"))
+# Enqueueing an action gives up after about a second when the broker is down (the request then
+# answers 503 instead of 202), rather than blocking on kombu's default reconnection policy.
+ACTION_ENQUEUE_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.3,
+    "interval_max": 0.5,
+}
+# Seconds a worker waits for the lock of an absolute state (another action on the same target
+# is being applied) before retrying the action later.
+ACTION_STATE_LOCK_WAIT = float(os.environ.get("ACTION_STATE_LOCK_WAIT", "10"))
+# An action still pending this many seconds after it was queued is shown as not taken by any
+# worker; the sweep (every ACTION_SWEEP_INTERVAL s, under Celery beat) queues it again, up to
+# ACTION_MAX_ENQUEUES times in all, then fails it with the reason. A running action whose
+# worker vanished (redelivery lost with Redis) is queued again after ACTION_RUNNING_DEADLINE.
+ACTION_PICKUP_DEADLINE = float(os.environ.get("ACTION_PICKUP_DEADLINE", "30"))
+ACTION_MAX_ENQUEUES = int(os.environ.get("ACTION_MAX_ENQUEUES", "3"))
+ACTION_SWEEP_INTERVAL = float(os.environ.get("ACTION_SWEEP_INTERVAL", "15"))
+ACTION_RUNNING_DEADLINE = float(
+    os.environ.get(
+        "ACTION_RUNNING_DEADLINE",
+        str(CELERY_TASK_TIME_LIMIT + CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] + 30),
+    )
+)
+CELERY_BEAT_SCHEDULE = {
+    "action-sweep": {
+        "task": "controlplane.audit.tasks.action_sweep",
+        "schedule": ACTION_SWEEP_INTERVAL,
+    },
+}
 # Test hook: seconds the first attempt of an action task sleeps after marking itself running,
 # so tests can kill its worker mid-task. Honoured only when DEBUG is on; always 0 in production.
 ACTION_TASK_TEST_DELAY = float(os.environ.get("ACTION_TASK_TEST_DELAY", "0")) if DEBUG else 0.0
@@ -320,3 +355,20 @@ WATCH_TIMEOUT_SECONDS = int(os.environ.get("WATCH_TIMEOUT_SECONDS", "300"))
 WATCH_BACKOFF_CAP = float(os.environ.get("WATCH_BACKOFF_CAP", "30"))
 # Seconds between the watcher's checks of the cluster list (added/removed/changed) and of Redis.
 WATCHER_POLL_INTERVAL = float(os.environ.get("WATCHER_POLL_INTERVAL", "5"))
+
+# --- Accounts: API tokens, login throttling -----------------------------------------------------
+# API tokens expire after API_TOKEN_DEFAULT_DAYS unless their maker picks another lifetime,
+# never later than API_TOKEN_MAX_DAYS.
+API_TOKEN_DEFAULT_DAYS = int(os.environ.get("API_TOKEN_DEFAULT_DAYS", "90"))
+API_TOKEN_MAX_DAYS = int(os.environ.get("API_TOKEN_MAX_DAYS", "365"))
+# One-time links for setting a password work this long (Django's password-reset timeout).
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_LINK_TIMEOUT", str(3 * 24 * 3600)))
+# Login lockouts: failures counted per user and per address within the window; reaching a
+# limit locks that user or address out for LOGIN_LOCKOUT_SECONDS, doubling with each further
+# lockout up to LOGIN_LOCKOUT_MAX_SECONDS. API requests are limited per token (DRF rate form).
+LOGIN_FAILURES_PER_USER = int(os.environ.get("LOGIN_FAILURES_PER_USER", "5"))
+LOGIN_FAILURES_PER_ADDRESS = int(os.environ.get("LOGIN_FAILURES_PER_ADDRESS", "20"))
+LOGIN_FAILURE_WINDOW = int(os.environ.get("LOGIN_FAILURE_WINDOW", "900"))
+LOGIN_LOCKOUT_SECONDS = int(os.environ.get("LOGIN_LOCKOUT_SECONDS", "60"))
+LOGIN_LOCKOUT_MAX_SECONDS = int(os.environ.get("LOGIN_LOCKOUT_MAX_SECONDS", "3600"))
+API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600/min")

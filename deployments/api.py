@@ -4,42 +4,40 @@ scale through the action pipeline (202 + the action's URL)."""
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from controlplane.api.serializers import AcceptedSerializer, accepted_body
+from controlplane.api.views import KubeObjectAPIView
+from controlplane.audit.serializers import AcceptedSerializer, accepted_body
 from controlplane.clusters.selectors import cluster_get
 
 from . import selectors, services
-from .serializers import DeploymentSerializer, ScaleRequestSerializer
+from .serializers import DeploymentSerializer, ScaleRequestSerializer, deployment_summarize
 
 
-class DeploymentListView(APIView):
+class DeploymentListView(KubeObjectAPIView):
     @extend_schema(responses=DeploymentSerializer(many=True))
     def get(self, request, cluster, namespace):
         obj = cluster_get(name=cluster, user=request.user)
         items = selectors.deployment_list(user=request.user, cluster=obj, namespace=namespace)
-        return Response([selectors.deployment_summarize(deployment=item) for item in items])
+        return Response([deployment_summarize(deployment=item) for item in items])
 
 
-class DeploymentDetailView(APIView):
+class DeploymentDetailView(KubeObjectAPIView):
     @extend_schema(responses=DeploymentSerializer)
     def get(self, request, cluster, namespace, name):
         obj = cluster_get(name=cluster, user=request.user)
         item = selectors.deployment_get(
             user=request.user, cluster=obj, namespace=namespace, name=name
         )
-        return Response(selectors.deployment_summarize(deployment=item))
+        return Response(deployment_summarize(deployment=item))
 
 
-class DeploymentScaleView(APIView):
+class DeploymentScaleView(KubeObjectAPIView):
     @extend_schema(request=ScaleRequestSerializer, responses={202: AcceptedSerializer})
     def post(self, request, cluster, namespace, name):
         obj = cluster_get(name=cluster, user=request.user)
-        if not isinstance(request.data, dict) or "replicas" not in request.data:
-            # Absent is audited as invalid too, like any other bad value.
-            replicas = None
-        else:
-            replicas = request.data["replicas"]
+        # Absent is refused as "required" (and audited), like any other bad value.
+        data = request.data if isinstance(request.data, dict) else {}
+        replicas = data.get("replicas", services.MISSING)
         event = services.deployment_scale(
             actor=request.user,
             cluster=obj,

@@ -13,6 +13,8 @@ from controlplane.kube import resources
 from controlplane.kube.objects import object_time
 from controlplane.live.snapshot import snapshot_get
 
+from .serializers import deployment_summarize
+
 if TYPE_CHECKING:
     from controlplane.accounts.types import User
     from controlplane.clusters.models import Cluster
@@ -36,33 +38,6 @@ def deployment_list(*, user: User, cluster: Cluster, namespace: str) -> list[dic
 def deployment_get(*, user: User, cluster: Cluster, namespace: str, name: str) -> dict:
     _require_view(user=user, cluster=cluster, namespace=namespace)
     return resources.deployment_get(cluster.connection(), namespace=namespace, name=name)
-
-
-def deployment_summarize(*, deployment: dict) -> dict:
-    """The fields pages and the API show for a deployment."""
-    meta = deployment.get("metadata") or {}
-    spec = deployment.get("spec") or {}
-    status = deployment.get("status") or {}
-    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
-    return {
-        "name": meta.get("name"),
-        "namespace": meta.get("namespace"),
-        "labels": meta.get("labels") or {},
-        "annotations": meta.get("annotations") or {},
-        "created": meta.get("creationTimestamp"),
-        "resource_version": meta.get("resourceVersion"),
-        "generation": meta.get("generation"),
-        "replicas": spec.get("replicas"),
-        "images": [c.get("image") for c in containers],
-        "status": {
-            "replicas": status.get("replicas", 0),
-            "ready_replicas": status.get("readyReplicas", 0),
-            "updated_replicas": status.get("updatedReplicas", 0),
-            "available_replicas": status.get("availableReplicas", 0),
-            "observed_generation": status.get("observedGeneration"),
-            "conditions": status.get("conditions") or [],
-        },
-    }
 
 
 def _model_info(summary: dict) -> list[tuple[str, str]]:

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from controlplane.accounts.selectors import user_can
 from controlplane.audit.models import ActionStatus
 from controlplane.audit.selectors import audit_list
-from controlplane.audit.services import describe_invalid
+from controlplane.audit.services import ActionNotQueued, describe_invalid
 from controlplane.clusters.selectors import cluster_get
 from controlplane.dashboard.navigation import SESSION_NAMESPACE, namespace_to_open, remember
 from controlplane.kube.errors import KubeError, NotFound, Unavailable
@@ -143,6 +143,8 @@ def deployment_scale_view(request, cluster, namespace, name):
         status, error = 400, describe_invalid(exc)
     except NotFound:
         status, error = 404, f"deployment {namespace}/{name} does not exist (any more)"
+    except ActionNotQueued as exc:
+        status, error = 503, f"the task queue is unavailable, nothing was changed: {exc.reason}"
     except Unavailable as exc:
         status, error = 503, f"cluster unavailable: {exc}"
     except KubeError as exc:

@@ -7,6 +7,8 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from controlplane.audit.serializers import action_serialize
+from controlplane.audit.services import ActionNotQueued
 from controlplane.clusters.crypto import CredentialsUnreadable
 from controlplane.clusters.kubeconfig import KubeconfigError
 from controlplane.kube.errors import (
@@ -22,6 +24,9 @@ from controlplane.kube.errors import (
 )
 
 log = logging.getLogger(__name__)
+
+# Seconds a client should wait before asking again when the task queue is down.
+NOT_QUEUED_RETRY_AFTER = 5
 
 
 def _kube_response(exc: KubeError) -> Response:
@@ -51,6 +56,17 @@ def _kube_response(exc: KubeError) -> Response:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, ActionNotQueued):
+        # Recorded as failed; a 202 would promise work that nothing will ever do.
+        body = {
+            "detail": f"The action could not be queued; try again shortly. {exc.reason}",
+            "action": action_serialize(exc.event),
+        }
+        return Response(
+            body,
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(NOT_QUEUED_RETRY_AFTER)},
+        )
     if isinstance(exc, KubeError):
         return _kube_response(exc)
     if isinstance(exc, KubeconfigError):

@@ -7,12 +7,10 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from controlplane.api.serializers import ActionSerializer
-
 from .filters import FILTERS, audit_filters_parse
 from .models import SYSTEM_ACTOR
 from .selectors import action_get, audit_list
-from .serialization import action_serialize
+from .serializers import ActionSerializer, action_serialize
 
 _DESCRIPTIONS = {"actor": f"a username, or {SYSTEM_ACTOR} for actions the system took"}
 

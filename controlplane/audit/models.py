@@ -10,9 +10,14 @@ class ActionStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     REFUSED = "refused", "Refused"
+    # A newer request for the same absolute state (e.g. the replicas of one deployment) was
+    # accepted before this one ran; applying this one would undo it.
+    SUPERSEDED = "superseded", "Superseded"
 
 
 OPEN_STATUSES = (ActionStatus.PENDING, ActionStatus.RUNNING)
+# Outcomes that decided nothing: a newer request is superseded only by one that was accepted.
+UNACCEPTED_STATUSES = (ActionStatus.REFUSED, ActionStatus.FAILED)
 
 # The actor filter's value for actions nobody asked for (the system's); no username can be
 # it, since usernames have no parentheses.
@@ -56,6 +61,13 @@ class AuditEvent(models.Model):
     result = models.JSONField(default=dict, blank=True)
     # How many times a worker started this action (more than one after a lost worker).
     attempts = models.PositiveIntegerField(default=0)
+    # The Celery task that performs it, and how often it was put on the queue (the sweep
+    # re-queues actions that no worker took, e.g. after Redis lost its queue).
+    task = models.CharField(max_length=200, blank=True)
+    enqueues = models.PositiveIntegerField(default=0)
+    # Absolute-state actions name the state they set ("deployment/<c>/<ns>/<name>/replicas");
+    # the last accepted request for one state decides it, older ones are superseded.
+    state_key = models.CharField(max_length=600, blank=True, db_index=True)
     created = models.DateTimeField(auto_now_add=True, db_index=True)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)

@@ -7,17 +7,19 @@ action is recorded as done exactly once even when its task runs twice.
 """
 
 import logging
-import random
 import time
 from collections.abc import Callable
 
+import redis
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 
 from controlplane.kube.errors import Invalid, KubeError, Unavailable
 
 from .models import ActionStatus, AuditEvent
+from .ordering import StateBusy, state_lock, superseded_by
 from .services import action_finish, action_start
 
 log = logging.getLogger(__name__)
@@ -35,9 +37,41 @@ def describe_error(exc: KubeError) -> str:
     return text
 
 
+_REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+def _describe(exc: Exception) -> str:
+    return describe_error(exc) if isinstance(exc, KubeError) else f"{type(exc).__name__}: {exc}"
+
+
 def _retry_countdown(retries: int) -> float:
-    cap = settings.ACTION_RETRY_BACKOFF_MAX
-    return random.uniform(0.5, min(cap, 2 ** (retries + 1)))
+    # Celery's own exponential back-off with full jitter, as autoretry_for would use.
+    return get_exponential_backoff_interval(
+        factor=1, retries=retries + 1, maximum=settings.ACTION_RETRY_BACKOFF_MAX, full_jitter=True
+    )
+
+
+_SUPERSEDED = object()
+
+
+def _perform_in_order(event: AuditEvent, perform: Callable[[AuditEvent], dict]):
+    """Run `perform` unless a newer request for the same state was accepted (_SUPERSEDED)."""
+    if not event.state_key:
+        return perform(event)
+    with state_lock(event.state_key):
+        newer = superseded_by(event)
+        if newer is not None:
+            action_finish(
+                event_id=str(event.id),
+                status=ActionStatus.SUPERSEDED,
+                error=(
+                    f"not applied: the newer request {newer.id} ({newer.actor_label}, "
+                    f"{newer.created.isoformat()}) for the same {event.kind} decides its state"
+                ),
+                result={"superseded_by": str(newer.id)},
+            )
+            return _SUPERSEDED
+        return perform(event)
 
 
 def run_action(task, event_id: str, perform: Callable[[AuditEvent], dict]) -> str:
@@ -56,8 +90,15 @@ def run_action(task, event_id: str, perform: Callable[[AuditEvent], dict]) -> st
         # during the first attempt; the attempt after the crash runs at full speed.
         time.sleep(settings.ACTION_TASK_TEST_DELAY)
     try:
-        result = perform(event)
-    except Unavailable as exc:
+        result = _perform_in_order(event, perform)
+        if result is _SUPERSEDED:
+            return ActionStatus.SUPERSEDED
+    except StateBusy as exc:
+        countdown = _retry_countdown(task.request.retries)
+        log.info("action %s: %s; retrying in %.1fs", event_id, exc, countdown)
+        raise task.retry(exc=exc, countdown=countdown, max_retries=None) from exc
+    except (Unavailable, *_REDIS_DOWN) as exc:
+        # The cluster, or Redis holding the state locks, is unreachable: worth another try.
         if task.request.retries < task.max_retries:
             countdown = _retry_countdown(task.request.retries)
             log.warning("action %s: %s; retrying in %.1fs", event_id, exc, countdown)
@@ -65,7 +106,7 @@ def run_action(task, event_id: str, perform: Callable[[AuditEvent], dict]) -> st
         action_finish(
             event_id=event_id,
             status=ActionStatus.FAILED,
-            error=f"{describe_error(exc)} (gave up after {task.request.retries + 1} attempts)",
+            error=f"{_describe(exc)} (gave up after {task.request.retries + 1} attempts)",
         )
         return ActionStatus.FAILED
     except KubeError as exc:

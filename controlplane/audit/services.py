@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from celery import current_app
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import DateTimeField, F, Value
@@ -23,7 +26,7 @@ from controlplane.request_id import current_request_id
 
 from .models import OPEN_STATUSES, ActionStatus, AuditEvent
 from .redaction import redact_parameters
-from .serialization import action_serialize
+from .serializers import action_serialize
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -235,6 +238,38 @@ def action_check(
         )
 
 
+class ActionNotQueued(Exception):
+    """The action was recorded but could not be put on the task queue; it is marked failed.
+
+    Callers answer 503 (with Retry-After) instead of 202: nothing will ever run it.
+    """
+
+    def __init__(self, event: AuditEvent, reason: str):
+        super().__init__(reason)
+        self.event = event
+        self.reason = reason
+
+
+def action_enqueue(*, event_id: str, task_name: str) -> str | None:
+    """Put the action's task on the queue; returns the reason when the broker refused it.
+
+    Fails within about a second when Redis is down instead of blocking the request on
+    kombu's default reconnection policy.
+    """
+    options = {"retry": True, "retry_policy": settings.ACTION_ENQUEUE_RETRY_POLICY}
+    try:
+        task = current_app.tasks.get(task_name)
+        if task is not None:
+            task.apply_async(args=[event_id], **options)
+        else:  # a process that never imported the task module (e.g. the sweep's worker)
+            current_app.send_task(task_name, args=[event_id], **options)
+    except Exception as exc:
+        log.warning("could not enqueue action %s: %s: %s", event_id, type(exc).__name__, exc)
+        return f"{type(exc).__name__}: {exc}"
+    AuditEvent.objects.filter(id=event_id).update(enqueues=F("enqueues") + 1)
+    return None
+
+
 def action_submit(
     *,
     actor: User,
@@ -246,9 +281,16 @@ def action_submit(
     permission: str,
     parameters: dict,
     task: Task,
+    state_key: str = "",
     request_id: str | None = None,
 ) -> AuditEvent:
-    """Check the role, write the pending action and enqueue `task(event_id)` after commit."""
+    """Check the role, write the pending action and enqueue `task(event_id)` after commit.
+
+    `state_key` marks an absolute-state action (see AuditEvent.state_key). Raises
+    ActionNotQueued when the queue refused the task: the action is then failed, not pending.
+    Inside an outer transaction the task is enqueued when that commits, and a refusal is
+    recorded on the action (the caller cannot be told any more).
+    """
     action_check(
         actor=actor,
         cluster=cluster,
@@ -260,6 +302,7 @@ def action_submit(
         parameters=parameters,
         request_id=request_id,
     )
+    outcome: dict[str, str | None] = {}
     with transaction.atomic():
         event = _create(
             actor=actor,
@@ -271,23 +314,26 @@ def action_submit(
             parameters=parameters,
             request_id=request_id,
             status=ActionStatus.PENDING,
+            task=task.name,
+            state_key=state_key,
         )
         event_id = str(event.id)
 
         def enqueue():
-            try:
-                task.apply_async(args=[event_id])
-            except Exception as exc:
-                # Without a queued task the action would stay pending forever: say why.
-                log.exception("could not enqueue action %s", event_id)
+            reason = action_enqueue(event_id=event_id, task_name=task.name)
+            outcome["reason"] = reason
+            if reason is not None:
                 action_finish(
                     event_id=event_id,
                     status=ActionStatus.FAILED,
-                    error=f"could not queue the action: {exc.__class__.__name__}: {exc}",
+                    error=f"could not queue the action (the task queue is unavailable): {reason}",
                     from_statuses=OPEN_STATUSES,
                 )
 
         transaction.on_commit(enqueue)
+    if outcome.get("reason") is not None:
+        event.refresh_from_db()
+        raise ActionNotQueued(event, outcome["reason"])
     return event
 
 
@@ -322,8 +368,8 @@ def action_finish(
     from_statuses: Iterable[str] = (ActionStatus.RUNNING,),
 ) -> bool:
     """Complete an action once: False (and nothing changes) if it was already completed."""
-    if status not in (ActionStatus.SUCCEEDED, ActionStatus.FAILED):
-        raise ValueError(f"an action finishes as succeeded or failed, not {status!r}")
+    if status not in (ActionStatus.SUCCEEDED, ActionStatus.FAILED, ActionStatus.SUPERSEDED):
+        raise ValueError(f"an action finishes as succeeded, failed or superseded, not {status!r}")
     with transaction.atomic():
         updated = AuditEvent.objects.filter(id=event_id, status__in=from_statuses).update(
             status=status, error=error, result=result or {}, finished=timezone.now()
@@ -335,3 +381,51 @@ def action_finish(
         _broadcast_after_commit(event)
     log.info("action %s %s%s", event_id, status, f": {error}" if error else "")
     return True
+
+
+def _sweep_one(event: AuditEvent, *, reason: str, requeue: bool) -> str:
+    if requeue and event.enqueues < settings.ACTION_MAX_ENQUEUES:
+        problem = action_enqueue(event_id=str(event.id), task_name=event.task)
+        if problem is None:
+            log.warning("action %s re-queued (%s)", event.id, reason)
+            return "requeued"
+        reason = f"{reason}; queueing it again failed: {problem}"
+    action_finish(
+        event_id=str(event.id),
+        status=ActionStatus.FAILED,
+        error=f"{reason} (queued {event.enqueues} times)",
+        from_statuses=(event.status,),
+    )
+    return "failed"
+
+
+def action_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """Find actions that no worker finished in time; queue them again or fail them with why.
+
+    Pending past ACTION_PICKUP_DEADLINE (per time queued): the queue lost them (a Redis
+    restart without persistence) or no worker serves this checkout's queue. Running past
+    ACTION_RUNNING_DEADLINE: the worker died and the broker did not deliver the task again.
+    Re-running is safe for pending actions (nothing ran) and for absolute-state actions
+    (ordered and idempotent); any other action that was already running is failed instead.
+    """
+    now = now or timezone.now()
+    counts = {"requeued": 0, "failed": 0}
+    pickup = settings.ACTION_PICKUP_DEADLINE
+    running = settings.ACTION_RUNNING_DEADLINE
+    candidates = AuditEvent.objects.filter(
+        status__in=OPEN_STATUSES, created__lt=now - timedelta(seconds=min(pickup, running))
+    ).exclude(task="")
+    for event in candidates.order_by("created")[:500]:
+        age = (now - event.created).total_seconds()
+        if event.status == ActionStatus.PENDING and age > pickup * max(event.enqueues, 1):
+            reason = f"no worker took the action within {age:.0f} s"
+            outcome = _sweep_one(event, reason=reason, requeue=True)
+        elif event.status == ActionStatus.RUNNING and age > running * max(event.enqueues, 1):
+            reason = f"the worker running the action was lost ({age:.0f} s since it was queued)"
+            outcome = _sweep_one(event, reason=reason, requeue=bool(event.state_key))
+        else:
+            continue
+        counts[outcome] += 1
+    if counts["requeued"] or counts["failed"]:
+        log.warning("action sweep: %(requeued)d re-queued, %(failed)d failed", counts)
+    return counts

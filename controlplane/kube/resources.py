@@ -113,19 +113,24 @@ def deployment_scale(conn: ClusterConnection, *, namespace: str, name: str, repl
     """Set spec.replicas through the scale subresource; returns the Scale object.
 
     An absolute count makes the call idempotent, so retrying it (or re-running the task
-    after a worker died) is safe.
+    after a worker died) is safe; for the same reason a 409 Conflict (the deployment changed
+    under the patch) is retried within the conflict policy instead of failing the action.
     """
     api = k8s.AppsV1Api(api_client(conn))
     body = {"spec": {"replicas": replicas}}
-    return _read(
-        api.patch_namespaced_deployment_scale,
-        name,
-        namespace,
-        body,
-        # The generated client would default to json-patch, which needs a list of operations.
-        _content_type=MERGE_PATCH,
-        what=f"scale deployment {name}",
-    )
+
+    def patch() -> dict:
+        return _read(
+            api.patch_namespaced_deployment_scale,
+            name,
+            namespace,
+            body,
+            # The generated client would default to json-patch, which needs a list of operations.
+            _content_type=MERGE_PATCH,
+            what=f"scale deployment {name}",
+        )
+
+    return retry.on_conflict(patch, what=f"scale deployment {name}")
 
 
 # Authorization -----------------------------------------------------------------------------

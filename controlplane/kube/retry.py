@@ -21,8 +21,15 @@ T = TypeVar("T")
 
 
 def backoff_delay(attempt: int, *, base: float, cap: float) -> float:
-    """Full-jitter exponential back-off for the given (0-based) attempt."""
-    return random.uniform(0, min(cap, base * (2**attempt)))
+    """The one back-off of the Django side: capped exponential with equal jitter.
+
+    For the (0-based) `attempt` the delay lies between half and all of min(cap, base * 2^n):
+    the random half keeps many clients from retrying in step, the fixed half keeps a failing
+    loop from spinning. Kubernetes calls, watches and the watcher all wait this long; action
+    tasks use Celery's own back-off.
+    """
+    ceiling = min(cap, base * (2**attempt))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
 def call(fn: Callable[[], T], *, what: str, retry: bool = True) -> T:
@@ -69,4 +76,18 @@ def update_with_conflict_retry(
             if attempt == attempts - 1:
                 raise
             log.info("conflict writing %s, re-reading (attempt %d)", what, attempt + 1)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def on_conflict(write: Callable[[], T], *, what: str) -> T:
+    """Repeat a write that does not depend on what it read (e.g. an absolute patch) on 409."""
+    attempts = settings.KUBE_CONFLICT_ATTEMPTS
+    for attempt in range(attempts):
+        try:
+            return write()
+        except Conflict:
+            if attempt == attempts - 1:
+                raise
+            log.info("conflict writing %s, trying again (attempt %d)", what, attempt + 1)
+            time.sleep(backoff_delay(attempt, base=0.05, cap=1.0))
     raise AssertionError("unreachable")  # pragma: no cover

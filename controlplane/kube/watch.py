@@ -18,7 +18,6 @@ consumer restarts the loop when it is ready, which begins with a fresh list.
 
 import json
 import logging
-import random
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from kubernetes.client.exceptions import ApiException
 from controlplane.kube.client import api_client, timeouts
 from controlplane.kube.connection import ClusterConnection
 from controlplane.kube.errors import Gone, KubeError, Unavailable, translate
+from controlplane.kube.retry import backoff_delay
 
 log = logging.getLogger(__name__)
 
@@ -237,8 +237,7 @@ def list_then_watch(
     def back_off(exc: Exception) -> None:
         nonlocal failures
         failures += 1
-        delay = min(backoff_cap, backoff_base * 2 ** (failures - 1))
-        delay *= 0.5 + random.random() / 2  # jitter keeps many watchers from reconnecting at once
+        delay = backoff_delay(failures - 1, base=backoff_base, cap=backoff_cap)
         log.warning("watch %s: %s; retrying in %.1fs", where, exc, delay)
         if on_error is not None:
             _call(on_error, exc)

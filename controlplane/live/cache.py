@@ -225,6 +225,22 @@ class LiveCache:
         return objects, meta, bool(alive)
 
 
+def cached_object(
+    *, cluster_name: str, kind: str, namespace: str, name: str
+) -> tuple[dict | None, bool]:
+    """(the object or None, whether the cache can be trusted to say it is absent).
+
+    One HGET, for requests that only need to know whether an object exists.
+    """
+    cache = live_cache()
+    with cache.client.pipeline(transaction=True) as tx:
+        tx.hget(cache.objects_key(cluster_name, kind), f"{namespace}/{name}")
+        tx.hget(cache.meta_key(cluster_name, kind), "synced")
+        tx.exists(cache.heartbeat_key)
+        raw, synced, alive = tx.execute()
+    return (json.loads(raw) if raw else None), bool(alive) and synced == "1"
+
+
 def live_cache() -> LiveCache:
     return LiveCache(redis_client(), settings.REDIS_PREFIX)
 

@@ -13,7 +13,6 @@ on an event always reads a cache at least as new as the event.
 import json
 import logging
 import os
-import random
 import socket
 import threading
 import time
@@ -23,6 +22,7 @@ import redis
 
 from controlplane.kube.connection import ClusterConnection
 from controlplane.kube.objects import object_namespace
+from controlplane.kube.retry import backoff_delay
 from controlplane.kube.watch import KINDS, list_then_watch
 from controlplane.live.broadcast import BroadcastLoop, group_name
 from controlplane.live.cache import LiveCache, object_key
@@ -116,7 +116,7 @@ class Stream:
                 # Nothing is lost: the next cycle lists again and the diff is published.
                 failures += 1
                 self.listed = False
-                delay = min(self.backoff_cap, 0.5 * 2 ** (failures - 1)) * (0.5 + random.random())
+                delay = backoff_delay(failures - 1, base=0.5, cap=self.backoff_cap)
                 log.warning(
                     "watcher %s/%s: %s: %s; starting over in %.1fs",
                     self.cluster,

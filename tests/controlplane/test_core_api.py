@@ -7,8 +7,11 @@ import yaml
 from django.core.management import call_command
 
 from controlplane.audit.models import AuditEvent
+from controlplane.audit.pipeline import run_action
 from controlplane.clusters.crypto import encrypt_json
 from controlplane.clusters.models import Cluster
+from deployments.tasks import deployment_scale_task
+from tests.fixtures.controlplane import FakeTask
 
 pytestmark = pytest.mark.django_db
 
@@ -368,9 +371,10 @@ def test_credentials_are_encrypted_with_rotatable_keys(cluster, settings):
     assert cluster.connection().token == SECRET_TOKEN
 
 
-def test_scaling_on_an_unreachable_cluster_is_a_503_and_audited(
+def test_scaling_an_unreachable_cluster_is_accepted_and_the_worker_records_why(
     cluster, make_user, api_client_for, settings
 ):
+    # The request makes no cluster call (the worker does), so it answers at once.
     settings.KUBE_RETRY_ATTEMPTS = 1
     settings.KUBE_CONNECT_TIMEOUT = 0.5
     operator = make_user(role="operator", cluster=cluster)
@@ -379,10 +383,14 @@ def test_scaling_on_an_unreachable_cluster_is_a_503_and_audited(
         {"replicas": 2},
         format="json",
     )
-    assert response.status_code == 503
+    assert response.status_code == 202
     event = AuditEvent.objects.get(verb="scale")
-    assert event.status == "failed"
+    assert event.status == "pending"
+    last_try = FakeTask(retries=FakeTask.max_retries)
+    assert run_action(last_try, str(event.id), deployment_scale_task.perform) == "failed"
+    event.refresh_from_db()
     assert event.error.startswith("Unavailable")
+    assert "gave up after 3 attempts" in event.error
 
 
 def test_an_action_records_the_callers_request_id(cluster, make_user, api_client_for):

@@ -7,27 +7,9 @@ from controlplane.audit.pipeline import run_action
 from controlplane.audit.services import action_finish, action_start
 from controlplane.clusters.models import Cluster
 from controlplane.kube.errors import Forbidden, Invalid, Unavailable
+from tests.fixtures.controlplane import FakeTask
 
 pytestmark = pytest.mark.django_db
-
-
-class FakeRequest:
-    def __init__(self, retries=0):
-        self.retries = retries
-
-
-class FakeTask:
-    """Stands in for the bound Celery task: records retries instead of queueing them."""
-
-    max_retries = 2
-
-    def __init__(self, retries=0):
-        self.request = FakeRequest(retries)
-        self.retried = []
-
-    def retry(self, *, exc, countdown):
-        self.retried.append(countdown)
-        return RuntimeError("retry requested")
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from controlplane.audit.models import AuditEvent
 from controlplane.clusters.services import cluster_create_from_kubeconfig
+from controlplane.live.cache import live_cache
 
 from ..fixtures.controlplane import kubectl_json, wait_for
 
@@ -100,12 +101,35 @@ def test_invalid_counts_are_refused_and_change_nothing(
     assert AuditEvent.objects.get(verb="scale").status == "failed"
 
 
-def test_scaling_a_missing_deployment_is_a_404_and_audited(sandbox, kube_namespace, operator_api):
+@pytest.fixture
+def synced_watcher_cache(sandbox_cluster):
+    """The watcher's cache as a running, synced watcher leaves it (with no deployments)."""
+    cache = live_cache()
+    cache.replace(sandbox_cluster.name, "deployments", [], "1")
+    cache.heartbeat(60, {"host": "test", "pid": 0})
+    yield cache
+    cache.forget(sandbox_cluster.name, "deployments")
+    cache.client.delete(cache.heartbeat_key)
+
+
+def test_scaling_a_deployment_the_synced_watcher_does_not_know_is_a_404_and_audited(
+    sandbox, kube_namespace, operator_api, synced_watcher_cache
+):
     response = operator_api.post(scale_url(kube_namespace, "ghost"), {"replicas": 2}, format="json")
     assert response.status_code == 404
     event = AuditEvent.objects.get(verb="scale")
     assert event.status == "failed"
     assert event.error.startswith("NotFound")
+
+
+def test_without_a_synced_watcher_the_worker_finds_the_deployment_missing(
+    celery_worker, sandbox, kube_namespace, operator_api
+):
+    response = operator_api.post(scale_url(kube_namespace, "ghost"), {"replicas": 2}, format="json")
+    assert response.status_code == 202
+    finished = wait_until_finished(operator_api, response["Location"])
+    assert finished["status"] == "failed"
+    assert finished["error"].startswith("NotFound (404)")
 
 
 def test_read_only_credentials_fail_and_the_exact_error_is_recorded(

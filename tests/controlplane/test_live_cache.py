@@ -5,6 +5,7 @@ import uuid
 import pytest
 from django.core.management import CommandError, call_command
 
+from controlplane.live.broadcast import group_name
 from controlplane.live.cache import CacheLost, LiveCache, cached_objects, redis_client
 
 
@@ -123,11 +124,11 @@ def test_a_relist_publishes_exactly_what_changed(cache):
     stream._on_relist([obj("a", 1), obj("b", 3), obj("c", 4)], "4")
     assert sorted(publisher.sent) == sorted(
         [
-            ("kube.c.pods", "MODIFIED"),
-            ("kube.c.pods.ns", "MODIFIED"),
-            ("kube.c.pods", "ADDED"),
-            ("kube.c.pods.ns", "ADDED"),
-            ("kube.c.pods", "SYNCED"),
+            (group_name("kube", "c", "pods"), "MODIFIED"),
+            (group_name("kube", "c", "pods", "ns"), "MODIFIED"),
+            (group_name("kube", "c", "pods"), "ADDED"),
+            (group_name("kube", "c", "pods", "ns"), "ADDED"),
+            (group_name("kube", "c", "pods"), "SYNCED"),
         ]
     )
 
@@ -137,9 +138,11 @@ def test_a_large_relist_is_announced_once_per_group(cache):
     stream = stream_for(cache, publisher)
     many = [obj(f"p{i}", i, namespace=f"ns{i % 3}") for i in range(500)]
     stream._on_relist(many, "500")
-    assert sorted(publisher.sent) == [
-        ("kube.c.pods", "SYNCED"),
-        ("kube.c.pods.ns0", "SYNCED"),
-        ("kube.c.pods.ns1", "SYNCED"),
-        ("kube.c.pods.ns2", "SYNCED"),
-    ]
+    assert sorted(publisher.sent) == sorted(
+        [
+            (group_name("kube", "c", "pods"), "SYNCED"),
+            (group_name("kube", "c", "pods", "ns0"), "SYNCED"),
+            (group_name("kube", "c", "pods", "ns1"), "SYNCED"),
+            (group_name("kube", "c", "pods", "ns2"), "SYNCED"),
+        ]
+    )

@@ -9,9 +9,7 @@ import asyncio
 import base64
 import json
 import queue
-import shutil
 import socket
-import subprocess
 import threading
 import uuid
 from contextlib import contextmanager, suppress
@@ -123,12 +121,6 @@ def running_watcher(*, cluster_source, cache: LiveCache, publisher=None, kinds=K
         if own_publisher:
             publisher.close()
     assert not thread.is_alive(), "the watcher did not stop"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # Normal operation ----------------------------------------------------------------------------
@@ -386,56 +378,6 @@ def test_it_relists_after_a_410_and_ends_equal_to_a_fresh_list(small_history_san
             assert cache.meta("sb", "pods")["last_error"].startswith("Gone")
     finally:
         proxy.close()
-
-
-@pytest.fixture
-def private_redis(tmp_path):
-    """A Redis of this test's own (never the machine's shared one), restartable on its port."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-
-    class Server:
-        url = f"redis://127.0.0.1:{port}/0"
-        process = None
-
-        def start(self):
-            self.process = subprocess.Popen(
-                [
-                    binary,
-                    "--port",
-                    str(port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(tmp_path),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
-
-            def answers():
-                try:
-                    return client.ping()
-                except redis.RedisError:
-                    return False
-
-            wait_for(answers, what="private redis")
-
-        def stop(self):
-            self.process.kill()
-            self.process.wait(10)
-
-    server = Server()
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_it_rebuilds_the_cache_after_redis_restarts(sandbox, private_redis, prefix):

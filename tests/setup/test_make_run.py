@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,20 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.testing import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 KUBECTL = Path(sys.executable).parent / "kubectl"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Stack:
     def __init__(self, run_dir: Path):
         self.run_dir = run_dir
-        self.port = _free_port()
+        self.port = free_port()
         self.log = run_dir / f"make-run-{self.port}.log"
         env = {
             key: value

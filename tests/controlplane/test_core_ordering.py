@@ -1,0 +1,256 @@
+"""The action pipeline under reordering and faults: the last accepted request decides, a 409
+is retried, nothing is answered 202 without a queue, and stuck actions are swept."""
+
+import threading
+from datetime import timedelta
+
+import kombu.pools
+import pytest
+from django.utils import timezone
+
+from controlplane.audit.models import AuditEvent
+from controlplane.audit.pipeline import run_action
+from controlplane.audit.services import action_sweep
+from controlplane.clusters.models import Cluster
+from controlplane.kube import retry
+from controlplane.kube.errors import Conflict
+from tests.fixtures.controlplane import FakeTask, kubectl_json, wait_for
+
+from .test_core_scale import make_deployment, scale_url
+
+STATE = "deployment/c/ml/web/replicas"
+
+
+@pytest.fixture
+def offline_cluster(db):
+    return Cluster.objects.create(name="c", server="https://127.0.0.1:1", source="kubeconfig")
+
+
+def _scale_event(cluster, replicas, *, status="pending", state_key=STATE, **fields):
+    return AuditEvent.objects.create(
+        actor_name="op",
+        cluster=cluster,
+        cluster_name=cluster.name,
+        namespace="ml",
+        kind="deployment",
+        name="web",
+        verb="scale",
+        parameters={"replicas": replicas},
+        status=status,
+        task="deployments.tasks.deployment_scale_task",
+        state_key=state_key,
+        **fields,
+    )
+
+
+@pytest.mark.django_db
+def test_an_older_scale_that_runs_after_a_newer_one_is_superseded_and_not_applied(
+    offline_cluster,
+):
+    older = _scale_event(offline_cluster, 10)
+    newer = _scale_event(offline_cluster, 20)
+    applied = []
+
+    def perform(event):
+        applied.append(event.parameters["replicas"])
+        return {"replicas": event.parameters["replicas"]}
+
+    assert run_action(FakeTask(), str(newer.id), perform) == "succeeded"
+    # The older request's task arrives late (a redelivery, a retry, a slower worker).
+    assert run_action(FakeTask(), str(older.id), perform) == "superseded"
+    assert applied == [20]
+    older.refresh_from_db()
+    assert older.status == "superseded"
+    assert str(newer.id) in older.error
+    assert older.result == {"superseded_by": str(newer.id)}
+
+
+@pytest.mark.django_db
+def test_a_newer_request_that_was_refused_or_invalid_supersedes_nothing(offline_cluster):
+    older = _scale_event(offline_cluster, 10)
+    _scale_event(offline_cluster, -1, status="failed")
+    _scale_event(offline_cluster, 5, status="refused")
+    assert run_action(FakeTask(), str(older.id), lambda event: {}) == "succeeded"
+
+
+@pytest.mark.django_db
+def test_actions_on_other_targets_never_supersede_each_other(offline_cluster):
+    older = _scale_event(offline_cluster, 10)
+    _scale_event(offline_cluster, 20, state_key="deployment/c/ml/other/replicas")
+    assert run_action(FakeTask(), str(older.id), lambda event: {}) == "succeeded"
+
+
+def test_a_conflict_on_an_absolute_write_is_tried_again(settings):
+    settings.KUBE_CONFLICT_ATTEMPTS = 5
+    calls = []
+
+    def write():
+        calls.append(1)
+        if len(calls) < 3:
+            raise Conflict("Operation cannot be fulfilled: the object has been modified")
+        return {"spec": {"replicas": 4}}
+
+    assert retry.on_conflict(write, what="scale web") == {"spec": {"replicas": 4}}
+    assert len(calls) == 3
+
+
+def test_a_conflict_that_persists_is_raised_after_the_policys_attempts(settings):
+    settings.KUBE_CONFLICT_ATTEMPTS = 2
+
+    def write():
+        raise Conflict("still conflicting")
+
+    with pytest.raises(Conflict):
+        retry.on_conflict(write, what="scale web")
+
+
+# Stuck actions -------------------------------------------------------------------------------
+
+
+def _age(event, seconds):
+    AuditEvent.objects.filter(id=event.id).update(
+        created=timezone.now() - timedelta(seconds=seconds)
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pending_action_no_worker_took_is_queued_again_then_failed_with_the_reason(
+    offline_cluster, settings
+):
+    settings.ACTION_PICKUP_DEADLINE = 30
+    settings.ACTION_MAX_ENQUEUES = 2
+    event = _scale_event(offline_cluster, 3, enqueues=1)
+    _age(event, 10)
+    assert action_sweep() == {"requeued": 0, "failed": 0}
+    _age(event, 40)
+    assert action_sweep() == {"requeued": 1, "failed": 0}
+    event.refresh_from_db()
+    assert event.enqueues == 2
+    assert event.status == "pending"
+    _age(event, 70)
+    assert action_sweep() == {"requeued": 0, "failed": 1}
+    event.refresh_from_db()
+    assert event.status == "failed"
+    assert event.error.startswith("no worker took the action within 70 s")
+    assert "queued 2 times" in event.error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_action_whose_worker_vanished_is_requeued_only_when_that_is_safe(
+    offline_cluster, settings
+):
+    settings.ACTION_RUNNING_DEADLINE = 60
+    settings.ACTION_PICKUP_DEADLINE = 30
+    absolute = _scale_event(offline_cluster, 3, status="running", enqueues=1)
+    other = _scale_event(offline_cluster, 3, status="running", enqueues=1, state_key="")
+    for event in (absolute, other):
+        _age(event, 90)
+    assert action_sweep() == {"requeued": 1, "failed": 1}
+    absolute.refresh_from_db()
+    other.refresh_from_db()
+    assert absolute.status == "running"
+    assert absolute.enqueues == 2
+    assert other.status == "failed"
+    assert other.error.startswith("the worker running the action was lost")
+
+
+@pytest.mark.django_db
+def test_the_api_says_when_an_action_is_waiting_for_a_worker(
+    offline_cluster, make_user, api_client_for, settings
+):
+    settings.ACTION_PICKUP_DEADLINE = 30
+    event = _scale_event(offline_cluster, 3)
+    api = api_client_for(make_user(role="viewer", cluster=offline_cluster))
+    assert api.get(f"/api/v1/actions/{event.id}/").json()["waiting_for_worker"] is False
+    _age(event, 45)
+    assert api.get(f"/api/v1/actions/{event.id}/").json()["waiting_for_worker"] is True
+
+
+# Without a queue -----------------------------------------------------------------------------
+
+
+def _reconnect_broker(app, url):
+    # Celery and kombu keep connection and producer pools per broker; drop them all.
+    kombu.pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
+    app.conf.broker_url = app.conf.broker_write_url = url
+
+
+@pytest.fixture
+def broker_down(private_redis):
+    """The Celery app's broker is a Redis of its own, which is then stopped."""
+    from controlplane.celery import app
+
+    saved = app.conf.broker_write_url
+    _reconnect_broker(app, private_redis.url)
+    private_redis.stop()
+    yield
+    _reconnect_broker(app, saved)
+    private_redis.start()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_scale_that_cannot_be_queued_is_a_503_with_retry_after_and_a_failed_action(
+    offline_cluster, make_user, api_client_for, broker_down
+):
+    api = api_client_for(make_user(role="operator", cluster=offline_cluster))
+    response = api.post(
+        "/api/v1/clusters/c/namespaces/ml/deployments/web/scale/", {"replicas": 2}, format="json"
+    )
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    body = response.json()
+    assert body["action"]["status"] == "failed"
+    assert "could not queue the action" in body["action"]["error"]
+    event = AuditEvent.objects.get(verb="scale")
+    assert event.status == "failed"
+    assert event.enqueues == 0
+
+
+# End to end ----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_scale_requests_leave_the_last_accepted_value_and_all_are_audited(
+    celery_worker_factory,
+    sandbox,
+    kube_namespace,
+    sandbox_cluster,
+    make_user,
+    api_client_for,
+    tmp_path,
+):
+    # Two worker processes take the actions in whatever order the queue and the OS give.
+    workers = [celery_worker_factory(f"order{i}").start() for i in range(2)]
+    make_deployment(sandbox, kube_namespace, tmp_path)
+    operator = make_user(role="operator", cluster=sandbox_cluster)
+    clients = [api_client_for(operator) for _ in range(20)]
+    statuses = []
+
+    def request(index):
+        response = clients[index].post(
+            scale_url(kube_namespace, "web"), {"replicas": index + 1}, format="json"
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=request, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert statuses == [202] * 20
+    actions = AuditEvent.objects.filter(verb="scale", namespace=kube_namespace)
+
+    def all_finished():
+        return actions.count() == 20 and not actions.filter(status__in=["pending", "running"])
+
+    wait_for(all_finished, timeout=120, what="all 20 scale actions to finish")
+    last = actions.order_by("-created").first()
+    assert last.status == "succeeded"
+    finals = set(actions.values_list("status", flat=True))
+    assert finals <= {"succeeded", "superseded"}
+    deployment = kubectl_json(sandbox, "-n", kube_namespace, "get", "deployment", "web")
+    assert deployment["spec"]["replicas"] == last.parameters["replicas"]
+    for worker in workers:
+        worker.stop()
