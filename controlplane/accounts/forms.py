@@ -1,6 +1,10 @@
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 
 from .roles import Role
+from .services import login_failure_record, login_refusal_record
+from .throttling import Lockout, client_address, login_lockout
 
 
 class RoleGrantForm(forms.Form):
@@ -47,3 +51,32 @@ class ApiTokenForm(forms.Form):
         super().__init__(*args, **kwargs)
         field = self.fields["lifetime_days"]
         field.choices = [(days, label) for days, label in field.choices if days <= max_days]
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form, refusing locked-out users and addresses before it checks the
+    password, and counting (and auditing) each failure."""
+
+    lockout: Lockout | None = None
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        address = client_address(self.request) if self.request is not None else "unknown"
+        request_id = getattr(self.request, "request_id", None)
+        self.lockout = login_lockout(username=username, address=address)
+        if self.lockout is not None:
+            login_refusal_record(
+                username=username, address=address, lockout=self.lockout, request_id=request_id
+            )
+            raise ValidationError(self.lockout.message, code="locked_out")
+        try:
+            return super().clean()
+        except ValidationError as exc:
+            if exc.code == "invalid_login":
+                failure = login_failure_record(
+                    username=username, address=address, request_id=request_id
+                )
+                if failure.lockout is not None:
+                    self.lockout = failure.lockout
+                    raise ValidationError(failure.lockout.message, code="locked_out") from exc
+            raise

@@ -26,6 +26,7 @@ from .passwords import PasswordLink, password_link_make
 from .roles import Role
 from .selectors import user_can, user_can_manage_users, user_manages
 from .signals import api_token_revoked, user_deactivated
+from .throttling import Failure, Lockout, login_failure_count
 
 if TYPE_CHECKING:
     from controlplane.accounts.types import User
@@ -557,3 +558,52 @@ def api_tokens_revoke_all(*, user) -> int:
     ApiToken.objects.filter(pk__in=[token.pk for token in live]).update(revoked=now)
     _announce_revoked(live)
     return len(live)
+
+
+# --- Logins -----------------------------------------------------------------------------------
+# Failed and refused logins are audited with no actor (nobody proved who they are) and the
+# username only when such a user exists: a mistyped "username" is sometimes a password.
+
+
+def _login_name(username: str) -> str:
+    return username if get_user_model().objects.filter(username=username).exists() else ""
+
+
+def login_failure_record(*, username: str, address: str, request_id: str | None = None) -> Failure:
+    """Count a failed login (maybe starting a lockout) and audit it."""
+    failure = login_failure_count(username=username, address=address)
+    name = _login_name(username)
+    error = "wrong username or password" if name else "unknown username"
+    if failure.lockout is not None:
+        error += f"; locked out for {failure.lockout.seconds} s ({failure.lockout.subject})"
+    else:
+        error += f" (failure {failure.failures} of {failure.limit} before a lockout)"
+    action_record(
+        actor=None,
+        cluster=None,
+        kind="user",
+        name=name,
+        verb="login",
+        parameters={"address": address},
+        status=ActionStatus.FAILED,
+        error=error,
+        request_id=request_id,
+    )
+    return failure
+
+
+def login_refusal_record(
+    *, username: str, address: str, lockout: Lockout, request_id: str | None = None
+) -> None:
+    """Audit a login attempt refused because of a lockout (the password was not checked)."""
+    action_record(
+        actor=None,
+        cluster=None,
+        kind="user",
+        name=_login_name(username),
+        verb="login",
+        parameters={"address": address},
+        status=ActionStatus.REFUSED,
+        error=f"locked out for another {lockout.seconds} s ({lockout.subject})",
+        request_id=request_id,
+    )

@@ -14,7 +14,7 @@ from controlplane.audit.services import action_refuse
 from controlplane.clusters.models import Cluster
 from controlplane.clusters.selectors import cluster_get, cluster_list
 
-from .forms import ApiTokenForm, RoleGrantForm, UserCreateForm
+from .forms import ApiTokenForm, LoginForm, RoleGrantForm, UserCreateForm
 from .selectors import (
     admin_cluster_ids,
     api_token_get,
@@ -39,11 +39,24 @@ from .services import (
     user_password_set,
     user_reactivate,
 )
+from .throttling import login_success_clear
 
 
 class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+    form_class = LoginForm
+
+    def form_valid(self, form):
+        login_success_clear(username=form.get_user().get_username())
+        return super().form_valid(form)
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.lockout is not None:
+            response.status_code = 429
+            response["Retry-After"] = str(form.lockout.seconds)
+        return response
 
 
 class LogoutView(auth_views.LogoutView):
