@@ -13,9 +13,10 @@ import hashlib
 import math
 from typing import Any
 
+from sandbox.kubelet.prometheus import PrometheusExporter
 from sandbox.machinery.cache import Caches
 from sandbox.machinery.quantity import millicores, quantity_bytes
-from sandbox.machinery.util import format_cpu, format_memory, now, parse_time, rfc3339
+from sandbox.machinery.util import format_cpu, format_memory, now, rfc3339
 from sandbox.scripting import Script
 
 API_VERSION = "metrics.k8s.io/v1beta1"
@@ -37,7 +38,7 @@ class UsageModel:
         self.config = cluster.config
         self.caches = caches
         self.script = script
-        self.prometheus = PrometheusExporter(self)
+        self.prometheus = PrometheusExporter(self, cluster.api)
 
     def prometheus_text(self, pod: dict) -> str:
         """The Prometheus exposition a serving pod would answer on /metrics (for the pod proxy)."""
@@ -62,7 +63,7 @@ class UsageModel:
 
     # -- load ------------------------------------------------------------------------------
 
-    def _loads_for(self, pod: dict) -> list[tuple[dict, float]]:
+    def loads_for(self, pod: dict) -> list[tuple[dict, float]]:
         """(load script, this pod's share of it) for every loaded Service it is ready behind."""
         ns = pod["metadata"].get("namespace") or ""
         ip = (pod.get("status") or {}).get("podIP")
@@ -109,7 +110,7 @@ class UsageModel:
         containers = pod["spec"].get("containers") or []
         if containers and containers[0].get("name") == name:
             # The first container is the one serving the Service's traffic.
-            for load, share in self._loads_for(pod):
+            for load, share in self.loads_for(pod):
                 per_request = (
                     millicores(load["cpuPerRequest"])
                     if "cpuPerRequest" in load
@@ -147,7 +148,7 @@ class UsageModel:
         value = self.script.pod_metric(pod, metric)
         if value is not None:
             return value
-        for load, share in self._loads_for(pod):
+        for load, share in self.loads_for(pod):
             if load.get("metricName", DEFAULT_RPS_METRIC) == metric:
                 return share
         return None
@@ -232,112 +233,3 @@ class UsageModel:
                 }
             )
         return out
-
-
-# -- Prometheus exposition of a simulated serving pod -------------------------------------------
-
-# The inference server's latency buckets (inference/metrics.py), so dashboards read the same
-# families from simulated pods as from real ones.
-LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
-DEFAULT_LATENCY_MS = 40.0
-
-
-class PrometheusExporter:
-    """What a simulated model-serving pod would answer on /metrics.
-
-    Counters integrate the pod's share of its Services' scripted load over time, so they only
-    grow and their rate() equals the load; latencies follow an exponential distribution around
-    the scripted latencyMilliseconds. The API server's pod proxy can serve `text(pod)`.
-    """
-
-    def __init__(self, usage: UsageModel) -> None:
-        self.usage = usage
-        self._totals: dict[
-            str, tuple[float, float, float]
-        ] = {}  # uid -> (at, requests, latency sum)
-
-    def text(self, pod: dict, at: float | None = None) -> str:
-        at = now() if at is None else at
-        uid = pod["metadata"].get("uid", "")
-        rps, latency_ms = 0.0, DEFAULT_LATENCY_MS
-        for load, share in self.usage._loads_for(pod):
-            rps += share
-            latency_ms = load.get("latencyMilliseconds", latency_ms)
-        last_at, total, latency_sum = self._totals.get(uid, (at, 0.0, 0.0))
-        served = rps * max(at - last_at, 0.0)
-        total += served
-        latency_sum += served * latency_ms / 1000
-        self._totals[uid] = (at, total, latency_sum)
-        labels = _model_labels(pod)
-        usage = self.usage.pod_usage(pod, at) or {}
-        cpu_seconds = (
-            sum(cpu for cpu, _ in usage.values()) / 1000 * max(at - _started(pod, at), 0.0)
-        )
-        memory = sum(mem for _, mem in usage.values())
-        mean = latency_ms / 1000
-        hist = "inference_request_duration_seconds"
-        predict = f'{labels},endpoint="predict"'
-        lines = [
-            "# HELP inference_requests_total HTTP requests handled, by endpoint and status code.",
-            "# TYPE inference_requests_total counter",
-            f'inference_requests_total{{{labels},endpoint="predict",code="200"}} {int(total)}',
-            f"# HELP {hist} Time from request received to response ready, by endpoint.",
-            f"# TYPE {hist} histogram",
-        ]
-        count = int(total)
-        for bound in LATENCY_BUCKETS:
-            below = int(count * (1 - math.exp(-bound / mean))) if mean > 0 else count
-            lines.append(f'{hist}_bucket{{{predict},le="{bound}"}} {below}')
-        lines += [
-            f'{hist}_bucket{{{predict},le="+Inf"}} {count}',
-            f"{hist}_sum{{{predict}}} {latency_sum:.6f}",
-            f"{hist}_count{{{predict}}} {count}",
-            "# HELP inference_in_flight_requests Requests being handled right now.",
-            "# TYPE inference_in_flight_requests gauge",
-            f"inference_in_flight_requests{{{labels}}} {round(rps * mean)}",
-            "# HELP process_cpu_seconds_total User and system CPU time spent.",
-            "# TYPE process_cpu_seconds_total counter",
-            f"process_cpu_seconds_total {cpu_seconds:.3f}",
-            "# HELP process_resident_memory_bytes Resident memory size.",
-            "# TYPE process_resident_memory_bytes gauge",
-            f"process_resident_memory_bytes {int(memory)}",
-        ]
-        return "\n".join(lines) + "\n"
-
-    def _prune(self) -> None:
-        """Drop the counters of deleted pods once they outnumber the live ones."""
-        pods = self.usage.caches.pods.objects
-        if len(self._totals) <= 2 * len(pods) + 100:
-            return
-        live = {p["metadata"].get("uid") for p in pods.values()}
-        for uid in [u for u in self._totals if u not in live]:
-            del self._totals[uid]
-
-
-def _model_labels(pod: dict) -> str:
-    meta = pod["metadata"]
-    labels = meta.get("labels") or {}
-    containers = pod["spec"].get("containers") or [{}]
-    image = containers[0].get("image", "")
-    name = (
-        labels.get("model")
-        or labels.get("app.kubernetes.io/name")
-        or labels.get("app")
-        or containers[0].get("name", "model")
-    )
-    tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else "latest"
-    version = labels.get("version") or labels.get("app.kubernetes.io/version") or tag
-    return f'model_name="{_escape(name)}",model_version="{_escape(version)}"'
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _started(pod: dict, at: float) -> float:
-    starts = [
-        parse_time(((c.get("state") or {}).get("running") or {}).get("startedAt"))
-        for c in (pod.get("status") or {}).get("containerStatuses") or []
-    ]
-    starts = [s for s in starts if s is not None]
-    return min(starts) if starts else at

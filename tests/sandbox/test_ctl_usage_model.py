@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import re
 
+from prometheus_client.parser import text_string_to_metric_families
+
+from sandbox.kubelet.prometheus import PrometheusExporter
 from sandbox.testing import running_cluster
 
 
@@ -76,10 +78,45 @@ def test_scripted_load_is_shared_by_ready_endpoints_and_exposed_as_prometheus_co
     assert rps == 200.0
 
     def total(text):
-        match = re.search(
-            r'inference_requests_total\{model_name="web",model_version="v7",[^}]*\} (\d+)', text
-        )
-        return int(match.group(1))
+        [sample] = [
+            s
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.name == "inference_requests_total"
+            and s.labels["model_name"] == "web"
+            and s.labels["model_version"] == "v7"
+        ]
+        return sample.value
 
     assert total(second) > total(first)
     assert "# TYPE inference_request_duration_seconds histogram" in second
+
+
+class _Api:
+    def __init__(self):
+        self.subscribers = []
+
+    def subscribe(self, resource, callback):
+        self.subscribers.append(callback)
+
+
+class _Usage:
+    def loads_for(self, pod):
+        return [({"latencyMilliseconds": 40}, 10.0)]
+
+    def pod_usage(self, pod, at):
+        return {"server": (100.0, 2**20)}
+
+
+def test_the_exporter_forgets_a_pod_when_it_is_deleted():
+    api = _Api()
+    exporter = PrometheusExporter(_Usage(), api)
+    pod = {
+        "metadata": {"name": "web-0", "namespace": "ml", "uid": "u1"},
+        "spec": {"containers": [{"name": "server", "image": "model:v1"}]},
+    }
+    exporter.text(pod, at=100.0)
+    assert "u1" in exporter._totals
+    for callback in api.subscribers:
+        callback("DELETED", pod, pod)
+    assert exporter._totals == {}
