@@ -2,6 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class ActionStatus(models.TextChoices):
@@ -92,3 +93,11 @@ class AuditEvent(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def waiting_for_worker(self) -> bool:
+        """Pending past the pickup deadline: no worker has taken it (yet)."""
+        if self.status != ActionStatus.PENDING or self.created is None:
+            return False
+        age = (timezone.now() - self.created).total_seconds()
+        return age > settings.ACTION_PICKUP_DEADLINE

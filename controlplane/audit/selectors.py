@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+import redis
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from controlplane.accounts.models import RoleGrant
 
-from .models import SYSTEM_ACTOR, AuditEvent
+from .models import SYSTEM_ACTOR, ActionStatus, AuditEvent
+from .workers import worker_list
 
 if TYPE_CHECKING:
     from uuid import UUID
@@ -77,7 +81,9 @@ def audit_filter_choices(*, user: User) -> dict:
     events = _visible(user)
 
     def distinct(field):
-        return sorted(v for v in events.values_list(field, flat=True).distinct() if v)
+        # order_by(field): Meta.ordering ("-created") would join the DISTINCT and repeat values.
+        values = events.order_by(field).values_list(field, flat=True).distinct()
+        return sorted(v for v in values if v)
 
     return {
         "actors": distinct("actor_name"),
@@ -86,4 +92,22 @@ def audit_filter_choices(*, user: User) -> dict:
         "namespaces": distinct("namespace"),
         "kinds": distinct("kind"),
         "verbs": distinct("verb"),
+    }
+
+
+def action_queue_status_get(*, user: User) -> dict:
+    """Whether anything is taking actions: live workers, and the user's visible actions that
+    no worker has taken past the pickup deadline (oldest first)."""
+    try:
+        workers, error = worker_list(), ""
+    except redis.RedisError as exc:
+        workers, error = [], f"Redis unreachable: {exc}"
+    deadline = timezone.now() - timedelta(seconds=settings.ACTION_PICKUP_DEADLINE)
+    waiting = _visible(user).filter(status=ActionStatus.PENDING, created__lt=deadline)
+    return {
+        "workers": workers,
+        "error": error,
+        "waiting": list(waiting.order_by("created")[:20]),
+        "waiting_count": waiting.count(),
+        "pickup_deadline": settings.ACTION_PICKUP_DEADLINE,
     }

@@ -1,8 +1,6 @@
 """The one description of an action's JSON: API responses, the schema and live broadcasts."""
 
-from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone
 from rest_framework import serializers
 
 from .models import ActionStatus, AuditEvent
@@ -18,11 +16,12 @@ class ActionSerializer(serializers.ModelSerializer):
     status = serializers.ChoiceField(choices=ActionStatus.choices)
     parameters = serializers.JSONField(help_text="as the request sent them (secrets redacted)")
     result = serializers.JSONField()
-    waiting_for_worker = serializers.SerializerMethodField(
+    waiting_for_worker = serializers.BooleanField(
+        read_only=True,
         help_text=(
             "true while the action is pending past the pickup deadline: no worker has taken "
             "it (none is running for this queue, or the queue lost it and it will be re-queued)"
-        )
+        ),
     )
     url = serializers.SerializerMethodField()
 
@@ -51,18 +50,8 @@ class ActionSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_waiting_for_worker(self, event: AuditEvent) -> bool:
-        return action_waiting_for_worker(event)
-
     def get_url(self, event: AuditEvent) -> str:
         return action_url(event)
-
-
-def action_waiting_for_worker(event: AuditEvent) -> bool:
-    if event.status != ActionStatus.PENDING or event.created is None:
-        return False
-    age = (timezone.now() - event.created).total_seconds()
-    return age > settings.ACTION_PICKUP_DEADLINE
 
 
 def action_serialize(event: AuditEvent) -> dict:

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from controlplane.accounts.selectors import user_can
+from controlplane.audit.selectors import action_queue_status_get
 from controlplane.clusters.selectors import cluster_get, cluster_list
 
 from .navigation import SESSION_CLUSTER, remember
@@ -95,6 +96,8 @@ def switch(request):
 def watcher_status(request):
     # Every cluster the user holds a role on (narrowed or not) is one they may view.
     clusters = list(cluster_list(user=request.user))
-    return render(
-        request, "dashboard/watcher.html", {"status": watcher_status_get(clusters=clusters)}
-    )
+    context = {
+        "status": watcher_status_get(clusters=clusters),
+        "queue": action_queue_status_get(user=request.user),
+    }
+    return render(request, "dashboard/watcher.html", context)

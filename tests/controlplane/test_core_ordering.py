@@ -11,10 +11,11 @@ from django.utils import timezone
 from controlplane.audit.models import AuditEvent
 from controlplane.audit.pipeline import run_action
 from controlplane.audit.services import action_sweep
+from controlplane.audit.workers import worker_list
 from controlplane.clusters.models import Cluster
 from controlplane.kube import retry
 from controlplane.kube.errors import Conflict
-from tests.fixtures.controlplane import FakeTask, kubectl_json, wait_for
+from tests.fixtures.controlplane import REDIS_PREFIX, FakeTask, kubectl_json, wait_for
 
 from .test_core_scale import make_deployment, scale_url
 
@@ -254,3 +255,60 @@ def test_concurrent_scale_requests_leave_the_last_accepted_value_and_all_are_aud
     assert deployment["spec"]["replicas"] == last.parameters["replicas"]
     for worker in workers:
         worker.stop()
+
+
+# Isolation and visibility --------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_watcher_page_names_live_workers_and_actions_no_worker_took(
+    celery_worker, client, make_user, offline_cluster, settings
+):
+    settings.ACTION_PICKUP_DEADLINE = 30
+    wait_for(
+        lambda: any(REDIS_PREFIX in w["hostname"] for w in worker_list()),
+        what="the session worker to report itself",
+    )
+    stuck = _scale_event(offline_cluster, 7)
+    _age(stuck, 60)
+    client.force_login(make_user(role="viewer", cluster=offline_cluster))
+    html = client.get("/watcher/").content.decode()
+    assert "running</span>" in html
+    assert celery_worker.process is not None
+    assert REDIS_PREFIX in html
+    assert "not taken by any worker after 30 s" in html
+    assert "scale deployment ml/web" in html
+    audit = client.get("/audit/").content.decode()
+    assert "no worker has taken it yet" in audit
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stack_on_another_prefix_sharing_this_redis_takes_none_of_our_actions(
+    celery_worker,
+    celery_worker_factory,
+    sandbox,
+    kube_namespace,
+    sandbox_cluster,
+    make_user,
+    api_client_for,
+    tmp_path,
+):
+    # Another checkout's worker on the same Redis, with its own prefix (as `make run` gives it).
+    other = celery_worker_factory("other-checkout").start(REDIS_PREFIX=f"{REDIS_PREFIX}-other")
+    make_deployment(sandbox, kube_namespace, tmp_path)
+    api = api_client_for(make_user(role="operator", cluster=sandbox_cluster))
+    urls = []
+    for replicas in (2, 3, 4):
+        response = api.post(scale_url(kube_namespace, "web"), {"replicas": replicas}, format="json")
+        assert response.status_code == 202
+        urls.append(response["Location"])
+    for url in urls:
+        wait_for(
+            lambda url=url: api.get(url).json()["status"] in ("succeeded", "superseded"),
+            what=f"{url} to finish on this stack's worker",
+        )
+    assert "] received" in celery_worker.log()  # the pattern a taken task leaves
+    assert "] received" not in other.log()
+    assert not any(w["hostname"].startswith("other-checkout") for w in worker_list())
+    deployment = kubectl_json(sandbox, "-n", kube_namespace, "get", "deployment", "web")
+    assert deployment["spec"]["replicas"] == 4
