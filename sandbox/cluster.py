@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from sandbox import controllers, kubeconfig, scripting
+from sandbox import components, kubeconfig, scripting
 from sandbox.apiserver import tls
 from sandbox.apiserver.server import User, make_app
 from sandbox.config import SandboxConfig
@@ -63,7 +63,7 @@ class Cluster:
         self.api = Registry(self.storage)
         self.logs = LogBook()
         self.logs.attach(self.api)
-        self.metrics = None  # set by the controllers (sandbox.kubelet.usage)
+        self.metrics = None  # the usage model, set by sandbox.components.start
         auth = self._load_auth()
         self.admin_token = (
             self.options.admin_token or auth.get("admin_token") or secrets.token_urlsafe(24)
@@ -168,7 +168,7 @@ class Cluster:
                 self.storage, Path(self.options.state), interval
             )
         if self.options.controllers:
-            self._tasks.extend(controllers.start(self))
+            self._tasks.extend(components.start(self))
         app = make_app(self)
         if self.options.controllers:
             # the scripting endpoint scripts the controllers' world: only mounted with them
