@@ -71,13 +71,7 @@ class PrometheusExporter:
             "Time from request received to response ready, by endpoint.",
             labels=[*_MODEL, "endpoint"],
         )
-        buckets = [
-            (
-                floatToGoString(bound),
-                int(count * (1 - math.exp(-bound / mean))) if mean > 0 else count,
-            )
-            for bound in LATENCY_BUCKETS
-        ]
+        buckets = [(floatToGoString(b), _at_most(b, count, mean)) for b in LATENCY_BUCKETS]
         duration.add_metric(
             [*model, "predict"], buckets=[*buckets, ("+Inf", count)], sum_value=latency_sum
         )
