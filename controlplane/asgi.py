@@ -1,4 +1,5 @@
-"""HTTP goes to Django; websockets go through session auth and an origin check to Channels."""
+"""HTTP goes to Django; websockets go through an exact origin check and session auth to
+Channels."""
 
 import os
 
@@ -11,15 +12,13 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from controlplane.live.origin import SameOriginValidator  # noqa: E402
 from controlplane.live.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -9,12 +9,16 @@ Protocol (JSON):
   <- {"type": "kube.event", "cluster", "kind", "event": ADDED|MODIFIED|DELETED|SYNCED, "key",
       "object"}
   <- {"type": "action.update", "action": {...}}
-The origin is checked by AllowedHostsOriginValidator and the session by AuthMiddlewareStack
-(controlplane/asgi.py); anonymous connections are closed with code 4401.
+  <- {"type": "unsubscribed", "subscription": {...}, "reason": "..."}  (access was revoked)
+The origin is checked by SameOriginValidator and the session by AuthMiddlewareStack
+(controlplane/asgi.py); anonymous connections are closed with code 4401, and so is a
+connection whose session ends (logout); a deactivated user's with 4403. A revoked or narrowed
+grant ends the subscriptions it no longer allows at once (see controlplane/live/access.py).
 """
 
 import json
 import logging
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -22,11 +26,17 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from controlplane.kube.watch import KINDS
 from controlplane.live.broadcast import group_name
 
+from .access import session_digest, user_group, user_is_active
 from .subscriptions import MAX_SUBSCRIPTIONS, SubscriptionRefused, subscription_authorize
 
 log = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_DEACTIVATED = 4403
+# A subscription message is a few hundred bytes; anything this large is not one.
+MAX_MESSAGE_BYTES = 16 * 1024
+# Refused subscriptions per connection and minute before further ones are refused unchecked.
+MAX_REFUSALS_PER_MINUTE = 10
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
@@ -35,21 +45,42 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self.subscriptions: dict[str, dict] = {}  # group -> subscription
         # Per action group: None = every namespace, else the set this user may see.
         self.action_namespaces: dict[str, set[str] | None] = {}
+        self.refusals: list[float] = []
+        self.control_group = None
         await self.accept()
         if self.user is None or not self.user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        session = self.scope.get("session")
+        self.session = session_digest(getattr(session, "session_key", None) or "")
+        # Grants, deactivation and logout are announced here (controlplane/live/access.py).
+        self.control_group = user_group(self.user.pk)
+        await self.channel_layer.group_add(self.control_group, self.channel_name)
 
     async def disconnect(self, code):
-        for group in list(getattr(self, "subscriptions", {})):
+        groups = list(getattr(self, "subscriptions", {}))
+        if getattr(self, "control_group", None):
+            groups.append(self.control_group)
+        for group in groups:
             await self.channel_layer.group_discard(group, self.channel_name)
 
-    @classmethod
-    async def decode_json(cls, text_data):
-        # Not JSON: answered with an error below instead of dropping the connection.
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        # Every bad frame gets an error message; none of them closes the connection (1011).
+        if text_data is None:
+            await self._error("binary frames are not accepted: send JSON text")
+            return
+        if len(text_data) > MAX_MESSAGE_BYTES:
+            await self._error(f"message too large: at most {MAX_MESSAGE_BYTES} bytes")
+            return
         try:
-            return json.loads(text_data)
-        except ValueError:
-            return None
+            content = json.loads(text_data)
+        except (ValueError, RecursionError):
+            await self._error("messages must be JSON objects")
+            return
+        await self.receive_json(content, **kwargs)
+
+    async def _error(self, error: str, **extra) -> None:
+        await self.send_json({"type": "error", "error": error, **extra})
 
     async def receive_json(self, content, **kwargs):
         if not isinstance(content, dict):
@@ -79,11 +110,21 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
                 }
             )
             return
+        now = time.monotonic()
+        self.refusals = [t for t in self.refusals if now - t < 60]
+        if len(self.refusals) >= MAX_REFUSALS_PER_MINUTE:
+            await self._error(
+                f"too many refused subscriptions (over {MAX_REFUSALS_PER_MINUTE} a minute); "
+                "wait before subscribing again",
+                subscription=subscription,
+            )
+            return
         try:
             namespaces = await database_sync_to_async(subscription_authorize)(
                 user=self.user, **subscription
             )
         except SubscriptionRefused as exc:
+            self.refusals.append(now)
             await self.send_json({"type": "error", "error": str(exc), "subscription": subscription})
             return
         group = _group(subscription)
@@ -105,6 +146,31 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "unsubscribed", "subscription": subscription})
 
     # Group messages --------------------------------------------------------------------------
+
+    async def access_changed(self, message):
+        """The user's grants or account changed: keep only what they may still see."""
+        if not await database_sync_to_async(user_is_active)(user_id=self.user.pk):
+            await self.close(code=CLOSE_DEACTIVATED)
+            return
+        for group, subscription in list(self.subscriptions.items()):
+            try:
+                namespaces = await database_sync_to_async(subscription_authorize)(
+                    user=self.user, audit=False, **subscription
+                )
+            except SubscriptionRefused as exc:
+                self.subscriptions.pop(group, None)
+                self.action_namespaces.pop(group, None)
+                await self.channel_layer.group_discard(group, self.channel_name)
+                await self.send_json(
+                    {"type": "unsubscribed", "subscription": subscription, "reason": str(exc)}
+                )
+                continue
+            if subscription["kind"] == "actions":
+                self.action_namespaces[group] = namespaces
+
+    async def session_ended(self, message):
+        if message.get("session") == self.session:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
 
     async def kube_event(self, message):
         await self.send_json(message)

@@ -21,6 +21,7 @@ from controlplane.live.broadcast import group_name
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
+HOST = (b"host", b"127.0.0.1")
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def _cookie_for(user) -> tuple[bytes, bytes]:
 
 
 def _communicator(*headers) -> WebsocketCommunicator:
-    return WebsocketCommunicator(application, "/ws/live/", headers=list(headers))
+    return WebsocketCommunicator(application, "/ws/live/", headers=[HOST, *headers])
 
 
 def test_it_closes_anonymous_connections_with_4401():

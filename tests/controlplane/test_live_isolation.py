@@ -22,6 +22,7 @@ from tests.fixtures.controlplane import REPO_ROOT
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
+HOST = (b"host", b"127.0.0.1")
 # channels_redis blocks 5 s in BZPOPMIN per read; idling across two of them shows the bug.
 IDLE_SECONDS = 12
 
@@ -50,7 +51,7 @@ def test_an_idle_websocket_stays_open_and_then_delivers_the_next_change(make_use
     cookie = _cookie_for(make_user(role="viewer", cluster=cluster))
 
     async def scenario():
-        ws = WebsocketCommunicator(application, "/ws/live/", headers=[ORIGIN, cookie])
+        ws = WebsocketCommunicator(application, "/ws/live/", headers=[HOST, ORIGIN, cookie])
         connected, _ = await ws.connect()
         assert connected
         subscription = {"cluster": cluster.name, "kind": "deployments", "namespace": "demo"}
@@ -77,7 +78,7 @@ def test_namespaces_at_the_length_limit_sharing_a_prefix_never_share_a_stream(ma
     cookie = _cookie_for(make_user(role="viewer", cluster=cluster, namespaces=[granted]))
 
     async def scenario():
-        ws = WebsocketCommunicator(application, "/ws/live/", headers=[ORIGIN, cookie])
+        ws = WebsocketCommunicator(application, "/ws/live/", headers=[HOST, ORIGIN, cookie])
         connected, _ = await ws.connect()
         assert connected
         subscription = {"cluster": cluster.name, "kind": "deployments", "namespace": granted}
