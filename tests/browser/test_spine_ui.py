@@ -166,3 +166,46 @@ def test_the_scale_input_refuses_a_count_above_the_servers_limit_before_sending_
             "parameters", flat=True
         )
     ) == [{"replicas": 1}]
+
+
+def test_every_page_loads_under_a_strict_content_security_policy_without_violations(
+    page, make_user, sandbox_cluster, namespace
+):
+    problems = []
+    page.on(
+        "console",
+        lambda message: message.type == "error" and problems.append(f"{page.url}: {message.text}"),
+    )
+    page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
+    admin = make_user(superuser=True)
+    log_in(page, admin.username)
+    wait_until_live(page)
+    policy = page.evaluate("fetch('/').then(r => r.headers.get('Content-Security-Policy'))")
+    assert "default-src 'self'" in policy
+    assert "script-src 'self'" in policy
+    assert "'unsafe-inline'" not in policy
+    expect(page.locator("#section-nodes .meter").first).to_be_visible()
+
+    page.goto(f"/c/{sandbox_cluster.name}/ns/{namespace}/deployments/")
+    wait_until_live(page)
+    replicas = page.locator('tr[data-deployment="scorer"] input[name=replicas]')
+    replicas.fill("2")
+    replicas.press("Enter")
+    expect(page.locator('tr[data-deployment="scorer"] [data-action-id]')).to_have_text("succeeded")
+    page.goto(f"/clusters/{sandbox_cluster.name}/")
+    page.click("text=Test connection")
+    expect(page.locator("#test-result")).to_contain_text("Reachable.")
+    for path in (
+        "/clusters/",
+        "/clusters/add/",
+        "/audit/",
+        "/watcher/",
+        "/accounts/token/",
+        "/accounts/grants/",
+        "/api/docs/",
+    ):
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+    page.goto("/api/docs/")
+    expect(page.locator(".swagger-ui .info .title").first).to_contain_text("ML control plane API")
+    assert problems == []

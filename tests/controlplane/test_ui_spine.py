@@ -339,3 +339,35 @@ def test_it_shows_a_failed_action_to_its_actor_and_not_as_everyones_headline(mak
     audit = logged_in(careful).get("/audit/?status=failed").content.decode()
     assert "replicas: A valid integer is required." in audit
     assert AuditEvent.objects.filter(status="failed").count() == 1
+
+
+# 8. A strict Content-Security-Policy, and templates that need nothing inline ------------------
+
+
+def test_it_sends_a_strict_content_security_policy_with_every_page(make_user):
+    policy = logged_in(make_user()).get("/audit/")["Content-Security-Policy"]
+    directives = dict(d.split(" ", 1) for d in policy.split("; "))
+    assert directives["default-src"] == "'self'"
+    assert directives["script-src"] == "'self'"
+    assert directives["style-src"] == "'self'"
+    assert directives["connect-src"] == "'self' ws://testserver wss://testserver"
+    assert directives["frame-ancestors"] == "'none'"
+
+
+def test_no_template_has_inline_scripts_styles_or_event_handlers():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    templates = [
+        path
+        for base in ("controlplane", "deployments")
+        for path in (root / base).rglob("templates/**/*.html")
+    ]
+    assert templates
+    inline = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle=|\son[a-z]+=", re.I)
+    offenders = [
+        f"{path.relative_to(root)}: {match.group(0)}"
+        for path in templates
+        for match in inline.finditer(path.read_text())
+    ]
+    assert offenders == []
