@@ -30,9 +30,10 @@
     });
   }
 
-  // The server closes the socket with this code when the session is gone (logged out in
-  // another tab, expired): controlplane/live/consumers.py CLOSE_UNAUTHENTICATED.
+  // The server closes the socket with these codes when the session is gone (logged out in
+  // another tab, expired) or the account was deactivated: controlplane/live/consumers.py.
   var CLOSE_UNAUTHENTICATED = 4401;
+  var CLOSE_DEACTIVATED = 4403;
 
   function loginUrl() {
     var login = document.body.dataset.loginUrl || "/accounts/login/";
@@ -138,6 +139,10 @@
     socket.onclose = function (event) {
       if (event.code === CLOSE_UNAUTHENTICATED) {
         sessionEnded();
+        return;
+      }
+      if (event.code === CLOSE_DEACTIVATED) {
+        setIndicator("live updates stopped: this account is deactivated", "error");
         return;
       }
       var delay = Math.min(30000, 500 * Math.pow(2, attempt));

@@ -60,6 +60,20 @@ def test_a_page_whose_session_ended_sends_its_next_request_to_the_login_page_and
     expect(page.locator('tr[data-deployment="scorer"] input[name=replicas]')).to_have_value("1")
 
 
+def test_logging_out_in_another_tab_turns_the_live_indicator_to_session_ended(
+    page, make_user, sandbox_cluster, namespace
+):
+    user = make_user(role="viewer", cluster=sandbox_cluster)
+    log_in(page, user.username)
+    page.goto(f"/c/{sandbox_cluster.name}/ns/{namespace}/deployments/")
+    wait_until_live(page)
+    log_out_elsewhere(page)
+    # The server ends the session's streams at logout (code 4401).
+    indicator = page.locator("[data-live-indicator]")
+    expect(indicator).to_have_attribute("data-state", "ended")
+    expect(indicator).to_contain_text("session ended — sign in again")
+
+
 def test_the_live_indicator_says_when_the_session_ended_and_links_to_the_login_page(
     page, make_user, sandbox_cluster, namespace
 ):
