@@ -11,6 +11,7 @@ from controlplane.audit.serializers import action_serialize
 from controlplane.audit.services import ActionNotQueued
 from controlplane.clusters.crypto import CredentialsUnreadable
 from controlplane.clusters.kubeconfig import KubeconfigError
+from controlplane.clusters.services import ClusterNameTaken
 from controlplane.kube.errors import (
     AlreadyExists,
     BadRequest,
@@ -74,6 +75,8 @@ def exception_handler(exc, context):
         if exc.field == "context":
             return Response({"context": [exc.message]}, status=400)
         return Response({"kubeconfig": [str(exc)], "field": exc.field}, status=400)
+    if isinstance(exc, ClusterNameTaken):
+        return Response(exc.message_dict, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, DjangoValidationError):
         body = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         return Response(body, status=status.HTTP_400_BAD_REQUEST)

@@ -50,10 +50,7 @@ class ClusterListView(APIView):
         elif source == ClusterSource.IN_CLUSTER:
             cluster = services.cluster_create_in_cluster(**common, request_id=request.request_id)
         else:
-            services.cluster_add_check(actor=request.user, name=data["name"])
-            cluster = services.cluster_register_sandbox(
-                actor=request.user, name=data["name"], display_name=common["display_name"]
-            )
+            cluster = services.cluster_create_sandbox(**common, request_id=request.request_id)
         body = ClusterSerializer(cluster, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED)
 

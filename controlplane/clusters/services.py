@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.utils.text import slugify
 
 from controlplane.accounts.selectors import user_can
 from controlplane.audit.models import ActionStatus
 from controlplane.audit.services import action_check, action_record, audit_invalid
 from controlplane.kube import resources
 from controlplane.kube.errors import KubeError
+from controlplane.kube.names import dns1123_label_problem
 
 from .crypto import CredentialsUnreadable, decrypt_json, encrypt_json
 from .kubeconfig import KubeconfigError, parse_kubeconfig
@@ -79,15 +79,18 @@ def cluster_add_check(*, actor: User, name: str) -> None:
         raise PermissionDenied("Only superusers may add clusters.")
 
 
+class ClusterNameTaken(ValidationError):
+    """The name belongs to a registered cluster: a conflict (409), never a replacement."""
+
+
 def _validate_name(name: str) -> str:
-    if not name or slugify(name) != name or len(name) > 63:
-        raise ValidationError(
-            {"name": ["Use lowercase letters, digits and hyphens (at most 63 characters)."]}
-        )
+    """The one check of a new cluster's name, whatever its source."""
+    if (problem := dns1123_label_problem(name)) is not None:
+        raise ValidationError({"name": [f"{problem} (cluster names appear in URLs and paths)."]})
     if name in RESERVED_NAMES:
         raise ValidationError({"name": [f"{name!r} is reserved; choose another name."]})
     if Cluster.objects.filter(name=name).exists():
-        raise ValidationError({"name": [f"A cluster named {name!r} already exists."]})
+        raise ClusterNameTaken({"name": [f"A cluster named {name!r} already exists."]})
     return name
 
 
@@ -184,6 +187,34 @@ def cluster_create_in_cluster(
         name=name,
         display_name=display_name,
         source=ClusterSource.IN_CLUSTER,
+        creds=creds,
+        request_id=request_id,
+    )
+
+
+def cluster_create_sandbox(
+    *, actor: User, name: str, display_name: str = "", request_id: str | None = None
+) -> Cluster:
+    """Add the local sandbox under a new name, checked like every other new cluster."""
+    cluster_add_check(actor=actor, name=name)
+    with audit_invalid(
+        actor=actor,
+        cluster=None,
+        kind="cluster",
+        name=name,
+        verb="create",
+        parameters={"source": "sandbox"},
+        request_id=request_id,
+    ):
+        _validate_name(name)
+        if not settings.SANDBOX_KUBECONFIG.is_file():
+            raise ValidationError({"source": ["No sandbox is running for this control plane."]})
+        creds = _credentials_from_kubeconfig(settings.SANDBOX_KUBECONFIG.read_bytes(), None)
+    return _save_new(
+        actor=actor,
+        name=name,
+        display_name=display_name,
+        source=ClusterSource.SANDBOX,
         creds=creds,
         request_id=request_id,
     )

@@ -1,0 +1,87 @@
+"""Names are checked as Kubernetes checks them before anything else, and every way of adding a
+cluster goes through the same name checks."""
+
+import pytest
+
+from controlplane.audit.models import AuditEvent
+from controlplane.clusters.models import Cluster
+from controlplane.kube.names import dns1123_label_problem, dns1123_subdomain_problem
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def cluster():
+    return Cluster.objects.create(name="c", server="https://127.0.0.1:1", source="kubeconfig")
+
+
+@pytest.mark.parametrize("name", [".", "..", "Upper", "a_b", "-a", "a-", "a" * 254, ""])
+def test_it_refuses_what_kubernetes_refuses_as_an_object_name(name):
+    assert dns1123_subdomain_problem(name) is not None
+
+
+@pytest.mark.parametrize("name", ["a", "model-v2", "a.b.c", "a" * 253])
+def test_it_accepts_what_kubernetes_accepts_as_an_object_name(name):
+    assert dns1123_subdomain_problem(name) is None
+
+
+def test_a_namespace_name_is_a_label_of_at_most_63_characters():
+    assert dns1123_label_problem("n" * 63) is None
+    assert "63" in dns1123_label_problem("n" * 64)
+    assert dns1123_label_problem("a.b") is not None
+
+
+@pytest.mark.parametrize("name", [".", "..", "Web", "web_1"])
+def test_a_deployment_name_that_kubernetes_refuses_is_a_400_before_anything_happens(
+    cluster, make_user, api_client_for, name
+):
+    api = api_client_for(make_user(role="operator", cluster=cluster))
+    # The raw path, as a client that does not normalise dot segments sends it.
+    response = api.post(
+        f"/api/v1/clusters/c/namespaces/ml/deployments/{name}/scale/",
+        {"replicas": 2},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert list(response.json()) == ["name"]
+    assert not AuditEvent.objects.filter(verb="scale").exists()
+
+
+def test_an_unauthenticated_request_with_a_bad_name_is_still_a_401(client):
+    response = client.post(
+        "/api/v1/clusters/c/namespaces/ml/deployments/./scale/",
+        {"replicas": 2},
+        content_type="application/json",
+    )
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("preview", "reserved"), ("add", "reserved"), ("Upper_Case", "RFC 1123"), ("a" * 64, "63")],
+)
+def test_adding_the_sandbox_checks_the_name_like_any_other_source(
+    make_user, api_client_for, name, message
+):
+    root = make_user(superuser=True)
+    response = api_client_for(root).post(
+        "/api/v1/clusters/", {"name": name, "source": "sandbox"}, format="json"
+    )
+    assert response.status_code == 400
+    assert message in str(response.json()["name"])
+    assert not Cluster.objects.filter(name=name).exists()
+
+
+def test_adding_a_cluster_under_an_existing_name_is_a_conflict_not_a_replacement(
+    cluster, make_user, api_client_for, tmp_path, settings
+):
+    settings.SANDBOX_KUBECONFIG = tmp_path / "absent.kubeconfig"
+    root = make_user(superuser=True)
+    before = Cluster.objects.get(name="c").credentials_encrypted
+    response = api_client_for(root).post(
+        "/api/v1/clusters/", {"name": "c", "source": "sandbox"}, format="json"
+    )
+    assert response.status_code == 409
+    assert response.json() == {"name": ["A cluster named 'c' already exists."]}
+    assert Cluster.objects.get(name="c").credentials_encrypted == before
+    assert AuditEvent.objects.get(kind="cluster", name="c").status == "failed"
