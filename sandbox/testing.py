@@ -3,6 +3,7 @@ or in-process on the running event loop (unit-level tests)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -248,4 +249,17 @@ def wait_for(check: Any, what: str, timeout: float = 30.0, interval: float = 0.0
         if last:
             return last
         time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
+
+
+async def until(check: Any, what: str, timeout: float = 30.0, interval: float = 0.05) -> Any:
+    """wait_for() for tests that run a Cluster on their own loop: polls without blocking it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last: Any = None
+    while loop.time() < deadline:
+        last = check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
     raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")

@@ -10,7 +10,7 @@ straight through to storage.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sandbox.machinery.errors import ApiError
@@ -18,7 +18,7 @@ from sandbox.machinery.events import EventRecorder
 from sandbox.machinery.resources import BY_KEY, ResourceType, resolve
 from sandbox.machinery.util import rfc3339
 from sandbox.registry import strategy
-from sandbox.storage.store import Entry, Store
+from sandbox.storage.store import Store
 
 _PROPAGATION = ("Foreground", "Background", "Orphan")
 
@@ -37,16 +37,10 @@ class Registry:
     def get(self, res: str, ns: str | None, name: str) -> dict | None:
         return self.storage.get(res, ns, name)
 
-    def get_entry(self, res: str, ns: str | None, name: str) -> Entry | None:
-        return self.storage.get_entry(res, ns, name)
-
     def list(
         self, res: str, ns: str | None = None, label_selector: str | dict | None = None
     ) -> list[dict]:
         return self.storage.list(res, ns, label_selector)
-
-    def iter_entries(self, res: str, ns: str | None = None) -> Iterable[Entry]:
-        return self.storage.iter_entries(res, ns)
 
     def pods_on_node(self, node: str) -> list[dict]:
         return self.storage.pods_on_node(node)

@@ -6,30 +6,12 @@ Tests poll with deadlines instead of sleeping, and never assert on how long anyt
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
-
-DEADLINE = 30.0
-
-
-def wait_for(
-    check: Callable[[], Any], what: str, timeout: float = DEADLINE, interval: float = 0.05
-) -> Any:
-    """Poll check() until it returns something truthy; fail naming `what` and the last value."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
 
 
 def unique(prefix: str) -> str:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from kubernetes import client
 
+from sandbox.testing import wait_for
 from tests.sandbox.ctl_support import (
     condition,
     deployment_manifest,
     events,
     ok,
     script,
-    wait_for,
     write_manifest,
 )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kubernetes import client
 
+from sandbox.testing import wait_for
 from tests.sandbox.ctl_support import (
     condition,
     deployment_manifest,
@@ -11,7 +12,6 @@ from tests.sandbox.ctl_support import (
     ok,
     pods,
     script,
-    wait_for,
     write_manifest,
 )
 

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from kubernetes import client
 
-from tests.sandbox.ctl_support import (
-    condition,
-    events,
-    ok,
-    pods,
-    script,
-    wait_for,
-    write_manifest,
-)
+from sandbox.testing import wait_for
+from tests.sandbox.ctl_support import condition, events, ok, pods, script, write_manifest
 
 NAMESPACE_PREFIX = "jobs"
 

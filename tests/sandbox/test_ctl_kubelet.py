@@ -6,13 +6,8 @@ import ipaddress
 
 from kubernetes import client
 
-from tests.sandbox.ctl_support import (
-    condition,
-    events,
-    ok,
-    script,
-    wait_for,
-)
+from sandbox.testing import wait_for
+from tests.sandbox.ctl_support import condition, events, ok, script
 
 NAMESPACE_PREFIX = "kubelet"
 

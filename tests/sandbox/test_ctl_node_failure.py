@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from kubernetes import client
 
-from tests.sandbox.ctl_support import condition, create_namespace, events, script, wait_for
+from sandbox.testing import wait_for
+from tests.sandbox.ctl_support import condition, create_namespace, events, script
 
 UNREACHABLE = "node.kubernetes.io/unreachable"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 
-from sandbox.testing import running_cluster
+from sandbox.testing import running_cluster, until
 
 
 def _deployment():
@@ -37,14 +37,6 @@ def test_scaling_a_stuck_rollout_adds_replicas_in_proportion_like_the_upstream_d
             store.create("namespaces", {"metadata": {"name": "ml"}})
             store.create("deployments.apps", _deployment())
 
-            async def until(check):
-                for _ in range(400):
-                    value = check()
-                    if value:
-                        return value
-                    await asyncio.sleep(0.05)
-                raise AssertionError("state not reached")
-
             def sizes():
                 rss = sorted(
                     store.list("replicasets.apps", "ml"),
@@ -58,17 +50,18 @@ def test_scaling_a_stuck_rollout_adds_replicas_in_proportion_like_the_upstream_d
                 lambda: (
                     store.get("deployments.apps", "ml", "web")["status"].get("availableReplicas")
                     == 10
-                )
+                ),
+                "10 available replicas",
             )
             d = copy.deepcopy(store.get("deployments.apps", "ml", "web"))
             d["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.invalid/web:2"
             store.update("deployments.apps", d)
-            stuck = await until(lambda: sizes() == [8, 5] and sizes())
+            stuck = await until(lambda: sizes() == [8, 5] and sizes(), "8 old and 5 new")
 
             d = copy.deepcopy(store.get("deployments.apps", "ml", "web"))
             d["spec"]["replicas"] = 15
             store.update("deployments.apps", d)
-            scaled = await until(lambda: sum(sizes()) == 18 and sizes())
+            scaled = await until(lambda: sum(sizes()) == 18 and sizes(), "18 replicas")
             return stuck, scaled
 
     stuck, scaled = asyncio.run(scenario())

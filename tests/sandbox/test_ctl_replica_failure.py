@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from sandbox.machinery.errors import ApiError
-from sandbox.testing import running_cluster
+from sandbox.machinery.util import get_condition
+from sandbox.testing import running_cluster, until
 
 
 def _deployment():
@@ -22,11 +23,8 @@ def _deployment():
     }
 
 
-def _condition(obj, cond_type):
-    for cond in (obj.get("status") or {}).get("conditions") or []:
-        if cond["type"] == cond_type:
-            return cond
-    return None
+def _status(api):
+    return api.get("deployments.apps", "ml", "web").get("status")
 
 
 def test_pod_creation_errors_surface_as_replica_failure_until_pods_can_be_created():
@@ -49,25 +47,21 @@ def test_pod_creation_errors_surface_as_replica_failure_until_pods_can_be_create
             store.create("namespaces", {"metadata": {"name": "ml"}})
             store.create("deployments.apps", _deployment())
 
-            async def until(check):
-                for _ in range(400):
-                    value = check()
-                    if value:
-                        return value
-                    await asyncio.sleep(0.05)
-                raise AssertionError("condition not reached")
-
             failing = await until(
-                lambda: _condition(store.get("deployments.apps", "ml", "web"), "ReplicaFailure")
+                lambda: get_condition(
+                    store.get("deployments.apps", "ml", "web").get("status"), "ReplicaFailure"
+                ),
+                "ReplicaFailure on the Deployment",
             )
             (rs,) = store.list("replicasets.apps", "ml")
-            rs_failure = _condition(rs, "ReplicaFailure")
+            rs_failure = get_condition(rs.get("status"), "ReplicaFailure")
             quota["exceeded"] = False
             await until(
                 lambda: (
                     store.get("deployments.apps", "ml", "web")["status"].get("availableReplicas")
                     == 2
-                )
+                ),
+                "2 available replicas",
             )
             return failing, rs_failure, store.get("deployments.apps", "ml", "web")
 
@@ -76,4 +70,4 @@ def test_pod_creation_errors_surface_as_replica_failure_until_pods_can_be_create
     assert (failing["status"], failing["reason"]) == ("True", "FailedCreate")
     assert "exceeded quota" in failing["message"]
     assert rs_failure["reason"] == "FailedCreate"
-    assert _condition(recovered, "ReplicaFailure") is None
+    assert get_condition(recovered.get("status"), "ReplicaFailure") is None

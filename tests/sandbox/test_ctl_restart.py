@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from kubernetes import client
 
-from tests.sandbox.ctl_support import (
-    create_namespace,
-    deployment_manifest,
-    ok,
-    wait_for,
-    write_manifest,
-)
+from sandbox.testing import wait_for
+from tests.sandbox.ctl_support import create_namespace, deployment_manifest, ok, write_manifest
 
 
 def test_running_workloads_survive_a_restart_and_keep_reconciling(fresh_sandbox, tmp_path):

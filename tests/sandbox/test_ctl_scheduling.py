@@ -5,12 +5,8 @@ from __future__ import annotations
 from kubernetes import client
 
 from sandbox.controllers.nodes import build_node
-from tests.sandbox.ctl_support import (
-    condition,
-    create_namespace,
-    events,
-    wait_for,
-)
+from sandbox.testing import wait_for
+from tests.sandbox.ctl_support import condition, create_namespace, events
 
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 

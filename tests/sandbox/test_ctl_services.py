@@ -6,13 +6,8 @@ import ipaddress
 
 from kubernetes import client
 
-from tests.sandbox.ctl_support import (
-    deployment_manifest,
-    ok,
-    script,
-    wait_for,
-    write_manifest,
-)
+from sandbox.testing import wait_for
+from tests.sandbox.ctl_support import deployment_manifest, ok, script, write_manifest
 
 NAMESPACE_PREFIX = "svc"
 

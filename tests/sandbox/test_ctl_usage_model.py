@@ -7,18 +7,7 @@ import asyncio
 from prometheus_client.parser import text_string_to_metric_families
 
 from sandbox.kubelet.prometheus import PrometheusExporter
-from sandbox.testing import running_cluster
-
-
-async def _until(check, what, timeout=20.0):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        value = check()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+from sandbox.testing import running_cluster, until
 
 
 def _serving_pods(store, n):
@@ -53,7 +42,7 @@ def test_scripted_load_is_shared_by_ready_endpoints_and_exposed_as_prometheus_co
     async def scenario():
         async with running_cluster(nodes=2) as cluster:
             _serving_pods(cluster.api, 2)
-            await _until(lambda: _ready_endpoints(cluster.api) == 2, "two ready endpoints")
+            await until(lambda: _ready_endpoints(cluster.api) == 2, "two ready endpoints")
             cluster.script.loads[("ml", "web")] = {
                 "requestsPerSecond": 400.0,
                 "cpuPerRequest": "2m",
