@@ -1,3 +1,4 @@
-"""What the controllers, the kubelet, the usage model and the scripting endpoint share: the
-work-queue Controller base, informer-like caches and object helpers (conditions, times,
-quantities). It imports none of them, so any of them can be imported first."""
+"""What every sandbox component shares, as apimachinery and client-go are shared: API errors,
+the resource table, selectors, quantities, the back-off, the event recorder, the work-queue
+Controller base, informer-like caches and object helpers. It imports no other sandbox package,
+so any of them can be imported first."""
