@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
+from .grant_memo import MISS, memo_get, memo_put
 from .models import ApiToken, RoleGrant
 from .roles import Role, role_allows
 
@@ -19,8 +20,13 @@ if TYPE_CHECKING:
 def _grant(*, user, cluster) -> RoleGrant | None:
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
-    # Not cached: a revoked grant must take effect on the very next check.
-    return RoleGrant.objects.filter(user=user, cluster=cluster).first()
+    # Memoized for one HTTP request only: a revoked grant counts at the very next request.
+    key = (user.pk, cluster.pk)
+    grant = memo_get(key)
+    if grant is MISS:
+        grant = RoleGrant.objects.filter(user=user, cluster=cluster).first()
+        memo_put(key, grant)
+    return grant
 
 
 def role_for(*, user: User, cluster: Cluster, namespace: str | None = None) -> Role | None:

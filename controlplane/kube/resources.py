@@ -68,34 +68,6 @@ def version(conn: ClusterConnection) -> dict:
     return retry.call(once, what="version")
 
 
-def namespace_list(conn: ClusterConnection) -> list[dict]:
-    return _items(_read(k8s.CoreV1Api(api_client(conn)).list_namespace, what="list namespaces"))
-
-
-def node_list(conn: ClusterConnection) -> list[dict]:
-    return _items(_read(k8s.CoreV1Api(api_client(conn)).list_node, what="list nodes"))
-
-
-def pod_list(
-    conn: ClusterConnection, *, namespace: str | None = None, label_selector: str | None = None
-) -> list[dict]:
-    api = k8s.CoreV1Api(api_client(conn))
-    extra = {"label_selector": label_selector} if label_selector else {}
-    if namespace is None:
-        return _items(_read(api.list_pod_for_all_namespaces, what="list pods", **extra))
-    return _items(_read(api.list_namespaced_pod, namespace, what="list pods", **extra))
-
-
-def event_list(
-    conn: ClusterConnection, *, namespace: str | None = None, field_selector: str | None = None
-) -> list[dict]:
-    api = k8s.CoreV1Api(api_client(conn))
-    extra = {"field_selector": field_selector} if field_selector else {}
-    if namespace is None:
-        return _items(_read(api.list_event_for_all_namespaces, what="list events", **extra))
-    return _items(_read(api.list_namespaced_event, namespace, what="list events", **extra))
-
-
 # Deployments -------------------------------------------------------------------------------
 
 

@@ -85,3 +85,19 @@ def test_adding_a_cluster_under_an_existing_name_is_a_conflict_not_a_replacement
     assert response.json() == {"name": ["A cluster named 'c' already exists."]}
     assert Cluster.objects.get(name="c").credentials_encrypted == before
     assert AuditEvent.objects.get(kind="cluster", name="c").status == "failed"
+
+
+def test_a_scale_request_looks_the_users_grant_up_once(cluster, make_user, api_client_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    api = api_client_for(make_user(role="operator", cluster=cluster))
+    with CaptureQueriesContext(connection) as queries:
+        response = api.post(
+            "/api/v1/clusters/c/namespaces/ml/deployments/web/scale/",
+            {"replicas": 2},
+            format="json",
+        )
+    assert response.status_code == 202
+    grant_reads = [q for q in queries.captured_queries if "accounts_rolegrant" in q["sql"]]
+    assert len(grant_reads) == 1, [q["sql"] for q in grant_reads]
