@@ -103,10 +103,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "controlplane.accounts.grant_memo.GrantMemoMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "controlplane.dashboard.middleware.HtmxLoginRedirectMiddleware",
+    "controlplane.dashboard.middleware.ContentSecurityPolicyMiddleware",
     "controlplane.request_id.RequestIdMiddleware",
 ]
 

@@ -21,7 +21,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from controlplane.accounts.selectors import user_can
-from controlplane.live.broadcast import broadcast, group_name
+from controlplane.broadcast import broadcast, group_name
 from controlplane.request_id import current_request_id
 
 from .models import OPEN_STATUSES, ActionStatus, AuditEvent

@@ -13,7 +13,7 @@ import logging
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from controlplane.live.broadcast import broadcast, group_name
+from controlplane.broadcast import broadcast, group_name
 
 log = logging.getLogger(__name__)
 

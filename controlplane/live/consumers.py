@@ -23,8 +23,8 @@ import time
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from controlplane.broadcast import group_name
 from controlplane.kube.watch import KINDS
-from controlplane.live.broadcast import group_name
 
 from .access import session_digest, user_group, user_is_active
 from .subscriptions import MAX_SUBSCRIPTIONS, SubscriptionRefused, subscription_authorize

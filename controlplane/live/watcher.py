@@ -20,11 +20,11 @@ from collections.abc import Callable
 
 import redis
 
+from controlplane.broadcast import BroadcastLoop, group_name
 from controlplane.kube.connection import ClusterConnection
 from controlplane.kube.objects import object_namespace
 from controlplane.kube.retry import backoff_delay
 from controlplane.kube.watch import KINDS, list_then_watch
-from controlplane.live.broadcast import BroadcastLoop, group_name
 from controlplane.live.cache import LiveCache, object_key
 
 log = logging.getLogger(__name__)

@@ -237,7 +237,7 @@ def test_every_status_change_is_broadcast_after_commit(
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
-    from controlplane.live.broadcast import group_name
+    from controlplane.broadcast import group_name
 
     make_deployment(sandbox, kube_namespace, tmp_path)
     layer = get_channel_layer()

@@ -5,7 +5,7 @@ import uuid
 import pytest
 from django.core.management import CommandError, call_command
 
-from controlplane.live.broadcast import group_name
+from controlplane.broadcast import group_name
 from controlplane.live.cache import CacheLost, LiveCache, cached_objects, redis_client
 
 

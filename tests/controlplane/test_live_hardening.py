@@ -13,8 +13,8 @@ from django.test import Client
 from controlplane.accounts.models import RoleGrant
 from controlplane.asgi import application
 from controlplane.audit.models import AuditEvent
+from controlplane.broadcast import group_name
 from controlplane.clusters.models import Cluster
-from controlplane.live.broadcast import group_name
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -15,8 +15,8 @@ from django.conf import settings
 from django.test import Client
 
 from controlplane.asgi import application
+from controlplane.broadcast import group_name
 from controlplane.clusters.models import Cluster
-from controlplane.live.broadcast import group_name
 from tests.fixtures.controlplane import REPO_ROOT
 
 pytestmark = pytest.mark.django_db(transaction=True)

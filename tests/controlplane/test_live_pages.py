@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 
 from controlplane.audit.models import AuditEvent
+from controlplane.broadcast import BroadcastLoop
 from controlplane.dashboard.quantities import parse_quantity
 from controlplane.dashboard.summaries import node_rows, pod_requests
-from controlplane.live.broadcast import BroadcastLoop
 from controlplane.live.cache import live_cache
 from controlplane.live.watcher import Watcher
 from tests.fixtures.controlplane import wait_for

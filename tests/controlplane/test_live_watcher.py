@@ -20,9 +20,9 @@ import redis
 from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
 
+from controlplane.broadcast import BroadcastLoop, group_name
 from controlplane.kube.connection import ClusterConnection
 from controlplane.kube.watch import list_objects
-from controlplane.live.broadcast import BroadcastLoop, group_name
 from controlplane.live.cache import LiveCache, cached_objects, object_key, redis_client
 from controlplane.live.watcher import Watcher, clusters_from_db
 from sandbox.testing import SandboxProcess

@@ -6,8 +6,8 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from controlplane.broadcast import BroadcastLoop
 from controlplane.kube.watch import KINDS
-from controlplane.live.broadcast import BroadcastLoop
 from controlplane.live.cache import live_cache
 from controlplane.live.watcher import Watcher, clusters_from_db
 
