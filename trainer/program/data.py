@@ -144,33 +144,36 @@ def decoded(pairs: list[Pair], *, image_size: int) -> tf.data.Dataset:
 
 
 def training_dataset(
-    pairs: list[Pair],
-    *,
-    image_size: int,
-    batch_size: int,
-    cache: bool = True,
-    seed: int | None = None,
+    pairs: list[Pair], *, image_size: int, batch_size: int, seed: int | None = None
 ) -> tf.data.Dataset:
-    """Decode once (epoch 1), then serve from memory: shuffled, augmented, batched, prefetched."""
-    dataset = decoded(pairs, image_size=image_size)
-    if cache:
-        dataset = dataset.cache()
+    """Decode once (epoch 1), then serve from memory: shuffled, augmented, batched, prefetched.
+
+    Only full batches: one batch shape means one traced training step (a short last batch
+    costs a second trace, and on several GPUs an uneven split); the images left over differ
+    from epoch to epoch since the order is reshuffled.
+    """
     return (
-        dataset.shuffle(min(len(pairs), 4096), seed=seed, reshuffle_each_iteration=True)
+        decoded(pairs, image_size=image_size)
+        .cache()
+        .shuffle(min(len(pairs), 4096), seed=seed, reshuffle_each_iteration=True)
         .map(augment, num_parallel_calls=tf.data.AUTOTUNE)
-        .batch(batch_size)
+        .batch(batch_size, drop_remainder=len(pairs) >= batch_size)
         .prefetch(tf.data.AUTOTUNE)
     )
 
 
-def validation_dataset(
-    pairs: list[Pair], *, image_size: int, batch_size: int, cache: bool = True
-) -> tf.data.Dataset:
-    dataset = decoded(pairs, image_size=image_size)
-    if cache:
-        dataset = dataset.cache()
+def images_per_epoch(train_images: int, batch_size: int) -> int:
+    """How many images one pass of `training_dataset` trains on."""
+    if train_images < batch_size:
+        return train_images
+    return train_images // batch_size * batch_size
+
+
+def validation_dataset(pairs: list[Pair], *, image_size: int, batch_size: int) -> tf.data.Dataset:
     return (
-        dataset.map(_as_float, num_parallel_calls=tf.data.AUTOTUNE)
+        decoded(pairs, image_size=image_size)
+        .cache()
+        .map(_as_float, num_parallel_calls=tf.data.AUTOTUNE)
         .batch(batch_size)
         .prefetch(tf.data.AUTOTUNE)
     )

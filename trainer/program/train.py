@@ -379,7 +379,7 @@ def _fit(
         state=plan.start,
         checkpoints=checkpoints,
         epochs=args.epochs,
-        train_images=len(plan.split.train),
+        train_images=data.images_per_epoch(len(plan.split.train), args.batch_size),
         started=started,
     )
     try:
