@@ -33,7 +33,26 @@ def broadcast(*, group: str, message: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
         raise RuntimeError("CHANNEL_LAYERS is not configured")
-    async_to_sync(layer.group_send)(group, message)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        async_to_sync(layer.group_send)(group, message)
+        return
+    # Called from a thread that runs an event loop (async_to_sync refuses that): send from a
+    # thread of its own and wait, so the caller still learns whether Redis took the message.
+    failure: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            async_to_sync(layer.group_send)(group, message)
+        except BaseException as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=send, name="broadcast")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
 
 
 class BroadcastLoop:

@@ -1,8 +1,9 @@
 """`make run`: the whole system on one machine, on the embedded sandbox cluster.
 
 Order matters: Redis and the database first, then the sandbox (it must be serving before the
-control plane registers it), then web, worker, beat and the watcher under honcho, which
-prefixes their logs and stops them all on Ctrl-C.
+control plane registers it), then web, worker, beat and the watcher. All of them, the sandbox
+too, run under devstack.supervisor: prefixed logs, a dead process restarted with back-off,
+and Ctrl-C stops them all.
 """
 
 import os
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 from devstack.redis import ensure_redis
+from devstack.supervisor import Program, Supervisor
 from devstack.system import SetupError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +31,26 @@ def _manage(*args: str, env: dict) -> None:
     subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, env=env, cwd=ROOT)
 
 
+def sandbox_command(run_dir: Path, env: dict, *, port: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "sandbox",
+        "--kubeconfig",
+        str(run_dir / "sandbox.kubeconfig"),
+        "--readonly-kubeconfig",
+        str(run_dir / "sandbox-readonly.kubeconfig"),
+        "--port",
+        port,
+        "--nodes",
+        env.get("SANDBOX_NODES", "3"),
+        "--gpu-nodes",
+        env.get("SANDBOX_GPU_NODES", "1"),
+        "--state",
+        str(run_dir / "sandbox-state.json"),
+    ]
+
+
 def start_sandbox(run_dir: Path, env: dict) -> tuple[subprocess.Popen, Path]:
     kubeconfig = run_dir / "sandbox.kubeconfig"
     readonly = run_dir / "sandbox-readonly.kubeconfig"
@@ -37,34 +59,27 @@ def start_sandbox(run_dir: Path, env: dict) -> tuple[subprocess.Popen, Path]:
         path.unlink(missing_ok=True)
     logs = run_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    log = open(logs / "sandbox.log", "ab")  # noqa: SIM115 - the child keeps writing to it
-    command = [
-        sys.executable,
-        "-m",
-        "sandbox",
-        "--kubeconfig",
-        str(kubeconfig),
-        "--readonly-kubeconfig",
-        str(readonly),
-        "--port",
-        env.get("SANDBOX_PORT", "0"),
-        "--nodes",
-        env.get("SANDBOX_NODES", "3"),
-        "--gpu-nodes",
-        env.get("SANDBOX_GPU_NODES", "1"),
-        "--state",
-        str(run_dir / "sandbox-state.json"),
-    ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    log_path = logs / "sandbox.log"
+    command = sandbox_command(run_dir, env, port=env.get("SANDBOX_PORT", "0"))
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if kubeconfig.exists():
             return process, kubeconfig
         if process.poll() is not None:
-            raise SetupError(f"the sandbox exited with {process.returncode}; see {log.name}")
+            raise SetupError(f"the sandbox exited with {process.returncode}; see {log_path}")
         time.sleep(0.1)
     process.terminate()
-    raise SetupError(f"the sandbox did not become ready within 60 s; see {log.name}")
+    raise SetupError(f"the sandbox did not become ready within 60 s; see {log_path}")
+
+
+def sandbox_port(kubeconfig: Path) -> str:
+    """The port the sandbox serves on, from the kubeconfig it wrote."""
+    for line in kubeconfig.read_text().splitlines():
+        if "server:" in line:
+            return line.rsplit(":", 1)[1].strip().strip("/'\"")
+    raise SetupError(f"no server in {kubeconfig}")
 
 
 def seed_demo(kubeconfig: Path, env: dict) -> None:
@@ -84,17 +99,26 @@ def seed_demo(kubeconfig: Path, env: dict) -> None:
     )  # fmt: skip
 
 
-def write_procfile(run_dir: Path) -> Path:
-    procfile = run_dir / "Procfile"
-    python = sys.executable
-    procfile.write_text(
-        f"web: {BIN / 'daphne'} -b 127.0.0.1 -p $PORT controlplane.asgi:application\n"
-        f"worker: {BIN / 'celery'} -A controlplane worker --loglevel INFO --concurrency 2\n"
-        f"beat: {BIN / 'celery'} -A controlplane beat --loglevel INFO "
-        f"--schedule {run_dir / 'celerybeat-schedule'}\n"
-        f"watcher: {python} {ROOT / 'manage.py'} watch\n"
-    )
-    return procfile
+def programs(run_dir: Path, env: dict) -> list[Program]:
+    def program(name: str, *command: str) -> Program:
+        return Program(name=name, command=list(command), env=env, cwd=str(ROOT))
+
+    return [
+        program(
+            "web",
+            str(BIN / "daphne"), "-b", "127.0.0.1", "-p", env["PORT"],
+            "controlplane.asgi:application",
+        ),
+        program(
+            "worker", str(BIN / "celery"), "-A", "controlplane", "worker", "--loglevel", "INFO",
+            "--concurrency", "2",
+        ),
+        program(
+            "beat", str(BIN / "celery"), "-A", "controlplane", "beat", "--loglevel", "INFO",
+            "--schedule", str(run_dir / "celerybeat-schedule"),
+        ),
+        program("watcher", sys.executable, str(ROOT / "manage.py"), "watch"),
+    ]  # fmt: skip
 
 
 def check_port_free(port: str) -> None:
@@ -118,6 +142,7 @@ def main() -> int:
     env["RUN_DIR"] = str(run_dir)
     env["PYTHONUNBUFFERED"] = "1"
     children: list[subprocess.Popen] = []
+    supervisor = Supervisor()
     try:
         check_port_free(env["PORT"])
         redis_url, redis_process = ensure_redis(
@@ -129,7 +154,18 @@ def main() -> int:
 
         _manage("migrate", "--noinput", env=env)
         sandbox, kubeconfig = start_sandbox(run_dir, env)
-        children.append(sandbox)
+        # A restarted sandbox must come back on the same port: the cluster is registered there.
+        port = sandbox_port(kubeconfig)
+        supervisor.adopt(
+            Program(
+                name="sandbox",
+                command=sandbox_command(run_dir, env, port=port),
+                env=env,
+                cwd=str(ROOT),
+                log_path=str(run_dir / "logs" / "sandbox.log"),
+            ),
+            sandbox,
+        )
         env["SANDBOX_KUBECONFIG"] = str(kubeconfig)
         seed_demo(kubeconfig, env)
         _manage("bootstrap_local", env=env)
@@ -141,18 +177,20 @@ def main() -> int:
             f"  Logs: {run_dir / 'logs'}; stop everything with Ctrl-C.\n",
             flush=True,
         )
-        procfile = write_procfile(run_dir)
-        honcho = subprocess.Popen(
-            [str(BIN / "honcho"), "-f", str(procfile), "-d", str(ROOT), "start"], env=env
-        )
-        children.append(honcho)
-        return honcho.wait()
+        for program in programs(run_dir, env):
+            supervisor.add(program)
+        supervisor.install_signal_handlers()
+        return supervisor.run()
     except SetupError as error:
         print(f"make run: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0
     finally:
+        supervisor.stop()
+        for program in supervisor.programs:
+            if program.process is not None:
+                children.append(program.process)
         for child in reversed(children):
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)

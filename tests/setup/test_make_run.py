@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -71,12 +72,37 @@ class Stack:
             os.killpg(self.process.pid, signal.SIGKILL)
             raise
 
+    def pid_of(self, name: str) -> int:
+        started = re.findall(rf"^ *{name} \| started \(pid (\d+)\)", self.output(), re.MULTILINE)
+        assert started, f"{name} never started:\n{self.output()}"
+        return int(started[-1])
+
+    def kill(self, name: str) -> None:
+        os.kill(self.pid_of(name), signal.SIGKILL)
+
+    def wait_for_output(self, pattern: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not re.search(pattern, self.output(), re.MULTILINE):
+            assert time.monotonic() < deadline, f"no {pattern!r} in:\n{self.output()}"
+            time.sleep(0.3)
+
     def kubectl(self, *args: str) -> str:
         kubeconfig = self.run_dir / "sandbox.kubeconfig"
         return subprocess.run(
             [str(KUBECTL), "--kubeconfig", str(kubeconfig), *args],
             check=True, capture_output=True, text=True, timeout=60,
         ).stdout  # fmt: skip
+
+
+def _retry(call, timeout: float = 60):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return call()
+        except subprocess.CalledProcessError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def _wait_for_replicas(stack: Stack, replicas: int) -> dict:
@@ -102,10 +128,18 @@ def test_make_run_starts_everything_and_a_second_run_keeps_what_the_user_did(tmp
         assert _wait_for_replicas(first, 2)["status"]["readyReplicas"] == 2
         first.kubectl("-n", "demo", "scale", "deployment/pet-segmenter", "--replicas=3")
         assert _wait_for_replicas(first, 3)["status"]["readyReplicas"] == 3
+        # A process that dies is started again, and the log says so; the stack stays up.
+        for name in ("worker", "sandbox"):
+            first.kill(name)
+        first.wait_for_output(r"supervisor \| worker died \(signal 9\); restarting in 1 s")
+        first.wait_for_output(r"supervisor \| sandbox died \(signal 9\); restarting in 1 s")
+        first.wait_for_output(r"^ *worker \| started \(pid \d+\)(?:.|\n)*^ *worker \| started")
+        assert first.process.poll() is None
+        assert "pet-segmenter" in _retry(lambda: first.kubectl("-n", "demo", "get", "deploy"))
     finally:
         first.stop()
-    for name in ("web", "worker", "beat", "watcher"):
-        assert f"{name}.1 stopped" in first.output()
+    for name in ("web", "worker", "beat", "watcher", "sandbox"):
+        assert re.search(rf"^ *{name} \| stopped$", first.output(), re.MULTILINE), name
 
     second = Stack(tmp_path)
     try:
