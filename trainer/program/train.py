@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import signal
 import sys
@@ -23,10 +24,10 @@ if __package__ in (None, ""):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
-import tensorflow as tf
 
 from trainer.program import data, devices, progress
 from trainer.program.checkpoints import Checkpoints, RunState, mismatches
+from trainer.program.epochs import METRIC_NAMES, train_epochs
 from trainer.program.errors import (
     EXIT_TERMINATED,
     Terminated,
@@ -37,14 +38,6 @@ from trainer.program.model import MODELS, Architecture, build, compile_for_train
 
 EXPORT_DIR = "model"
 METRICS_FILE = "metrics.json"
-METRIC_NAMES = (
-    "loss",
-    "pixel_accuracy",
-    "mean_iou",
-    "val_loss",
-    "val_pixel_accuracy",
-    "val_mean_iou",
-)
 
 log = logging.getLogger("trainer")
 
@@ -214,7 +207,7 @@ def run(args: argparse.Namespace, *, started: float) -> dict:
         "mixed_precision": plan.devices.mixed_precision,
         "device": plan.devices.kind,
         "replicas": plan.devices.replicas,
-        "trainable_parameters": int(sum(v.numpy().size for v in model.trainable_weights)),
+        "trainable_parameters": sum(math.prod(v.shape) for v in model.trainable_weights),
     }
     progress.emit(
         "start",
@@ -236,7 +229,17 @@ def run(args: argparse.Namespace, *, started: float) -> dict:
     state = plan.start
     resumed_from = state.epoch if plan.checkpoint else None
     if state.epoch < args.epochs:
-        _fit(model, args, plan, checkpoints, started)
+        train_epochs(
+            model,
+            split=plan.split,
+            state=state,
+            checkpoints=checkpoints,
+            epochs=args.epochs,
+            image_size=args.image_size,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            started=started,
+        )
     else:
         log.info("the checkpoint already reaches epoch %d: exporting it", state.epoch)
 
@@ -296,121 +299,6 @@ def _starting_point(args: argparse.Namespace, config: dict) -> tuple[RunState, s
             "resume with the same ones, or choose another --output"
         )
     return state, path
-
-
-class EpochReporter(keras.callbacks.Callback):
-    """After each epoch: checkpoint first, then the progress line, so a line always means its
-    checkpoint is on disk (a run killed after reading it resumes at the next epoch)."""
-
-    def __init__(
-        self,
-        *,
-        state: RunState,
-        checkpoints: Checkpoints,
-        epochs: int,
-        train_images: int,
-        started: float,
-    ) -> None:
-        super().__init__()
-        self.state = state
-        self.checkpoints = checkpoints
-        self.epochs = epochs
-        self.train_images = train_images
-        self.started = started
-        self._epoch_started = 0.0
-        self._validation_started: float | None = None
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch_started = time.monotonic()
-        self._validation_started = None
-
-    def on_test_begin(self, logs=None):
-        if self._validation_started is None:
-            self._validation_started = time.monotonic()
-
-    def on_epoch_end(self, epoch, logs=None):
-        now = time.monotonic()
-        train_seconds = (self._validation_started or now) - self._epoch_started
-        record = {
-            "epoch": epoch + 1,
-            **{name: _number(logs, name) for name in METRIC_NAMES},
-            "images_per_second": round(self.train_images / max(train_seconds, 1e-9), 2),
-            "epoch_seconds": round(now - self._epoch_started, 3),
-        }
-        self.state.history = [e for e in self.state.history if e["epoch"] < record["epoch"]]
-        self.state.history.append(record)
-        self.state.epoch = epoch + 1
-        path = self.checkpoints.save(self.state)
-        progress.emit(
-            "epoch",
-            epochs=self.epochs,
-            **record,
-            elapsed_seconds=round(time.monotonic() - self.started, 3),
-            checkpoint=path,
-        )
-        log.info(
-            "epoch %d/%d: loss %.4f, val_loss %.4f, val_pixel_accuracy %.4f, val_mean_iou %.4f, "
-            "%.1f images/s, %.1f s",
-            record["epoch"],
-            self.epochs,
-            *(
-                record[name] if record[name] is not None else float("nan")
-                for name in ("loss", "val_loss", "val_pixel_accuracy", "val_mean_iou")
-            ),
-            record["images_per_second"],
-            record["epoch_seconds"],
-        )
-
-
-def _fit(
-    model: keras.Model,
-    args: argparse.Namespace,
-    plan: Plan,
-    checkpoints: Checkpoints,
-    started: float,
-) -> None:
-    train = data.training_dataset(
-        plan.split.train, image_size=args.image_size, batch_size=args.batch_size, seed=args.seed
-    )
-    val = data.validation_dataset(
-        plan.split.val, image_size=args.image_size, batch_size=args.batch_size
-    )
-    reporter = EpochReporter(
-        state=plan.start,
-        checkpoints=checkpoints,
-        epochs=args.epochs,
-        train_images=data.images_per_epoch(len(plan.split.train), args.batch_size),
-        started=started,
-    )
-    try:
-        model.fit(
-            train,
-            validation_data=val,
-            epochs=args.epochs,
-            initial_epoch=plan.start.epoch,
-            callbacks=[reporter],
-            shuffle=False,  # the pipeline shuffles; Keras cannot shuffle a tf.data.Dataset
-            verbose=0,
-        )
-    except (
-        tf.errors.InvalidArgumentError,
-        tf.errors.NotFoundError,
-        tf.errors.DataLossError,
-        tf.errors.PermissionDeniedError,
-        tf.errors.UnknownError,
-    ):
-        # The pipeline does not say which file failed; find out, or let the error stand if
-        # every file loads (then it was not the data).
-        pairs = plan.split.train + plan.split.val
-        problems = data.find_unreadable(pairs, image_size=args.image_size)
-        if not problems:
-            raise
-        raise TrainingError("; ".join(problems)) from None
-
-
-def _number(logs: dict | None, name: str) -> float | None:
-    value = (logs or {}).get(name)
-    return None if value is None else round(float(value), 6)
 
 
 def _emit_end(started: float, *, status: str, exit_code: int, **fields) -> None:
