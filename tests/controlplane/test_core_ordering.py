@@ -15,9 +15,15 @@ from controlplane.audit.workers import worker_list
 from controlplane.clusters.models import Cluster
 from controlplane.kube import retry
 from controlplane.kube.errors import Conflict
-from tests.fixtures.controlplane import REDIS_PREFIX, FakeTask, kubectl_json, wait_for
+from tests.fixtures.controlplane import (
+    REDIS_PREFIX,
+    FakeTask,
+    kubectl_json,
+    make_deployment,
+    wait_for,
+)
 
-from .test_core_scale import make_deployment, scale_url
+from .test_core_scale import scale_url
 
 STATE = "deployment/c/ml/web/replicas"
 

@@ -5,8 +5,7 @@ import pytest
 from django.test import Client
 
 from controlplane.audit.models import AuditEvent
-
-from .test_core_scale import make_deployment
+from tests.fixtures.controlplane import make_deployment
 
 pytestmark = pytest.mark.django_db
 

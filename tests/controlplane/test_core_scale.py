@@ -12,33 +12,11 @@ from controlplane.audit.models import AuditEvent
 from controlplane.clusters.services import cluster_create_from_kubeconfig
 from controlplane.live.cache import live_cache
 
-from ..fixtures.controlplane import kubectl_json, wait_for
+from ..fixtures.controlplane import kubectl_json, make_deployment, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 VISIBILITY_TIMEOUT = 1
-
-
-def make_deployment(sandbox, namespace, tmp_path, name="web", replicas=1) -> str:
-    manifest = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "model", "image": "example/model:1"}]},
-            },
-        },
-    }
-    path = tmp_path / f"{name}.json"
-    path.write_text(json.dumps(manifest))
-    # Client-side schema validation is kubectl's business, not what these tests are about.
-    result = sandbox.kubectl("create", "--validate=false", "-f", str(path))
-    assert result.returncode == 0, result.stderr
-    return name
 
 
 def replicas_in_cluster(sandbox, namespace, name) -> int:
