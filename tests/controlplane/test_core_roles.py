@@ -122,3 +122,59 @@ def test_users_without_a_role_cannot_see_the_cluster_at_all(world, make_user, ap
     for _permission, method, url, body, _ok in api_actions(world):
         response = api_call(api, method, url, body)
         assert response.status_code == 404, url
+
+
+# The live websocket, with names at Kubernetes' length limits -------------------------------
+
+LONG_CLUSTER = "c" * 62 + "1"
+OWN, OTHER = "n" * 62 + "a", "n" * 62 + "b"  # 63 characters, sharing 62
+
+
+def _subscribe_all(user, subscriptions):
+    from asgiref.sync import async_to_sync
+    from channels.testing import WebsocketCommunicator
+
+    from controlplane.asgi import application
+
+    browser = Client()
+    browser.force_login(user)
+    headers = [
+        (b"host", b"127.0.0.1"),
+        (b"origin", b"http://127.0.0.1"),
+        (b"cookie", f"sessionid={browser.cookies['sessionid'].value}".encode()),
+    ]
+
+    async def scenario():
+        ws = WebsocketCommunicator(application, "/ws/live/", headers=headers)
+        connected, _ = await ws.connect()
+        assert connected
+        replies = []
+        for subscription in subscriptions:
+            await ws.send_json_to({"subscribe": subscription})
+            replies.append((await ws.receive_json_from(timeout=5))["type"])
+        await ws.disconnect()
+        return replies
+
+    return async_to_sync(scenario)()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("narrowed", [False, True])
+def test_the_websocket_enforces_each_roles_view_permission_with_long_names(
+    make_user, role, narrowed
+):
+    from controlplane.clusters.models import Cluster
+
+    cluster = Cluster.objects.create(name=LONG_CLUSTER, server="https://203.0.113.1:6443")
+    user = make_user(role=role, cluster=cluster, namespaces=[OWN] if narrowed else None)
+    subscriptions = [
+        {"cluster": LONG_CLUSTER, "kind": "pods", "namespace": OWN},
+        {"cluster": LONG_CLUSTER, "kind": "deployments", "namespace": OTHER},
+        {"cluster": LONG_CLUSTER, "kind": "nodes"},
+        {"cluster": LONG_CLUSTER, "kind": "actions"},
+    ]
+    expected = ["subscribed", "subscribed", "subscribed", "subscribed"]
+    if narrowed:
+        expected = ["subscribed", "error", "error", "subscribed"]
+    assert _subscribe_all(user, subscriptions) == expected
