@@ -137,7 +137,7 @@ class ModelWorker:
                     reason="overloaded",
                 )
             self._queued_instances += size
-        self.metrics.queued.inc(size, **self.metrics.model)
+        self.metrics.queued.labels(**self.metrics.model).inc(size)
         loop = asyncio.get_running_loop()
         limit = self.settings.max_batch_size
         futures = []
@@ -162,13 +162,13 @@ class ModelWorker:
 
     def _set_state(self, state: str) -> None:
         self.state = state
-        self.metrics.ready.set(1 if state == READY else 0, **self.metrics.model)
+        self.metrics.ready.labels(**self.metrics.model).set(1 if state == READY else 0)
         self._on_state(state)
 
     def _main(self) -> None:
         try:
             self.model = self._load()
-            self.metrics.load_seconds.set(self.model.load_seconds, **self.metrics.model)
+            self.metrics.load_seconds.labels(**self.metrics.model).set(self.model.load_seconds)
             if self.settings.warmup:
                 self._set_state(WARMING)
                 self._warm_up()
@@ -202,7 +202,7 @@ class ModelWorker:
             }
             signature.run(inputs)
         elapsed = time.monotonic() - started
-        self.metrics.warmup_seconds.set(elapsed, **self.metrics.model)
+        self.metrics.warmup_seconds.labels(**self.metrics.model).set(elapsed)
         log.info("warmed up batch sizes %s in %.2fs", list(self.settings.batch_buckets), elapsed)
 
     def _serve(self) -> None:
@@ -291,11 +291,11 @@ class ModelWorker:
         size = sum(work.size for work in live)
         with self._lock:
             self._queued_instances -= sum(work.size for work in batch)
-        self.metrics.queued.dec(sum(work.size for work in batch), **self.metrics.model)
+        self.metrics.queued.labels(**self.metrics.model).dec(sum(work.size for work in batch))
         if not live:
             return
         for work in live:
-            self.metrics.queue_wait.observe(started - work.enqueued, **self.metrics.model)
+            self.metrics.queue_wait.labels(**self.metrics.model).observe(started - work.enqueued)
         padded = next((b for b in self.settings.batch_buckets if b >= size), size)
         signature = self.model.signatures[live[0].signature]
         inputs = {}
@@ -324,9 +324,9 @@ class ModelWorker:
                 self._deliver(work, error)
             return
         finally:
-            self.metrics.model_run.observe(time.monotonic() - started, **self.metrics.model)
-        self.metrics.batch_size.observe(size, **self.metrics.model)
-        self.metrics.padded_batch_size.observe(padded, **self.metrics.model)
+            self.metrics.model_run.labels(**self.metrics.model).observe(time.monotonic() - started)
+        self.metrics.batch_size.labels(**self.metrics.model).observe(size)
+        self.metrics.padded_batch_size.labels(**self.metrics.model).observe(padded)
         offset = 0
         for work in live:
             end = offset + work.size

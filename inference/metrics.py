@@ -1,275 +1,170 @@
-"""A small, thread-safe Prometheus registry and its text exposition (format 0.0.4).
+"""The server's Prometheus metrics, kept by prometheus_client in a registry of their own.
 
-Written here rather than pulled in because the server needs three metric kinds and a lock;
-the model thread observes batch sizes while the event loop observes requests.
+Each ServerMetrics has a private CollectorRegistry rather than the library's global REGISTRY,
+so several servers in one process (the tests) never collide. prometheus_client's metrics are
+thread-safe: the model thread observes batch sizes while the event loop observes requests.
 """
 
 from __future__ import annotations
 
-import math
-import os
 import resource
-import threading
-from collections.abc import Iterable, Sequence
+import sys
+import time
+from collections.abc import Iterable
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+from prometheus_client import (
+    CONTENT_TYPE_PLAIN_0_0_4,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+# What generate_latest writes: the classic text format, which every Prometheus reads. (The
+# library's CONTENT_TYPE_LATEST now names format 1.0.0, which it only writes, with name
+# escaping, when a scraper asks for it; its own HTTP handlers answer this by default.)
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _format_labels(names: Sequence[str], values: Sequence[str], extra: str = "") -> str:
-    parts = [f'{name}="{_escape(value)}"' for name, value in zip(names, values, strict=True)]
-    if extra:
-        parts.append(extra)
-    return "{" + ",".join(parts) + "}" if parts else ""
-
-
-def _format_value(value: float) -> str:
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    return repr(float(value))
-
-
-class _Metric:
-    kind = ""
-
-    def __init__(self, name: str, help_text: str, labels: Sequence[str], lock: threading.Lock):
-        self.name = name
-        self.help = help_text
-        self.label_names = tuple(labels)
-        self._lock = lock
-
-    def _key(self, labels: dict[str, str]) -> tuple[str, ...]:
-        if set(labels) != set(self.label_names):
-            raise ValueError(f"{self.name} takes labels {self.label_names}, got {sorted(labels)}")
-        return tuple(str(labels[name]) for name in self.label_names)
-
-    def header(self) -> list[str]:
-        return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.kind}"]
-
-
-class Counter(_Metric):
-    kind = "counter"
-
-    def __init__(self, *args) -> None:
-        super().__init__(*args)
-        self._values: dict[tuple[str, ...], float] = {}
-
-    def inc(self, amount: float = 1.0, **labels: str) -> None:
-        if amount < 0:
-            raise ValueError("a counter only goes up")
-        key = self._key(labels)
-        with self._lock:
-            self._values[key] = self._values.get(key, 0.0) + amount
-
-    def value(self, **labels: str) -> float:
-        with self._lock:
-            return self._values.get(self._key(labels), 0.0)
-
-    def render(self) -> list[str]:
-        lines = self.header()
-        for key, value in sorted(self._values.items()):
-            labels = _format_labels(self.label_names, key)
-            lines.append(f"{self.name}{labels} {_format_value(value)}")
-        return lines
-
-
-class Gauge(Counter):
-    kind = "gauge"
-
-    def inc(self, amount: float = 1.0, **labels: str) -> None:
-        key = self._key(labels)
-        with self._lock:
-            self._values[key] = self._values.get(key, 0.0) + amount
-
-    def dec(self, amount: float = 1.0, **labels: str) -> None:
-        self.inc(-amount, **labels)
-
-    def set(self, value: float, **labels: str) -> None:
-        key = self._key(labels)
-        with self._lock:
-            self._values[key] = float(value)
-
-
-class Histogram(_Metric):
-    kind = "histogram"
-
-    def __init__(self, name, help_text, labels, lock, buckets: Iterable[float]) -> None:
-        super().__init__(name, help_text, labels, lock)
-        self.buckets = tuple(sorted(float(b) for b in buckets))
-        # Per label set: [count per bucket (non-cumulative, plus +Inf), sum, count].
-        self._series: dict[tuple[str, ...], tuple[list[int], list[float]]] = {}
-
-    def observe(self, value: float, **labels: str) -> None:
-        key = self._key(labels)
-        index = len(self.buckets)
-        for i, bound in enumerate(self.buckets):
-            if value <= bound:
-                index = i
-                break
-        with self._lock:
-            counts, totals = self._series.setdefault(
-                key, ([0] * (len(self.buckets) + 1), [0.0, 0.0])
-            )
-            counts[index] += 1
-            totals[0] += value
-            totals[1] += 1
-
-    def snapshot(self, **labels: str) -> dict[float, int]:
-        """Cumulative counts per upper bound (math.inf last), for tests and tools."""
-        with self._lock:
-            series = self._series.get(self._key(labels))
-            counts = list(series[0]) if series else [0] * (len(self.buckets) + 1)
-        cumulative, running = {}, 0
-        for bound, count in zip((*self.buckets, math.inf), counts, strict=True):
-            running += count
-            cumulative[bound] = running
-        return cumulative
-
-    def render(self) -> list[str]:
-        lines = self.header()
-        for key, (counts, totals) in sorted(self._series.items()):
-            running = 0
-            for bound, count in zip((*self.buckets, math.inf), counts, strict=True):
-                running += count
-                le = f'le="{_format_value(bound)}"'
-                labels = _format_labels(self.label_names, key, le)
-                lines.append(f"{self.name}_bucket{labels} {running}")
-            labels = _format_labels(self.label_names, key)
-            lines.append(f"{self.name}_sum{labels} {_format_value(totals[0])}")
-            lines.append(f"{self.name}_count{labels} {_format_value(totals[1])}")
-        return lines
-
-
-class Registry:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._metrics: list[_Metric] = []
-
-    def counter(self, name: str, help_text: str, labels: Sequence[str] = ()) -> Counter:
-        return self._add(Counter(name, help_text, labels, self._lock))
-
-    def gauge(self, name: str, help_text: str, labels: Sequence[str] = ()) -> Gauge:
-        return self._add(Gauge(name, help_text, labels, self._lock))
-
-    def histogram(
-        self, name: str, help_text: str, labels: Sequence[str], buckets: Iterable[float]
-    ) -> Histogram:
-        return self._add(Histogram(name, help_text, labels, self._lock, buckets))
-
-    def _add(self, metric):
-        if any(existing.name == metric.name for existing in self._metrics):
-            raise ValueError(f"metric {metric.name} is already registered")
-        self._metrics.append(metric)
-        return metric
-
-    def render(self) -> str:
-        with self._lock:
-            lines = [line for metric in self._metrics for line in metric.render()]
-        return "\n".join(lines) + "\n"
-
 
 MODEL_LABELS = ("model_name", "model_version")
 
 
 class ServerMetrics:
-    """The server's metrics; every series carries the model name and version."""
+    """The server's metrics; every inference_* series carries the model name and version.
+
+    Label a metric with `.labels(**metrics.model, ...)` before observing it; a series appears
+    on the page once first labelled (the load and warm-up gauges once the model has loaded).
+    """
 
     def __init__(self, *, model_name: str, model_version: str, max_batch_size: int) -> None:
-        self.registry = Registry()
+        self.registry = CollectorRegistry()
         self.model = {"model_name": model_name, "model_version": model_version}
         r = self.registry
-        self.requests = r.counter(
+        self.requests = Counter(
             "inference_requests_total",
             "HTTP requests handled, by endpoint and status code.",
             (*MODEL_LABELS, "endpoint", "code"),
+            registry=r,
         )
-        self.errors = r.counter(
+        self.errors = Counter(
             "inference_request_errors_total",
             "Requests answered with an error, by endpoint, status code and reason.",
             (*MODEL_LABELS, "endpoint", "code", "reason"),
+            registry=r,
         )
-        self.latency = r.histogram(
+        self.latency = Histogram(
             "inference_request_duration_seconds",
             "Time from request received to response ready, by endpoint.",
             (*MODEL_LABELS, "endpoint"),
-            LATENCY_BUCKETS,
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
-        self.in_flight = r.gauge(
+        self.in_flight = Gauge(
             "inference_in_flight_requests",
             "Requests being handled right now.",
             MODEL_LABELS,
+            registry=r,
         )
         powers = {2**i for i in range(13) if 2**i <= max_batch_size}
         batch_buckets = sorted(powers | {max_batch_size})
-        self.batch_size = r.histogram(
+        self.batch_size = Histogram(
             "inference_batch_size",
             "Instances in each batch the model ran (before padding).",
             MODEL_LABELS,
-            batch_buckets,
+            buckets=batch_buckets,
+            registry=r,
         )
-        self.padded_batch_size = r.histogram(
+        self.padded_batch_size = Histogram(
             "inference_padded_batch_size",
             "Batch size the model saw after padding to a warmed-up bucket.",
             MODEL_LABELS,
-            batch_buckets,
+            buckets=batch_buckets,
+            registry=r,
         )
-        self.queue_wait = r.histogram(
+        self.queue_wait = Histogram(
             "inference_queue_wait_seconds",
             "Time instances waited for their batch to start.",
             MODEL_LABELS,
-            LATENCY_BUCKETS,
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
-        self.model_run = r.histogram(
+        self.model_run = Histogram(
             "inference_model_run_seconds",
             "Time the model took per batch.",
             MODEL_LABELS,
-            LATENCY_BUCKETS,
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
-        self.queued = r.gauge(
-            "inference_queued_instances", "Instances waiting for a batch.", MODEL_LABELS
+        self.queued = Gauge(
+            "inference_queued_instances", "Instances waiting for a batch.", MODEL_LABELS, registry=r
         )
-        self.load_seconds = r.gauge(
-            "inference_model_load_seconds", "Time to load the model.", MODEL_LABELS
+        self.load_seconds = Gauge(
+            "inference_model_load_seconds", "Time to load the model.", MODEL_LABELS, registry=r
         )
-        self.warmup_seconds = r.gauge(
-            "inference_model_warmup_seconds", "Time to warm up every batch bucket.", MODEL_LABELS
+        self.warmup_seconds = Gauge(
+            "inference_model_warmup_seconds",
+            "Time to warm up every batch bucket.",
+            MODEL_LABELS,
+            registry=r,
         )
-        self.ready = r.gauge(
-            "inference_model_ready", "1 when the server is ready for traffic, else 0.", MODEL_LABELS
+        self.ready = Gauge(
+            "inference_model_ready",
+            "1 when the server is ready for traffic, else 0.",
+            MODEL_LABELS,
+            registry=r,
         )
         for gauge in (self.in_flight, self.queued, self.ready):
-            gauge.set(0, **self.model)
+            gauge.labels(**self.model).set(0)
+        process = ProcessCollector(registry=r)
+        r.register(_ResourceCollector(process, started_at=time.time()))
+        self._page = _WithoutCreated(r)
 
-    def render(self) -> str:
-        return self.registry.render()
+    def render(self) -> bytes:
+        """The text exposition (CONTENT_TYPE), process_* series read fresh."""
+        return generate_latest(self._page)
 
 
-def process_metrics(started_at: float) -> str:
-    """The standard process_* series, read fresh at each scrape."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    try:
-        with open("/proc/self/statm") as statm:
-            rss = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        rss = usage.ru_maxrss * 1024
-    return (
-        "# HELP process_cpu_seconds_total User and system CPU time spent.\n"
-        "# TYPE process_cpu_seconds_total counter\n"
-        f"process_cpu_seconds_total {usage.ru_utime + usage.ru_stime}\n"
-        "# HELP process_resident_memory_bytes Resident memory size.\n"
-        "# TYPE process_resident_memory_bytes gauge\n"
-        f"process_resident_memory_bytes {rss}\n"
-        "# HELP process_max_resident_memory_bytes Peak resident memory size.\n"
-        "# TYPE process_max_resident_memory_bytes gauge\n"
-        f"process_max_resident_memory_bytes {usage.ru_maxrss * 1024}\n"
-        "# HELP process_start_time_seconds Start time since the Unix epoch.\n"
-        "# TYPE process_start_time_seconds gauge\n"
-        f"process_start_time_seconds {started_at}\n"
-    )
+class _WithoutCreated(Collector):
+    """The registry less the `_created` series prometheus_client adds to counters and
+    histograms: the page keeps the series it always had (no 2 extra per series)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterable[Metric]:
+        for metric in self._registry.collect():
+            created = metric.name + "_created"
+            metric.samples = [s for s in metric.samples if s.name != created]
+            yield metric
+
+
+class _ResourceCollector(Collector):
+    """Peak RSS (which ProcessCollector lacks), and getrusage's stand-ins for its series
+    where there is no /proc to read (macOS)."""
+
+    def __init__(self, process: ProcessCollector, *, started_at: float) -> None:
+        self._started_at = started_at
+        self._fallback = not process.collect()
+
+    def collect(self) -> Iterable[Metric]:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        peak = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)  # KiB on Linux
+        yield GaugeMetricFamily(
+            "process_max_resident_memory_bytes", "Peak resident memory size.", value=peak
+        )
+        if not self._fallback:
+            return
+        yield CounterMetricFamily(
+            "process_cpu_seconds",
+            "User and system CPU time spent.",
+            usage.ru_utime + usage.ru_stime,
+        )
+        yield GaugeMetricFamily("process_resident_memory_bytes", "Resident memory size.", peak)
+        yield GaugeMetricFamily(
+            "process_start_time_seconds", "Start time since the Unix epoch.", self._started_at
+        )

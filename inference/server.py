@@ -20,7 +20,7 @@ from inference import tfserving
 from inference.batching import FAILED, LOADING, READY, STOPPED, WARMING, ModelWorker
 from inference.config import Settings
 from inference.errors import ApiError, bad_request, not_found, unavailable
-from inference.metrics import CONTENT_TYPE, ServerMetrics, process_metrics
+from inference.metrics import CONTENT_TYPE, ServerMetrics
 
 log = logging.getLogger("inference.server")
 
@@ -50,7 +50,6 @@ class InferenceServer:
         self._idle: asyncio.Event | None = None
         self.segment_spec: seg.SegmentSpec | None = None
         self.segment_unsupported = "the model is not loaded yet"
-        self.started_at = time.time()
         self._load_fn = load
         self._image_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="inference-image")
         self._state_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
@@ -131,7 +130,7 @@ class InferenceServer:
         route = request.match_info.route.name
         request[ENDPOINT] = route or "unmatched"
         model = self.metrics.model
-        self.metrics.in_flight.inc(**model)
+        self.metrics.in_flight.labels(**model).inc()
         self.in_flight += 1
         reason = ""
         try:
@@ -147,7 +146,7 @@ class InferenceServer:
             log.exception("unhandled error on %s %s", request.method, request.path)
             response, reason = _error(500, "internal server error (see the server log)"), "internal"
         finally:
-            self.metrics.in_flight.dec(**model)
+            self.metrics.in_flight.labels(**model).dec()
             self.in_flight -= 1
             if self.in_flight == 0 and self._idle is not None:
                 self._idle.set()
@@ -156,11 +155,13 @@ class InferenceServer:
             response.force_close()
         endpoint = request[ENDPOINT]
         code = str(response.status)
-        self.metrics.requests.inc(endpoint=endpoint, code=code, **model)
+        self.metrics.requests.labels(endpoint=endpoint, code=code, **model).inc()
         if response.status >= 400:
             reason = reason or request.get(REASON, "error")
-            self.metrics.errors.inc(endpoint=endpoint, code=code, reason=reason, **model)
-        self.metrics.latency.observe(time.perf_counter() - started, endpoint=endpoint, **model)
+            self.metrics.errors.labels(endpoint=endpoint, code=code, reason=reason, **model).inc()
+        self.metrics.latency.labels(endpoint=endpoint, **model).observe(
+            time.perf_counter() - started
+        )
         return response
 
     # -- probes and metrics ---------------------------------------------------------------
@@ -182,8 +183,7 @@ class InferenceServer:
         return _json(detail, status=503)
 
     async def metrics_page(self, request: web.Request) -> web.Response:
-        text = self.metrics.render() + process_metrics(self.started_at)
-        return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})
+        return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
     # -- TF Serving API -------------------------------------------------------------------
 

@@ -4,8 +4,6 @@ servers on free ports (sharing the test process's TensorFlow), and a metrics par
 from __future__ import annotations
 
 import asyncio
-import math
-import re
 import threading
 import time
 import warnings
@@ -118,22 +116,16 @@ def server(exported_model):
     running.stop()
 
 
-_SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})? (?P<value>\S+)$")
-_LABEL = re.compile(r'(?P<key>[a-zA-Z_][a-zA-Z0-9_]*)="(?P<value>(?:[^"\\]|\\.)*)"')
-
-
 def parse_metrics(text: str) -> dict:
-    """Prometheus text to {(name, frozenset(label items)): value}; checks every line parses."""
-    samples = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        match = _SAMPLE.match(line)
-        assert match, f"unparseable metrics line: {line!r}"
-        labels = frozenset((m["key"], m["value"]) for m in _LABEL.finditer(match["labels"] or ""))
-        value = match["value"]
-        samples[(match["name"], labels)] = math.inf if value == "+Inf" else float(value)
-    return samples
+    """Prometheus text to {(name, frozenset(label items)): value}; raises on a line that does
+    not parse."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def sample(metrics: dict, name: str, **labels: str) -> float:

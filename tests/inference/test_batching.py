@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import requests
+from prometheus_client.utils import floatToGoString
 
 from tests.inference.conftest import (
     IMAGE_SIZE,
@@ -58,9 +59,10 @@ def run_queued_behind_a_busy_model(server, gate, sizes):
 def batch_counts(before, after, name="inference_batch_size") -> dict[str, float]:
     """How many batches landed in each histogram bucket between two scrapes."""
     bounds = ("1", "2", "4", "8")
+    # prometheus_client writes bucket bounds as Go floats: le="1.0".
     cumulative = {
-        le: sample(after, f"{name}_bucket", le=le, **MODEL)
-        - sample(before, f"{name}_bucket", le=le, **MODEL)
+        le: sample(after, f"{name}_bucket", le=floatToGoString(le), **MODEL)
+        - sample(before, f"{name}_bucket", le=floatToGoString(le), **MODEL)
         for le in bounds
     }
     per_bucket, below = {}, 0.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import json
 import re
 import subprocess
@@ -92,3 +94,36 @@ def test_the_image_pins_the_same_versions_as_the_project():
     assert image
     for name, version in image.items():
         assert project.get(name) == version, f"{name} is pinned differently in the image"
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_image_installs_every_package_the_server_imports():
+    pinned = set()
+    for line in (ROOT / "inference" / "requirements.txt").read_text().splitlines():
+        name, sep, _ = line.split("#")[0].strip().partition("==")
+        if sep:
+            pinned.add(_canonical(name))
+    # What the pinned packages bring along (numpy, keras and protobuf come with TensorFlow).
+    brought = {
+        _canonical(re.split(r"[\s;<>=!~\[(]", requirement, maxsplit=1)[0])
+        for name in pinned
+        for requirement in importlib.metadata.requires(name) or ()
+    }
+    imported = set()
+    for path in (ROOT / "inference").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    imported -= {*sys.stdlib_module_names, "inference", "__future__"}
+    distributions = importlib.metadata.packages_distributions()
+    missing = {
+        module
+        for module in imported
+        if not {_canonical(d) for d in distributions.get(module, [module])} & (pinned | brought)
+    }
+    assert not missing, f"imported by the server but not installed in the image: {missing}"
