@@ -8,11 +8,17 @@ that refuses anchors and aliases (the "billion laughs" expansion) and caps the n
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import yaml
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from django.conf import settings
+
+from controlplane.kube.names import dns1123_label_problem
 
 # user fields that would make us run a program or read a file, with the reason shown.
 _FORBIDDEN_USER_FIELDS = {
@@ -45,6 +51,13 @@ _ALLOWED_CLUSTER_FIELDS = {
     "disable-compression",
     "extensions",
 }
+
+
+# Lengths of the Cluster columns the server and the context name are stored in.
+SERVER_MAX = 500
+CONTEXT_NAME_MAX = 253
+# What a TLS server name (SNI) may hold: a DNS name or an IP address.
+_TLS_SERVER_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9.:]*[A-Za-z0-9])?")
 
 
 class KubeconfigError(ValueError):
@@ -185,17 +198,71 @@ def _check_b64(where: str, value: object) -> None:
         raise KubeconfigError(where, "is not valid base64") from exc
 
 
+def _pem(where: str, value: object, what: str) -> bytes:
+    """The decoded bytes of a *-data field, which must be PEM text ("-----BEGIN ...")."""
+    _check_b64(where, value)
+    data = base64.b64decode(value)
+    if not data.lstrip().startswith(b"-----BEGIN "):
+        raise KubeconfigError(
+            where,
+            f"must be a base64-encoded PEM {what} (text starting with '-----BEGIN'); a binary "
+            "(DER) file can be converted with `openssl x509 -inform der -outform pem`",
+        )
+    return data
+
+
+def _check_certificates(where: str, value: object) -> None:
+    data = _pem(where, value, "certificate")
+    try:
+        x509.load_pem_x509_certificates(data)
+    except ValueError as exc:
+        raise KubeconfigError(
+            where, f"is not a readable PEM X.509 certificate ({exc}); paste the whole file"
+        ) from exc
+
+
+def _check_private_key(where: str, value: object) -> None:
+    data = _pem(where, value, "private key")
+    try:
+        load_pem_private_key(data, password=None)
+    except TypeError as exc:
+        raise KubeconfigError(
+            where, "the private key is encrypted; a kubeconfig needs an unencrypted key"
+        ) from exc
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise KubeconfigError(
+            where, "is not a readable PEM private key (RSA, EC or Ed25519)"
+        ) from exc
+
+
+def _printable_problem(value: str) -> str | None:
+    """Why a value sent in an HTTP header or URL is unusable there, or None."""
+    for index, char in enumerate(value):
+        if char.isspace() or not char.isprintable():
+            return f"contains a space or control character ({char!r}) at position {index + 1}"
+        if not char.isascii():
+            return f"contains a non-ASCII character at position {index + 1}"
+    return None
+
+
 def _check_user(where: str, user: dict) -> None:
     for key in user:
         if key in _FORBIDDEN_USER_FIELDS:
             raise KubeconfigError(f"{where}.{key}", _FORBIDDEN_USER_FIELDS[key])
         if key not in _ALLOWED_USER_FIELDS:
             raise KubeconfigError(f"{where}.{key}", "unsupported field")
-    if "token" in user and not isinstance(user["token"], str):
-        raise KubeconfigError(f"{where}.token", "must be a string")
-    for key in ("client-certificate-data", "client-key-data"):
-        if key in user:
-            _check_b64(f"{where}.{key}", user[key])
+    if "token" in user:
+        if not isinstance(user["token"], str):
+            raise KubeconfigError(f"{where}.token", "must be a string")
+        # The token travels in an HTTP header: a line break there would be a 500 on every use.
+        if problem := _printable_problem(user["token"]):
+            raise KubeconfigError(
+                f"{where}.token", f"{problem}; a token is printable ASCII on one line"
+            )
+    if "client-certificate-data" in user:
+        _check_certificates(f"{where}.client-certificate-data", user["client-certificate-data"])
+    if "client-key-data" in user:
+        _check_private_key(f"{where}.client-key-data", user["client-key-data"])
     if ("client-certificate-data" in user) != ("client-key-data" in user):
         raise KubeconfigError(
             where, "client-certificate-data and client-key-data must be given together"
@@ -208,16 +275,43 @@ def _check_cluster(where: str, cluster: dict) -> None:
             raise KubeconfigError(f"{where}.{key}", _FORBIDDEN_CLUSTER_FIELDS[key])
         if key not in _ALLOWED_CLUSTER_FIELDS:
             raise KubeconfigError(f"{where}.{key}", "unsupported field")
-    server = cluster.get("server")
-    if not isinstance(server, str) or not server:
-        raise KubeconfigError(f"{where}.server", "the API server address is missing")
-    parts = urlsplit(server)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise KubeconfigError(f"{where}.server", "must be an http:// or https:// URL")
+    _check_server(f"{where}.server", cluster.get("server"))
     if "certificate-authority-data" in cluster:
-        _check_b64(f"{where}.certificate-authority-data", cluster["certificate-authority-data"])
+        _check_certificates(
+            f"{where}.certificate-authority-data", cluster["certificate-authority-data"]
+        )
+    if "tls-server-name" in cluster:
+        name = cluster["tls-server-name"]
+        if (
+            not isinstance(name, str)
+            or len(name) > CONTEXT_NAME_MAX
+            or not _TLS_SERVER_NAME.fullmatch(name)
+        ):
+            raise KubeconfigError(
+                f"{where}.tls-server-name",
+                "must be a host name (e.g. kubernetes.default.svc) as a string",
+            )
     if not isinstance(cluster.get("insecure-skip-tls-verify", False), bool):
         raise KubeconfigError(f"{where}.insecure-skip-tls-verify", "must be true or false")
+
+
+def _check_server(where: str, server: object) -> None:
+    example = "e.g. https://203.0.113.10:6443"
+    if not isinstance(server, str) or not server:
+        raise KubeconfigError(where, "the API server address is missing")
+    if len(server) > SERVER_MAX:
+        raise KubeconfigError(where, f"must be at most {SERVER_MAX} characters")
+    if problem := _printable_problem(server):
+        raise KubeconfigError(where, f"{problem}; {example}")
+    try:
+        parts = urlsplit(server)
+        port = parts.port
+    except ValueError as exc:
+        raise KubeconfigError(where, f"is not a valid URL ({exc}); {example}") from exc
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise KubeconfigError(where, f"must be an http:// or https:// URL; {example}")
+    if port == 0:
+        raise KubeconfigError(where, f"the port must be from 1 to 65535; {example}")
 
 
 def _auth_kind(user: dict) -> str:
@@ -245,16 +339,29 @@ def parse_kubeconfig(raw: bytes | str) -> Kubeconfig:
         raise KubeconfigError("contexts", "the kubeconfig has no contexts")
     previews = []
     for name, (where, body) in contexts.items():
+        if len(name) > CONTEXT_NAME_MAX:
+            entry = where.rsplit(".", 1)[0]
+            raise KubeconfigError(f"{entry}.name", f"must be at most {CONTEXT_NAME_MAX} characters")
         cluster_name = body.get("cluster")
-        user_name = body.get("user", "")
+        user_name = body.get("user") or ""
+        if not isinstance(cluster_name, str):
+            raise KubeconfigError(
+                f"{where}.cluster", "must be the name of an entry in clusters (a string)"
+            )
         if cluster_name not in clusters:
             raise KubeconfigError(f"{where}.cluster", f"no cluster named {cluster_name!r}")
+        if not isinstance(user_name, str):
+            raise KubeconfigError(
+                f"{where}.user", "must be the name of an entry in users (a string)"
+            )
         if user_name and user_name not in users:
             raise KubeconfigError(f"{where}.user", f"no user named {user_name!r}")
         user = users[user_name][1] if user_name else {}
         namespace = body.get("namespace") or "default"
         if not isinstance(namespace, str):
             raise KubeconfigError(f"{where}.namespace", "must be a string")
+        if problem := dns1123_label_problem(namespace):
+            raise KubeconfigError(f"{where}.namespace", f"{namespace!r}: {problem}")
         previews.append(
             ContextPreview(
                 name=name,

@@ -1,13 +1,12 @@
 """Kubeconfig validation: only embedded data is accepted; plugins, paths and bombs are refused."""
 
-import base64
-
 import pytest
 import yaml
 
 from controlplane.clusters.kubeconfig import KubeconfigError, parse_kubeconfig
+from tests.controlplane.certificates import certificate_b64
 
-CA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").decode()
+CA = certificate_b64()
 
 
 def kubeconfig(*, user=None, cluster=None, contexts=None, current="main") -> str:
