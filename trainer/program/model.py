@@ -55,7 +55,10 @@ def build_unet(arch: Architecture, *, dtype: str = "float32") -> keras.Model:
             x = layers.Conv2D(
                 filters, 3, padding="same", use_bias=False, name=f"{name}_conv{i}", dtype=dtype
             )(x)
-            x = layers.BatchNormalization(name=f"{name}_bn{i}", dtype=dtype)(x)
+            # Momentum 0.9, not Keras's 0.99: the moving statistics that serving uses then
+            # settle within tens of steps, which small data sets and short runs never reach
+            # with 0.99 (validation and served masks lag far behind training).
+            x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn{i}", dtype=dtype)(x)
             x = layers.ReLU(name=f"{name}_relu{i}", dtype=dtype)(x)
         return x
 
