@@ -25,11 +25,26 @@ UNACCEPTED_STATUSES = (ActionStatus.REFUSED, ActionStatus.FAILED)
 SYSTEM_ACTOR = "(system)"
 
 
+class AuditImmutable(Exception):
+    """The application tried to change or delete a row of the audit log."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def delete(self):
+        raise AuditImmutable("actions are never deleted from the audit log")
+
+    delete.queryset_only = True
+
+
 class AuditEvent(models.Model):
     """One action a person asked for, and what became of it. The id is the action id.
 
     Names (actor, cluster) are copied so the record survives the user or cluster being
     deleted. `parameters` are redacted before they are stored.
+
+    This row is the action's current state: its status moves forward, so it is updated, but
+    never deleted. Every transition is also appended to the chained AuditEntry log, which is
+    what cannot change (see controlplane/audit/integrity.py).
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -73,6 +88,8 @@ class AuditEvent(models.Model):
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
 
+    objects = AuditEventQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created"]
         indexes = [
@@ -84,6 +101,9 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         target = "/".join(part for part in (self.namespace, self.name) if part)
         return f"{self.actor_name} {self.verb} {self.kind} {target} ({self.status})"
+
+    def delete(self, *args, **kwargs):
+        raise AuditImmutable("actions are never deleted from the audit log")
 
     @property
     def actor_label(self) -> str:
@@ -101,3 +121,65 @@ class AuditEvent(models.Model):
             return False
         age = (timezone.now() - self.created).total_seconds()
         return age > settings.ACTION_PICKUP_DEADLINE
+
+
+class AuditEntryQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AuditImmutable("audit entries are append-only")
+
+    def delete(self):
+        raise AuditImmutable("audit entries are append-only")
+
+    update.queryset_only = True
+    delete.queryset_only = True
+
+
+class AuditEntry(models.Model):
+    """One transition of one action (created, started, finished), chained to the entry
+    before it: `hash` is SHA-256 over this entry's fields and `prev_hash`.
+
+    Append-only: the application can insert entries but not change or delete them. A
+    database superuser still can; `manage.py audit_verify` finds where, and an exported
+    copy (`manage.py audit_export`) in an external store shows what was there.
+    """
+
+    sequence = models.BigIntegerField(primary_key=True)
+    action_id = models.UUIDField(db_index=True)  # not a foreign key: entries outlive rows
+    transition = models.CharField(max_length=20)
+    at = models.DateTimeField()
+    # The transition's content as canonical JSON: exactly the text the hash covers.
+    content = models.TextField()
+    prev_hash = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64)
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["sequence"]
+        base_manager_name = "objects"
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.transition} {self.action_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditImmutable(f"audit entry {self.sequence} cannot be changed")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditImmutable(f"audit entry {self.sequence} cannot be deleted")
+
+
+class AuditChainHead(models.Model):
+    """The chain's last sequence number and hash, in one row. Appending updates it first,
+    which serializes writers (a row lock on PostgreSQL, the write lock on SQLite) so two
+    processes never chain onto the same entry; verifying compares it with the last entry,
+    so entries cut from the end are noticed too."""
+
+    sequence = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64, blank=True)
+
+    def __str__(self) -> str:
+        return f"audit chain head #{self.sequence}"

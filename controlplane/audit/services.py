@@ -24,6 +24,7 @@ from controlplane.accounts.selectors import user_can
 from controlplane.broadcast import broadcast, group_name
 from controlplane.request_id import current_request_id
 
+from .integrity import Transition, entry_append
 from .models import OPEN_STATUSES, ActionStatus, AuditEvent
 from .redaction import redact_parameters
 from .serializers import action_serialize
@@ -58,19 +59,21 @@ def _broadcast_after_commit(event: AuditEvent) -> None:
 def _create(
     *, actor, cluster, namespace, kind, name, verb, parameters, request_id, **fields
 ) -> AuditEvent:
-    event = AuditEvent.objects.create(
-        actor=actor if getattr(actor, "pk", None) else None,
-        actor_name=getattr(actor, "username", "") or "",
-        cluster=cluster,
-        cluster_name=cluster.name if cluster is not None else "",
-        namespace=namespace or "",
-        kind=kind,
-        name=name or "",
-        verb=verb,
-        parameters=redact_parameters(parameters or {}),
-        request_id=request_id or current_request_id() or "",
-        **fields,
-    )
+    with transaction.atomic():
+        event = AuditEvent.objects.create(
+            actor=actor if getattr(actor, "pk", None) else None,
+            actor_name=getattr(actor, "username", "") or "",
+            cluster=cluster,
+            cluster_name=cluster.name if cluster is not None else "",
+            namespace=namespace or "",
+            kind=kind,
+            name=name or "",
+            verb=verb,
+            parameters=redact_parameters(parameters or {}),
+            request_id=request_id or current_request_id() or "",
+            **fields,
+        )
+        entry_append(event=event, transition=Transition.CREATED)
     _broadcast_after_commit(event)
     return event
 
@@ -355,6 +358,7 @@ def action_start(*, event_id: str) -> AuditEvent | None:
             )
             return None
         event = AuditEvent.objects.get(id=event_id)
+        entry_append(event=event, transition=Transition.STARTED)
         _broadcast_after_commit(event)
     return event
 
@@ -378,6 +382,7 @@ def action_finish(
             log.warning("action %s was already completed; not completing it again", event_id)
             return False
         event = AuditEvent.objects.get(id=event_id)
+        entry_append(event=event, transition=Transition.FINISHED)
         _broadcast_after_commit(event)
     log.info("action %s %s%s", event_id, status, f": {error}" if error else "")
     return True
