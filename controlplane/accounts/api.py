@@ -32,6 +32,7 @@ from .services import (
     user_password_link_issue,
     user_reactivate,
 )
+from .services.grants import GRANT_NAMESPACES_MAX
 
 
 class RoleGrantSerializer(serializers.Serializer):
@@ -47,7 +48,15 @@ class RoleGrantWriteSerializer(serializers.Serializer):
     user = serializers.CharField(max_length=150)
     # Checked by the service, so an unknown role is audited like any other refused change.
     role = serializers.CharField(max_length=20, help_text="viewer, operator, engineer or admin")
-    namespaces = serializers.ListField(child=serializers.CharField(), required=False)
+    namespaces = serializers.ListField(
+        child=serializers.CharField(max_length=63),
+        max_length=GRANT_NAMESPACES_MAX,
+        required=False,
+        error_messages={
+            "max_length": "At most {max_length} namespaces per grant; leave namespaces empty "
+            "to grant the role on the whole cluster."
+        },
+    )
 
 
 def _require_manage_roles(request, cluster) -> None:
