@@ -21,6 +21,10 @@ from devstack.system import SetupError
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 DEMO_MANIFEST = Path(__file__).resolve().parent / "demo.yaml"
+# The run directory holds the secret and credentials keys, the SQLite database (cluster
+# credentials, users) and the sandbox's admin kubeconfig: everything in it is its owner's only.
+# The umask covers what the children create; private_run_dir() what an older run left behind.
+OWNER_ONLY_UMASK = 0o077
 
 
 def _run_dir() -> Path:
@@ -29,6 +33,20 @@ def _run_dir() -> Path:
 
 def _manage(*args: str, env: dict) -> None:
     subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, env=env, cwd=ROOT)
+
+
+def private_run_dir(run_dir: Path) -> None:
+    """Make the run directory 0700 and the SQLite database files in it 0600."""
+    run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    run_dir.chmod(0o700)
+    for path in run_dir.glob("db.sqlite3*"):
+        path.chmod(0o600)
+
+
+def database_migrate(run_dir: Path, env: dict) -> None:
+    _manage("migrate", "--noinput", env=env)
+    # Created by this migrate (under the umask) or by an earlier run (maybe world-readable).
+    private_run_dir(run_dir)
 
 
 def sandbox_command(run_dir: Path, env: dict, *, port: str) -> list[str]:
@@ -135,8 +153,9 @@ def check_port_free(port: str) -> None:
 
 
 def main() -> int:
+    os.umask(OWNER_ONLY_UMASK)
     run_dir = _run_dir()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    private_run_dir(run_dir)
     env = dict(os.environ)
     env.setdefault("PORT", "8000")
     env["RUN_DIR"] = str(run_dir)
@@ -152,7 +171,7 @@ def main() -> int:
             children.append(redis_process)
         env["REDIS_URL"] = redis_url
 
-        _manage("migrate", "--noinput", env=env)
+        database_migrate(run_dir, env)
         sandbox, kubeconfig = start_sandbox(run_dir, env)
         # A restarted sandbox must come back on the same port: the cluster is registered there.
         port = sandbox_port(kubeconfig)
