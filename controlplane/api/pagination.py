@@ -41,3 +41,14 @@ class CheckedLimitOffsetPagination(LimitOffsetPagination):
         return _whole_number(
             request.query_params, self.offset_query_param, low=0, high=MAX_OFFSET, default=0
         )
+
+    def get_schema_operation_parameters(self, view):
+        ranges = {
+            self.limit_query_param: (1, self.max_limit),
+            self.offset_query_param: (0, MAX_OFFSET),
+        }
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            low, high = ranges[parameter["name"]]
+            parameter["schema"].update(minimum=low, maximum=high)
+        return parameters
