@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import kombu.pools
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from controlplane.audit.models import AuditEvent
@@ -236,10 +237,14 @@ def test_concurrent_scale_requests_leave_the_last_accepted_value_and_all_are_aud
     statuses = []
 
     def request(index):
-        response = clients[index].post(
-            scale_url(kube_namespace, "web"), {"replicas": index + 1}, format="json"
-        )
-        statuses.append(response.status_code)
+        try:
+            response = clients[index].post(
+                scale_url(kube_namespace, "web"), {"replicas": index + 1}, format="json"
+            )
+            statuses.append(response.status_code)
+        finally:
+            # Each thread has its own database connection; leave none open for teardown.
+            connection.close()
 
     threads = [threading.Thread(target=request, args=(i,)) for i in range(20)]
     for thread in threads:
