@@ -41,7 +41,7 @@ def _local_secret(filename: str, make) -> str:
     path = RUN_DIR / filename
     if path.exists():
         return path.read_text().strip()
-    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    RUN_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
     value = make()
     # Created with owner-only permissions: the file holds a key.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -100,6 +100,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "controlplane.api.slashes.ApiTrailingSlashMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -229,8 +230,13 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["controlplane.accounts.throttling.ApiRateThrottle"],
     # Proxies in front of the web process whose X-Forwarded-For is trusted for client addresses.
     "NUM_PROXIES": int(os.environ["NUM_PROXIES"]) if os.environ.get("NUM_PROXIES") else None,
+    "DEFAULT_PARSER_CLASSES": [
+        "controlplane.api.parsers.GuardedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "controlplane.api.pagination.CheckedLimitOffsetPagination",
     "PAGE_SIZE": 100,
     # Errors from the kube layer, kubeconfig checks and services map to HTTP statuses here.
     "EXCEPTION_HANDLER": "controlplane.api.errors.exception_handler",
@@ -240,6 +246,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Deploy, scale, roll out and observe ML workloads on Kubernetes.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # The docs page loads Swagger UI from the installed sidecar package, never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
