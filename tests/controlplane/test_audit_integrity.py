@@ -15,20 +15,14 @@ from controlplane.audit.integrity import _recomputed as entry_hash_of
 from controlplane.audit.integrity import canonical, chain_verify
 from controlplane.audit.models import AuditEntry, AuditEvent, AuditImmutable
 from controlplane.audit.services import action_finish, action_record, action_start
-from controlplane.clusters.models import Cluster
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def cluster(db):
-    return Cluster.objects.create(name="c", server="https://127.0.0.1:1", source="kubeconfig")
-
-
-def _scale(cluster, replicas, *, actor=None, status="pending", parameters=None):
+def _scale(offline_cluster, replicas, *, actor=None, status="pending", parameters=None):
     return action_record(
         actor=actor,
-        cluster=cluster,
+        cluster=offline_cluster,
         namespace="ml",
         kind="deployment",
         name="web",
@@ -38,14 +32,14 @@ def _scale(cluster, replicas, *, actor=None, status="pending", parameters=None):
     )
 
 
-def _several_actions(cluster):
+def _several_actions(offline_cluster):
     """Five actions, eight entries: three created and carried through, two decided at once."""
     for replicas in (1, 2, 3):
-        event = _scale(cluster, replicas)
+        event = _scale(offline_cluster, replicas)
         action_start(event_id=event.id)
         action_finish(event_id=event.id, status="succeeded", result={"replicas": replicas})
-    _scale(cluster, 4, status="refused")
-    _scale(cluster, 5, status="failed")
+    _scale(offline_cluster, 4, status="refused")
+    _scale(offline_cluster, 5, status="failed")
 
 
 def _verify() -> str:
@@ -59,8 +53,8 @@ def _raw(sql, params):
         cursor.execute(sql.format(table=connection.ops.quote_name("audit_auditentry")), params)
 
 
-def test_a_chain_of_several_actions_verifies(cluster):
-    _several_actions(cluster)
+def test_a_chain_of_several_actions_verifies(offline_cluster):
+    _several_actions(offline_cluster)
     assert _verify() == "audit chain OK: 11 entries, 5 actions agree with it\n"
     transitions = [
         entry.transition for entry in AuditEntry.objects.filter(action_id=_first_action().id)
@@ -72,8 +66,8 @@ def _first_action():
     return AuditEvent.objects.order_by("created").first()
 
 
-def test_each_entry_chains_to_the_one_before_it(cluster):
-    _several_actions(cluster)
+def test_each_entry_chains_to_the_one_before_it(offline_cluster):
+    _several_actions(offline_cluster)
     entries = list(AuditEntry.objects.all())
     assert [entry.sequence for entry in entries] == list(range(1, 12))
     assert entries[0].prev_hash == ""
@@ -81,8 +75,8 @@ def test_each_entry_chains_to_the_one_before_it(cluster):
         assert entry.prev_hash == before.hash
 
 
-def test_an_entry_changed_with_raw_sql_is_found_by_its_sequence_number(cluster):
-    _several_actions(cluster)
+def test_an_entry_changed_with_raw_sql_is_found_by_its_sequence_number(offline_cluster):
+    _several_actions(offline_cluster)
     tampered = json.loads(AuditEntry.objects.get(sequence=3).content)
     tampered["status"] = "failed"
     _raw("UPDATE {table} SET content = %s WHERE sequence = %s", [canonical(tampered), 3])
@@ -92,8 +86,8 @@ def test_an_entry_changed_with_raw_sql_is_found_by_its_sequence_number(cluster):
     assert caught.value.returncode == 1
 
 
-def test_an_entry_rehashed_after_a_change_breaks_the_link_to_the_next_one(cluster):
-    _several_actions(cluster)
+def test_an_entry_rehashed_after_a_change_breaks_the_link_to_the_next_one(offline_cluster):
+    _several_actions(offline_cluster)
     # A forger who knows the recipe changes entry 4 and gives it a correct new hash...
     _raw("UPDATE {table} SET content = %s WHERE sequence = %s", ['{"status":"failed"}', 4])
     forged = entry_hash_of(AuditEntry.objects.get(sequence=4))
@@ -104,24 +98,24 @@ def test_an_entry_rehashed_after_a_change_breaks_the_link_to_the_next_one(cluste
     assert (verdict.broken_at, verdict.reason.split(":")[0]) == (5, "prev mismatch")
 
 
-def test_a_deleted_entry_is_reported_as_a_gap(cluster):
-    _several_actions(cluster)
+def test_a_deleted_entry_is_reported_as_a_gap(offline_cluster):
+    _several_actions(offline_cluster)
     _raw("DELETE FROM {table} WHERE sequence = %s", [6])
 
     with pytest.raises(CommandError, match=r"BROKEN at sequence 6: gap"):
         _verify()
 
 
-def test_entries_cut_from_the_end_are_reported_as_a_gap(cluster):
-    _several_actions(cluster)
+def test_entries_cut_from_the_end_are_reported_as_a_gap(offline_cluster):
+    _several_actions(offline_cluster)
     _raw("DELETE FROM {table} WHERE sequence > %s", [9])
 
     with pytest.raises(CommandError, match=r"BROKEN at sequence 10: gap: entries 10 to 11"):
         _verify()
 
 
-def test_an_action_row_changed_with_raw_sql_disagrees_with_its_entries(cluster):
-    _several_actions(cluster)
+def test_an_action_row_changed_with_raw_sql_disagrees_with_its_entries(offline_cluster):
+    _several_actions(offline_cluster)
     event = _first_action()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -134,8 +128,8 @@ def test_an_action_row_changed_with_raw_sql_disagrees_with_its_entries(cluster):
     call_command("audit_verify", "--chain-only", stdout=io.StringIO())
 
 
-def test_the_models_refuse_to_change_or_delete_entries(cluster):
-    _several_actions(cluster)
+def test_the_models_refuse_to_change_or_delete_entries(offline_cluster):
+    _several_actions(offline_cluster)
     entry = AuditEntry.objects.get(sequence=2)
     entry.content = "{}"
     with pytest.raises(AuditImmutable):
@@ -152,26 +146,30 @@ def test_the_models_refuse_to_change_or_delete_entries(cluster):
     assert "OK" in _verify()
 
 
-def test_actions_are_never_deleted_through_the_orm(cluster):
-    event = _scale(cluster, 1)
+def test_actions_are_never_deleted_through_the_orm(offline_cluster):
+    event = _scale(offline_cluster, 1)
     with pytest.raises(AuditImmutable):
         event.delete()
     with pytest.raises(AuditImmutable):
         AuditEvent.objects.filter(id=event.id).delete()
     with pytest.raises(AuditImmutable):
-        cluster.audit_events.all().delete()
+        offline_cluster.audit_events.all().delete()
     assert AuditEvent.objects.filter(id=event.id).exists()
 
 
-def test_deleting_a_cluster_keeps_its_actions_and_the_chain_intact(cluster):
-    _scale(cluster, 1)
-    cluster.delete()
-    assert AuditEvent.objects.get().cluster_name == "c"
+def test_deleting_a_cluster_keeps_its_actions_and_the_chain_intact(offline_cluster):
+    _scale(offline_cluster, 1)
+    offline_cluster.delete()
+    assert AuditEvent.objects.get().cluster_name == "offline"
     assert "OK" in _verify()
 
 
-def test_entries_carry_the_redacted_parameters(cluster):
-    _scale(cluster, 1, parameters={"replicas": 1, "token": "s3cret", "nested": {"password": "x"}})
+def test_entries_carry_the_redacted_parameters(offline_cluster):
+    _scale(
+        offline_cluster,
+        1,
+        parameters={"replicas": 1, "token": "s3cret", "nested": {"password": "x"}},
+    )
     (entry,) = AuditEntry.objects.all()
     assert "s3cret" not in entry.content
     content = json.loads(entry.content)
@@ -199,8 +197,8 @@ def _hash_of(line: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def test_export_writes_json_lines_that_match_the_database(cluster):
-    _several_actions(cluster)
+def test_export_writes_json_lines_that_match_the_database(offline_cluster):
+    _several_actions(offline_cluster)
     lines, err = _export()
     assert "exported 11 audit entries; the last sequence is 11" in err
     stored = {entry.sequence: entry for entry in AuditEntry.objects.all()}
@@ -214,12 +212,12 @@ def test_export_writes_json_lines_that_match_the_database(cluster):
         assert _hash_of(line) == line["hash"]
 
 
-def test_export_resumes_after_a_sequence_number_into_the_same_file(cluster, tmp_path):
-    _scale(cluster, 1, status="succeeded")
-    _scale(cluster, 2, status="succeeded")
+def test_export_resumes_after_a_sequence_number_into_the_same_file(offline_cluster, tmp_path):
+    _scale(offline_cluster, 1, status="succeeded")
+    _scale(offline_cluster, 2, status="succeeded")
     path = tmp_path / "audit.jsonl"
     call_command("audit_export", "--output", str(path), stderr=io.StringIO())
-    _scale(cluster, 3, status="succeeded")
+    _scale(offline_cluster, 3, status="succeeded")
 
     lines, _ = _export("--since", "2")
     assert [line["sequence"] for line in lines] == [3]
@@ -233,7 +231,7 @@ def test_export_resumes_after_a_sequence_number_into_the_same_file(cluster, tmp_
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_threads_appending_concurrently_still_give_a_valid_chain(cluster):
+def test_two_threads_appending_concurrently_still_give_a_valid_chain(offline_cluster):
     rounds, errors = 8, []
     start = threading.Barrier(2)
 
@@ -241,7 +239,7 @@ def test_two_threads_appending_concurrently_still_give_a_valid_chain(cluster):
         try:
             start.wait()
             for replicas in range(rounds):
-                event = _scale(cluster, offset + replicas)
+                event = _scale(offline_cluster, offset + replicas)
                 action_start(event_id=event.id)
                 action_finish(event_id=event.id, status="succeeded")
         except Exception as exc:  # reported below, on the test's thread

@@ -10,11 +10,6 @@ from controlplane.kube.names import dns1123_label_problem, dns1123_subdomain_pro
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def cluster():
-    return Cluster.objects.create(name="c", server="https://127.0.0.1:1", source="kubeconfig")
-
-
 @pytest.mark.parametrize("name", [".", "..", "Upper", "a_b", "-a", "a-", "a" * 254, ""])
 def test_it_refuses_what_kubernetes_refuses_as_an_object_name(name):
     assert dns1123_subdomain_problem(name) is not None
@@ -33,12 +28,12 @@ def test_a_namespace_name_is_a_label_of_at_most_63_characters():
 
 @pytest.mark.parametrize("name", [".", "..", "Web", "web_1"])
 def test_a_deployment_name_that_kubernetes_refuses_is_a_400_before_anything_happens(
-    cluster, make_user, api_client_for, name
+    offline_cluster, make_user, api_client_for, name
 ):
-    api = api_client_for(make_user(role="operator", cluster=cluster))
+    api = api_client_for(make_user(role="operator", cluster=offline_cluster))
     # The raw path, as a client that does not normalise dot segments sends it.
     response = api.post(
-        f"/api/v1/clusters/c/namespaces/ml/deployments/{name}/scale/",
+        f"/api/v1/clusters/offline/namespaces/ml/deployments/{name}/scale/",
         {"replicas": 2},
         format="json",
     )
@@ -49,7 +44,7 @@ def test_a_deployment_name_that_kubernetes_refuses_is_a_400_before_anything_happ
 
 def test_an_unauthenticated_request_with_a_bad_name_is_still_a_401(client):
     response = client.post(
-        "/api/v1/clusters/c/namespaces/ml/deployments/./scale/",
+        "/api/v1/clusters/offline/namespaces/ml/deployments/./scale/",
         {"replicas": 2},
         content_type="application/json",
     )
@@ -73,28 +68,28 @@ def test_adding_the_sandbox_checks_the_name_like_any_other_source(
 
 
 def test_adding_a_cluster_under_an_existing_name_is_a_conflict_not_a_replacement(
-    cluster, make_user, api_client_for, tmp_path, settings
+    offline_cluster, make_user, api_client_for, tmp_path, settings
 ):
     settings.SANDBOX_KUBECONFIG = tmp_path / "absent.kubeconfig"
     root = make_user(superuser=True)
-    before = Cluster.objects.get(name="c").credentials_encrypted
+    before = Cluster.objects.get(name="offline").credentials_encrypted
     response = api_client_for(root).post(
-        "/api/v1/clusters/", {"name": "c", "source": "sandbox"}, format="json"
+        "/api/v1/clusters/", {"name": "offline", "source": "sandbox"}, format="json"
     )
     assert response.status_code == 409
-    assert response.json() == {"name": ["A cluster named 'c' already exists."]}
-    assert Cluster.objects.get(name="c").credentials_encrypted == before
-    assert AuditEvent.objects.get(kind="cluster", name="c").status == "failed"
+    assert response.json() == {"name": ["A cluster named 'offline' already exists."]}
+    assert Cluster.objects.get(name="offline").credentials_encrypted == before
+    assert AuditEvent.objects.get(kind="cluster", name="offline").status == "failed"
 
 
-def test_a_scale_request_looks_the_users_grant_up_once(cluster, make_user, api_client_for):
+def test_a_scale_request_looks_the_users_grant_up_once(offline_cluster, make_user, api_client_for):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    api = api_client_for(make_user(role="operator", cluster=cluster))
+    api = api_client_for(make_user(role="operator", cluster=offline_cluster))
     with CaptureQueriesContext(connection) as queries:
         response = api.post(
-            "/api/v1/clusters/c/namespaces/ml/deployments/web/scale/",
+            "/api/v1/clusters/offline/namespaces/ml/deployments/web/scale/",
             {"replicas": 2},
             format="json",
         )

@@ -13,7 +13,6 @@ from controlplane.audit.models import AuditEvent
 from controlplane.audit.pipeline import run_action
 from controlplane.audit.services import action_sweep
 from controlplane.audit.workers import worker_list
-from controlplane.clusters.models import Cluster
 from controlplane.kube import retry
 from controlplane.kube.errors import Conflict
 from tests.fixtures.controlplane import (
@@ -26,12 +25,7 @@ from tests.fixtures.controlplane import (
 
 from .test_core_scale import scale_url
 
-STATE = "deployment/c/ml/web/replicas"
-
-
-@pytest.fixture
-def offline_cluster(db):
-    return Cluster.objects.create(name="c", server="https://127.0.0.1:1", source="kubeconfig")
+STATE = "deployment/offline/ml/web/replicas"
 
 
 def _scale_event(cluster, replicas, *, status="pending", state_key=STATE, **fields):
@@ -84,7 +78,7 @@ def test_a_newer_request_that_was_refused_or_invalid_supersedes_nothing(offline_
 @pytest.mark.django_db
 def test_actions_on_other_targets_never_supersede_each_other(offline_cluster):
     older = _scale_event(offline_cluster, 10)
-    _scale_event(offline_cluster, 20, state_key="deployment/c/ml/other/replicas")
+    _scale_event(offline_cluster, 20, state_key="deployment/offline/ml/other/replicas")
     assert run_action(FakeTask(), str(older.id), lambda event: {}) == "succeeded"
 
 
@@ -204,7 +198,9 @@ def test_a_scale_that_cannot_be_queued_is_a_503_with_retry_after_and_a_failed_ac
 ):
     api = api_client_for(make_user(role="operator", cluster=offline_cluster))
     response = api.post(
-        "/api/v1/clusters/c/namespaces/ml/deployments/web/scale/", {"replicas": 2}, format="json"
+        "/api/v1/clusters/offline/namespaces/ml/deployments/web/scale/",
+        {"replicas": 2},
+        format="json",
     )
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
