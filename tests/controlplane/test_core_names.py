@@ -96,3 +96,30 @@ def test_a_scale_request_looks_the_users_grant_up_once(offline_cluster, make_use
     assert response.status_code == 202
     grant_reads = [q for q in queries.captured_queries if "accounts_rolegrant" in q["sql"]]
     assert len(grant_reads) == 1, [q["sql"] for q in grant_reads]
+
+
+def test_a_scale_without_replicas_says_the_field_is_required(
+    offline_cluster, make_user, api_client_for
+):
+    api = api_client_for(make_user(role="operator", cluster=offline_cluster))
+    response = api.post(
+        "/api/v1/clusters/offline/namespaces/ml/deployments/web/scale/", {}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"replicas": ["This field is required."]}
+
+
+@pytest.mark.parametrize("sent", [None, "3", 2.5, [1], {"n": 1}])
+def test_the_audit_records_refused_parameters_as_they_were_sent(
+    offline_cluster, make_user, api_client_for, sent
+):
+    api = api_client_for(make_user(role="operator", cluster=offline_cluster))
+    response = api.post(
+        "/api/v1/clusters/offline/namespaces/ml/deployments/web/scale/",
+        {"replicas": sent},
+        format="json",
+    )
+    assert response.status_code == 400
+    event = AuditEvent.objects.get(verb="scale")
+    assert event.status == "failed"
+    assert event.parameters == {"replicas": sent}
