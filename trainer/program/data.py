@@ -8,7 +8,6 @@ Everything is read through tf.io.gfile, so a local path and a gs:// URI work ali
 
 from __future__ import annotations
 
-import logging
 import random
 from dataclasses import dataclass
 
@@ -23,8 +22,6 @@ TRIMAP_SUFFIX = ".png"
 TRIMAP_PET, TRIMAP_BACKGROUND, TRIMAP_BORDER = 1, 2, 3
 CLASS_NAMES = ("pet", "background", "border")
 LAYOUT = "images/*.jpg and annotations/trimaps/*.png, paired by name"
-
-log = logging.getLogger("trainer.data")
 
 
 @dataclass(frozen=True)
@@ -49,8 +46,8 @@ def discover(uri: str) -> list[Pair]:
     if not _isdir(root):
         what = "is not a folder" if _exists(root) else "does not exist"
         raise TrainingError(f"data folder {uri} {what}")
-    images = _listing(f"{root}/{IMAGES_DIR}", IMAGE_SUFFIXES, uri)
-    trimaps = _listing(f"{root}/{TRIMAPS_DIR}", (TRIMAP_SUFFIX,), uri)
+    images = _listing(f"{root}/{IMAGES_DIR}", IMAGE_SUFFIXES)
+    trimaps = _listing(f"{root}/{TRIMAPS_DIR}", (TRIMAP_SUFFIX,))
     if not images and not trimaps:
         raise TrainingError(f"data folder {uri} is empty: expected {LAYOUT}")
     if not images:
@@ -228,7 +225,7 @@ def _describe_failure(pair: Pair, image_size: int) -> str:
     return f"cannot load {pair.image} with {pair.trimap} (it loads alone: a transient read error?)"
 
 
-def _listing(folder: str, suffixes: tuple[str, ...], uri: str) -> dict[str, str]:
+def _listing(folder: str, suffixes: tuple[str, ...]) -> dict[str, str]:
     """{stem: path} of the files in `folder` with one of `suffixes` (hidden files skipped:
     the Oxford archive carries macOS '._name' resource forks next to the trimaps)."""
     if not _isdir(folder):

@@ -9,7 +9,6 @@ signature takes float32 `images` [batch, h, w, 3] of 0..255 pixels and returns f
 from __future__ import annotations
 
 import json
-import logging
 import os
 
 import keras
@@ -22,8 +21,6 @@ from trainer.program.progress import finite
 INPUT_NAME = "images"
 OUTPUT_NAME = "probabilities"
 SIGNATURE_NAME = "serving_default"
-
-log = logging.getLogger("trainer.export")
 
 
 def export_savedmodel(*, trained: keras.Model, arch: Architecture, uri: str) -> str:
