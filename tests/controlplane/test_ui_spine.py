@@ -207,7 +207,7 @@ def test_it_reports_a_refused_connection_as_refused_with_the_address(settings):
     port = free_port()  # nothing listens there
     conn = ClusterConnection(key=f"refused:{port}", server=f"https://127.0.0.1:{port}")
     with pytest.raises(Unavailable) as caught:
-        resources.namespace_list(conn)
+        resources.version(conn)
     message = str(caught.value)
     assert f"127.0.0.1:{port}" in message
     assert "refused" in message
