@@ -40,6 +40,11 @@ class RoleGrantSerializer(serializers.Serializer):
     cluster = serializers.CharField(source="cluster.name", read_only=True)
     role = serializers.ChoiceField(choices=Role.choices())
     namespaces = serializers.ListField(child=serializers.CharField(), required=False)
+    source = serializers.ChoiceField(
+        choices=["manual", "group"],
+        read_only=True,
+        help_text="manual: given by hand; group: from SSO groups at the user's last sign-in.",
+    )
     created = serializers.DateTimeField(read_only=True)
     updated = serializers.DateTimeField(read_only=True)
 

@@ -11,6 +11,7 @@ from .api import (
     UserListView,
     UserPasswordLinkView,
 )
+from .sso_api import GroupMappingDetailView, GroupMappingListView
 
 urlpatterns = [
     path("clusters/<slug:cluster>/grants/", RoleGrantListView.as_view(), name="api-rolegrant-list"),
@@ -18,6 +19,16 @@ urlpatterns = [
         "clusters/<slug:cluster>/grants/<str:username>/",
         RoleGrantDetailView.as_view(),
         name="api-rolegrant-detail",
+    ),
+    path(
+        "clusters/<slug:cluster>/group-mappings/",
+        GroupMappingListView.as_view(),
+        name="api-groupmapping-list",
+    ),
+    path(
+        "clusters/<slug:cluster>/group-mappings/<int:mapping_id>/",
+        GroupMappingDetailView.as_view(),
+        name="api-groupmapping-detail",
     ),
     path("tokens/", ApiTokenListView.as_view(), name="api-token-list"),
     path("tokens/<int:token_id>/", ApiTokenDetailView.as_view(), name="api-token-detail"),

@@ -17,6 +17,19 @@ class RoleGrantForm(forms.Form):
     )
 
 
+class GroupMappingForm(forms.Form):
+    group = forms.CharField(max_length=255, label="Provider group")
+    role = forms.ChoiceField(choices=Role.choices())
+    namespaces = forms.CharField(
+        required=False,
+        help_text="Comma-separated; leave empty for the whole cluster.",
+        widget=forms.TextInput(attrs={"placeholder": "e.g. serving, training"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, prefix="mapping", **kwargs)
+
+
 class UserCreateForm(forms.Form):
     username = forms.CharField(max_length=150)
     email = forms.EmailField(required=False)

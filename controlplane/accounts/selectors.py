@@ -9,7 +9,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
 from .grant_memo import MISS, memo_get, memo_put
-from .models import ApiToken, RoleGrant
+from .models import ApiToken, GroupMapping, RoleGrant
 from .roles import Role, role_allows
 
 if TYPE_CHECKING:
@@ -80,6 +80,17 @@ def role_grant_get(*, cluster: Cluster, username: str) -> RoleGrant:
     if grant is None:
         raise Http404(f"{username!r} holds no role on {cluster.name}")
     return grant
+
+
+def group_mapping_list(*, cluster: Cluster) -> QuerySet[GroupMapping]:
+    return GroupMapping.objects.filter(cluster=cluster).select_related("cluster")
+
+
+def group_mapping_get(*, cluster: Cluster, mapping_id: int) -> GroupMapping:
+    mapping = group_mapping_list(cluster=cluster).filter(pk=mapping_id).first()
+    if mapping is None:
+        raise Http404(f"No group mapping {mapping_id} on {cluster.name}.")
+    return mapping
 
 
 # --- Users ------------------------------------------------------------------------------------

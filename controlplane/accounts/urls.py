@@ -1,11 +1,13 @@
 # Names are not namespaced: settings.LOGIN_URL and the base layout refer to "login"/"logout".
 from django.urls import path
 
-from . import views
+from . import sso_views, views
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("sso/login/", sso_views.sso_start, name="sso-login"),
+    path("sso/callback/", sso_views.sso_callback, name="sso-callback"),
     path("set-password/<uidb64>/<token>/", views.PasswordSetView.as_view(), name="password-set"),
     path("token/", views.api_token, name="api-token"),
     path("token/<int:token_id>/revoke/", views.api_token_revoke_view, name="api-token-revoke"),
@@ -24,6 +26,16 @@ urlpatterns = [
     ),
     path("grants/", views.grant_index, name="role-grants"),
     path("grants/<slug:cluster>/", views.grant_cluster, name="role-grants-cluster"),
+    path(
+        "grants/<slug:cluster>/group-mappings/",
+        sso_views.group_mapping_create_view,
+        name="group-mapping-create",
+    ),
+    path(
+        "grants/<slug:cluster>/group-mappings/<int:mapping_id>/delete/",
+        sso_views.group_mapping_delete_view,
+        name="group-mapping-delete",
+    ),
     path(
         "grants/<slug:cluster>/<str:username>/revoke/",
         views.grant_revoke,

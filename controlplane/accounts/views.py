@@ -14,11 +14,13 @@ from controlplane.audit.services import action_refuse
 from controlplane.clusters.models import Cluster
 from controlplane.clusters.selectors import cluster_get, cluster_list
 
-from .forms import ApiTokenForm, LoginForm, RoleGrantForm, UserCreateForm
+from .forms import ApiTokenForm, GroupMappingForm, LoginForm, RoleGrantForm, UserCreateForm
+from .oidc import oidc_config
 from .selectors import (
     admin_cluster_ids,
     api_token_get,
     api_token_list,
+    group_mapping_list,
     role_grant_get,
     role_grant_list,
     user_can,
@@ -46,6 +48,12 @@ class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
     form_class = LoginForm
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        config = oidc_config()
+        context["sso_name"] = config.provider_name if config else None
+        return context
 
     def form_valid(self, form):
         login_success_clear(username=form.get_user().get_username())
@@ -191,10 +199,23 @@ def grant_cluster(request, cluster):
                 f"{form.cleaned_data['user']} is now {form.cleaned_data['role']} on {obj.name}.",
             )
             return redirect("role-grants-cluster", cluster=obj.name)
+    return grant_page(request, obj, form=form)
+
+
+def grant_page(request, cluster, *, form=None, mapping_form=None, status=200):
+    """A cluster's role grants page: its grants, and the mappings from SSO groups."""
     return render(
         request,
         "accounts/grant_cluster.html",
-        {"cluster": obj, "grants": role_grant_list(cluster=obj), "form": form},
+        {
+            "cluster": cluster,
+            "grants": role_grant_list(cluster=cluster),
+            "form": form or RoleGrantForm(),
+            "mappings": group_mapping_list(cluster=cluster),
+            "mapping_form": mapping_form or GroupMappingForm(),
+            "sso_name": (config := oidc_config()) and config.provider_name,
+        },
+        status=status,
     )
 
 

@@ -12,7 +12,7 @@ from controlplane.audit.models import ActionStatus
 from controlplane.audit.services import action_check, action_record, audit_invalid
 from controlplane.kube.names import dns1123_label_problem
 
-from ..models import RoleGrant
+from ..models import GrantSource, RoleGrant
 from ..roles import Role
 
 if TYPE_CHECKING:
@@ -103,10 +103,14 @@ def role_grant_set(
 
 
 def _grant_write(*, actor, cluster, user, role, namespaces, request_id) -> RoleGrant:
-    """Write a grant whose role, user and namespaces were checked, and audit it."""
+    """Write a grant whose role, user and namespaces were checked, and audit it.
+
+    A grant given by hand replaces one that came from groups (and is kept by sign-ins)."""
     with transaction.atomic():
         grant, _ = RoleGrant.objects.update_or_create(
-            user=user, cluster=cluster, defaults={"role": role, "namespaces": namespaces}
+            user=user,
+            cluster=cluster,
+            defaults={"role": role, "namespaces": namespaces, "source": GrantSource.MANUAL},
         )
         action_record(
             actor=actor,
