@@ -151,9 +151,12 @@ def authorization_url(*, request, redirect_uri: str) -> str:
     if config is None:
         raise SsoFailure(NOT_CONFIGURED)
     app = _app(config)
-    _metadata(config, app)
+    metadata = _metadata(config, app)
+    # The code comes back in the fragment, never sent to a server, so no access log holds it.
+    modes = metadata.get("response_modes_supported") or ["query", "fragment"]
+    extra = {"response_mode": "fragment"} if "fragment" in modes else {}
     try:
-        found = app.create_authorization_url(redirect_uri)
+        found = app.create_authorization_url(redirect_uri, **extra)
     except requests.RequestException as exc:
         raise SsoFailure(PROVIDER_UNAVAILABLE, type(exc).__name__) from None
     app.save_authorize_data(request, redirect_uri=redirect_uri, **found)
@@ -175,13 +178,14 @@ def _groups(claims, name: str) -> tuple[str, ...]:
 
 
 def authorization_finish(*, request) -> Identity:
-    """Finish a sign-in from the provider's redirect: check the state, exchange the code
-    (with the PKCE verifier), verify the ID token. Raises SsoFailure."""
+    """Finish a sign-in from the provider's answer (posted by the callback page from the
+    fragment, or in the query string): check the state, exchange the code (with the PKCE
+    verifier), verify the ID token. Raises SsoFailure."""
     config = oidc_config()
     if config is None:
         raise SsoFailure(NOT_CONFIGURED)
     app = _app(config)
-    params = request.GET
+    params = request.POST if request.method == "POST" else request.GET
     state = params.get("state") or ""
     saved = app.framework.get_state_data(request.session, state) if state else None
     if state:
@@ -192,9 +196,10 @@ def authorization_finish(*, request) -> Identity:
         raise SsoFailure(PROVIDER_ERROR, _text(params.get("error"), 100))
     metadata = _metadata(config, app)
     # RFC 9207: the provider names itself in the redirect, so a mix-up is caught here.
-    if "iss" in params and params["iss"] != config.issuer:
+    issuer = params.get("iss")
+    if issuer and issuer != config.issuer:
         raise SsoFailure(UNKNOWN_ISSUER, "the redirect names another issuer")
-    if metadata.get("authorization_response_iss_parameter_supported") and "iss" not in params:
+    if metadata.get("authorization_response_iss_parameter_supported") and not issuer:
         raise SsoFailure(UNKNOWN_ISSUER, "the redirect names no issuer")
     code = params.get("code")
     if not code:

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from controlplane.audit.services import action_refuse
 from controlplane.clusters.selectors import cluster_get
@@ -40,14 +40,18 @@ def _login_page(request, *, error: str, status: int):
 
 
 @never_cache
-@require_POST
+@require_GET
 def sso_start(request):
-    """The login page's "Sign in with …" button: off to the provider (a POST, so a page
-    elsewhere cannot start sign-ins in someone's browser)."""
+    """The login page's "Sign in with …" button: off to the provider.
+
+    A link, not a form: the pages' Content-Security-Policy (form-action 'self') would stop a
+    form whose answer redirects to another site. Starting a sign-in changes nothing by itself;
+    the state, nonce and PKCE verifier it keeps in the session are what the callback checks.
+    """
     config = oidc_config()
     if config is None:
         return _login_page(request, error="Single sign-on is not configured.", status=404)
-    wanted = request.POST.get("next") or ""
+    wanted = request.GET.get("next") or ""
     safe = url_has_allowed_host_and_scheme(
         wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
@@ -70,9 +74,16 @@ def sso_start(request):
 
 
 @never_cache
-@require_GET
+@require_http_methods(["GET", "POST"])
 def sso_callback(request):
-    """Where the provider sends the browser back with a code (or an error)."""
+    """Where the provider sends the browser back with a code (or an error).
+
+    The code comes in the URL's fragment (response_mode=fragment), which browsers never send
+    to a server, so it reaches no access log: this page's script posts it here (with the CSRF
+    token). A provider that answers in the query string anyway is handled the same way.
+    """
+    if request.method == "GET" and "state" not in request.GET:
+        return render(request, "registration/sso_callback.html")
     config = oidc_config()
     address = client_address(request)
     try:

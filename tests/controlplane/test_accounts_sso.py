@@ -68,22 +68,31 @@ def other_cluster():
 
 def start(browser: Client) -> str:
     """Press "Sign in with …": the provider's authorization URL."""
-    response = browser.post("/accounts/sso/login/")
+    response = browser.get("/accounts/sso/login/")
     assert response.status_code == 302, response.content
     return response["Location"]
 
 
-def callback(url: str) -> str:
-    """The path and query of the provider's redirect back to the control plane."""
-    parts = urlsplit(url)
+def answer(url: str) -> dict[str, str]:
+    """What the provider sent back in the redirect's fragment (code, state, iss or error)."""
     assert url.startswith(CALLBACK), url
-    return f"{parts.path}?{parts.query}"
+    return {key: values[0] for key, values in parse_qs(urlsplit(url).fragment).items()}
+
+
+def callback(browser: Client, url: str, **changes):
+    """Do what the browser does with the provider's redirect: load the callback page (the
+    fragment stays in the browser) and post the fragment's fields as its script does."""
+    page = browser.get("/accounts/sso/callback/")
+    assert page.status_code == 200
+    assert "accounts/sso_callback.js" in page.content.decode()
+    fields = {"code": "", "state": "", "iss": "", "error": "", **answer(url), **changes}
+    return browser.post("/accounts/sso/callback/", fields)
 
 
 def sign_in(provider, login: str, browser: Client | None = None):
     browser = browser or Client()
     back = provider.sign_in(start(browser), login=login)
-    return browser, browser.get(callback(back))
+    return browser, callback(browser, back)
 
 
 def with_query(url: str, **changes) -> str:
@@ -131,8 +140,9 @@ def test_the_login_page_offers_the_provider_only_when_sso_is_configured(settings
     assert CLIENT_SECRET not in page
 
 
-def test_the_sso_button_is_a_post_so_other_sites_cannot_start_sign_ins(provider):
-    assert Client().get("/accounts/sso/login/").status_code == 405
+def test_the_sso_button_keeps_the_page_asked_for(provider):
+    page = Client().get("/accounts/login/?next=/audit/%3Fpage%3D2").content.decode()
+    assert 'href="/accounts/sso/login/?next=/audit/%3Fpage%3D2"' in page
 
 
 def test_local_login_still_works_with_sso_configured(provider, make_user):
@@ -165,9 +175,10 @@ def test_a_full_code_flow_logs_in_and_creates_the_user_with_the_mapped_roles(
     assert query["nonce"][0]
     assert query["code_challenge"][0]
     assert "openid" in query["scope"][0].split()
+    assert query["response_mode"] == ["fragment"]  # the code never rides in a logged URL
 
     back = provider.sign_in(authorize, login="alice")
-    response = browser.get(callback(back))
+    response = callback(browser, back)
 
     assert response.status_code == 302
     assert response["Location"] == "/"
@@ -190,15 +201,23 @@ def test_a_full_code_flow_logs_in_and_creates_the_user_with_the_mapped_roles(
     assert browser.get("/accounts/login/").status_code == 302  # signed in
 
 
+def test_an_answer_in_the_query_string_is_accepted_too(provider):
+    browser = Client()
+    back = provider.sign_in(start(browser), login="alice")
+    response = browser.get(f"/accounts/sso/callback/?{urlencode(answer(back))}")
+    assert response.status_code == 302
+    assert logged_in_user(browser).username == "alice"
+
+
 def test_the_user_comes_back_to_the_page_they_asked_for(provider):
     browser = Client()
-    response = browser.post("/accounts/sso/login/", {"next": "/audit/"})
+    response = browser.get("/accounts/sso/login/", {"next": "/audit/"})
     back = provider.sign_in(response["Location"], login="alice")
-    assert browser.get(callback(back))["Location"] == "/audit/"
+    assert callback(browser, back)["Location"] == "/audit/"
     browser = Client()
-    response = browser.post("/accounts/sso/login/", {"next": "https://evil.example/"})
+    response = browser.get("/accounts/sso/login/", {"next": "https://evil.example/"})
     back = provider.sign_in(response["Location"], login="alice")
-    assert browser.get(callback(back))["Location"] == "/"
+    assert callback(browser, back)["Location"] == "/"
 
 
 def test_groups_changed_at_the_provider_change_the_roles_at_the_next_login(
@@ -282,7 +301,7 @@ def test_a_deactivated_user_stays_refused_and_it_is_audited(provider, make_user)
 def test_a_tampered_state_is_refused_and_audited(provider):
     browser = Client()
     back = provider.sign_in(start(browser), login="alice")
-    response = browser.get(callback(with_query(back, state="forged-state")))
+    response = callback(browser, back, state="forged-state")
     assert response.status_code == 403
     assert logged_in_user(browser) is None
     failed = sso_logins().get()
@@ -294,10 +313,10 @@ def test_a_tampered_state_is_refused_and_audited(provider):
 def test_a_redirect_replayed_in_another_session_or_twice_is_refused(provider):
     browser = Client()
     back = provider.sign_in(start(browser), login="alice")
-    assert Client().get(callback(back)).status_code == 403  # someone else's browser
-    assert browser.get(callback(back)).status_code == 302
+    assert callback(Client(), back).status_code == 403  # someone else's browser
+    assert callback(browser, back).status_code == 302
     browser.logout()
-    assert browser.get(callback(back)).status_code == 403  # the state is used up
+    assert callback(browser, back).status_code == 403  # the state is used up
     assert [e.error.split(":")[1].strip() for e in sso_logins().filter(status="failed")] == [
         "bad state",
         "bad state",
@@ -308,7 +327,7 @@ def test_a_code_issued_to_another_client_is_refused_and_audited(provider):
     browser = Client()
     authorize = with_query(start(browser), client_id=OTHER_CLIENT_ID)
     back = provider.sign_in(authorize, login="alice")
-    response = browser.get(callback(back))
+    response = callback(browser, back)
     assert response.status_code == 403
     assert logged_in_user(browser) is None
     failed = sso_logins().get()
@@ -361,14 +380,14 @@ def test_an_id_token_with_changed_claims_fails_its_signature_check(provider):
 def test_a_redirect_naming_another_issuer_is_refused_as_unknown_issuer(provider):
     browser = Client()
     back = provider.sign_in(start(browser), login="alice")
-    response = browser.get(callback(with_query(back, iss="http://evil.example")))
+    response = callback(browser, back, iss="http://evil.example")
     assert response.status_code == 403
     assert sso_logins().get().error.startswith("single sign-on refused: unknown issuer")
 
 
 def test_a_provider_whose_discovery_names_another_issuer_is_refused(provider, settings):
     settings.OIDC_ISSUER = provider.issuer.replace("127.0.0.1", "localhost")
-    response = Client().post("/accounts/sso/login/")
+    response = Client().get("/accounts/sso/login/")
     assert response.status_code == 503
     failed = sso_logins().get()
     assert failed.error == (
@@ -385,12 +404,12 @@ def test_no_secret_reaches_a_log_line_the_audit_log_or_a_page(provider, cluster,
     state = parse_qs(urlsplit(authorize).query)["state"][0]
     verifier = browser.session[f"_state_oidc_{state}"]["data"]["code_verifier"]
     back = provider.sign_in(authorize, login="alice")
-    code = parse_qs(urlsplit(back).query)["code"][0]
-    response = browser.get(callback(back))
+    code = answer(back)["code"]
+    response = callback(browser, back)
     assert response.status_code == 302
     pages = login_page + browser.get("/accounts/grants/offline/").content.decode()
     # and a refused one, whose reason is shown
-    refused = browser.get(callback(back)).content.decode()
+    refused = callback(browser, back).content.decode()
     secrets = [CLIENT_SECRET, code, verifier]
     for place, text in [("logs", caplog.text), ("audit", audit_text()), ("pages", pages + refused)]:
         for secret in secrets:
