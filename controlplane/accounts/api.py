@@ -40,8 +40,8 @@ class RoleGrantSerializer(serializers.Serializer):
     cluster = serializers.CharField(source="cluster.name", read_only=True)
     role = serializers.ChoiceField(choices=Role.choices())
     namespaces = serializers.ListField(child=serializers.CharField(), required=False)
-    source = serializers.ChoiceField(
-        choices=["manual", "group"],
+    # A plain string: a choice field named "source" would collide with the cluster's enum.
+    source = serializers.CharField(
         read_only=True,
         help_text="manual: given by hand; group: from SSO groups at the user's last sign-in.",
     )

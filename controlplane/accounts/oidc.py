@@ -247,6 +247,10 @@ def id_token_verify(*, config: OidcConfig, token: dict, nonce: str) -> dict:
         raise SsoFailure(reason, f"{exc.error}: {exc.claim}") from None
     except JoseError as exc:
         raise SsoFailure(INVALID_TOKEN, exc.error) from None
-    except (requests.RequestException, ValueError) as exc:
+    except requests.RequestException as exc:
+        raise SsoFailure(
+            PROVIDER_UNAVAILABLE, f"JWKS fetch failed ({type(exc).__name__})"
+        ) from None
+    except ValueError as exc:
         raise SsoFailure(INVALID_TOKEN, f"unreadable ID token ({type(exc).__name__})") from None
     return dict(claims)
