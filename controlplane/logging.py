@@ -4,6 +4,8 @@ import logging
 import re
 
 _PATTERNS = [
+    # One-time password links carry their token in the path.
+    (re.compile(r"(/accounts/set-password/)[^/\s]+/[^/\s]+/"), r"\1[REDACTED]/"),
     # Authorization headers and bearer tokens.
     (
         re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer|token|basic)\s+[^\s'\",]+"),

@@ -381,3 +381,18 @@ LOGIN_FAILURE_WINDOW = int(os.environ.get("LOGIN_FAILURE_WINDOW", "900"))
 LOGIN_LOCKOUT_SECONDS = int(os.environ.get("LOGIN_LOCKOUT_SECONDS", "60"))
 LOGIN_LOCKOUT_MAX_SECONDS = int(os.environ.get("LOGIN_LOCKOUT_MAX_SECONDS", "3600"))
 API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600/min")
+
+# --- Single sign-on (OpenID Connect) -----------------------------------------------------------
+# Set OIDC_ISSUER (its /.well-known/openid-configuration is read), OIDC_CLIENT_ID and
+# OIDC_CLIENT_SECRET to show "Sign in with OIDC_PROVIDER_NAME" on the login page. Local
+# accounts keep working (break-glass). OIDC_GROUPS_CLAIM names the ID token claim holding the
+# user's groups, mapped to roles per cluster on the role grants pages.
+OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "")
+OIDC_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID", "")
+OIDC_CLIENT_SECRET = os.environ.get("OIDC_CLIENT_SECRET", "")
+OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "single sign-on")
+OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "groups")
+OIDC_SCOPES = os.environ.get("OIDC_SCOPES", "openid profile email groups")
+OIDC_TIMEOUT = float(os.environ.get("OIDC_TIMEOUT", "10"))
+# Authlib logs the PKCE verifier at DEBUG.
+LOGGING["loggers"]["authlib"] = {"level": "WARNING"}

@@ -124,7 +124,9 @@ def programs(run_dir: Path, env: dict) -> list[Program]:
     return [
         program(
             "web",
-            str(BIN / "daphne"), "-b", "127.0.0.1", "-p", env["PORT"],
+            # No daphne access log: it prints query strings, which can carry secrets; the
+            # request middleware logs each request without them (controlplane.access).
+            str(BIN / "daphne"), "-v", "0", "-b", "127.0.0.1", "-p", env["PORT"],
             "controlplane.asgi:application",
         ),
         program(

@@ -410,8 +410,9 @@ def action_sweep(*, now: datetime | None = None) -> dict[str, int]:
     Pending past ACTION_PICKUP_DEADLINE (per time queued): the queue lost them (a Redis
     restart without persistence) or no worker serves this checkout's queue. Running past
     ACTION_RUNNING_DEADLINE: the worker died and the broker did not deliver the task again.
-    Re-running is safe for pending actions (nothing ran) and for absolute-state actions
-    (ordered and idempotent); any other action that was already running is failed instead.
+    Only absolute-state actions are queued again: they are ordered and idempotent, so a copy
+    that runs beside a message that was merely late does no harm. Any other action is failed
+    with the reason instead of risking running it twice.
     """
     now = now or timezone.now()
     counts = {"requeued": 0, "failed": 0}
@@ -424,7 +425,7 @@ def action_sweep(*, now: datetime | None = None) -> dict[str, int]:
         age = (now - event.created).total_seconds()
         if event.status == ActionStatus.PENDING and age > pickup * max(event.enqueues, 1):
             reason = f"no worker took the action within {age:.0f} s"
-            outcome = _sweep_one(event, reason=reason, requeue=True)
+            outcome = _sweep_one(event, reason=reason, requeue=bool(event.state_key))
         elif event.status == ActionStatus.RUNNING and age > running * max(event.enqueues, 1):
             reason = f"the worker running the action was lost ({age:.0f} s since it was queued)"
             outcome = _sweep_one(event, reason=reason, requeue=bool(event.state_key))

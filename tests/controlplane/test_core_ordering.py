@@ -29,6 +29,7 @@ STATE = "deployment/offline/ml/web/replicas"
 
 
 def _scale_event(cluster, replicas, *, status="pending", state_key=STATE, **fields):
+    fields.setdefault("task", "deployments.tasks.deployment_scale_task")
     return AuditEvent.objects.create(
         actor_name="op",
         cluster=cluster,
@@ -39,7 +40,6 @@ def _scale_event(cluster, replicas, *, status="pending", state_key=STATE, **fiel
         verb="scale",
         parameters={"replicas": replicas},
         status=status,
-        task="deployments.tasks.deployment_scale_task",
         state_key=state_key,
         **fields,
     )
@@ -121,7 +121,9 @@ def test_a_pending_action_no_worker_took_is_queued_again_then_failed_with_the_re
 ):
     settings.ACTION_PICKUP_DEADLINE = 30
     settings.ACTION_MAX_ENQUEUES = 2
-    event = _scale_event(offline_cluster, 3, enqueues=1)
+    # Re-queued for real, under a task name no worker knows: a worker of this test session
+    # that happens to run must not take it and change the state under the test.
+    event = _scale_event(offline_cluster, 3, enqueues=1, task="tests.unknown_task")
     _age(event, 10)
     assert action_sweep() == {"requeued": 0, "failed": 0}
     _age(event, 40)
@@ -143,7 +145,9 @@ def test_a_running_action_whose_worker_vanished_is_requeued_only_when_that_is_sa
 ):
     settings.ACTION_RUNNING_DEADLINE = 60
     settings.ACTION_PICKUP_DEADLINE = 30
-    absolute = _scale_event(offline_cluster, 3, status="running", enqueues=1)
+    absolute = _scale_event(
+        offline_cluster, 3, status="running", enqueues=1, task="tests.unknown_task"
+    )
     other = _scale_event(offline_cluster, 3, status="running", enqueues=1, state_key="")
     for event in (absolute, other):
         _age(event, 90)
@@ -319,3 +323,16 @@ def test_a_stack_on_another_prefix_sharing_this_redis_takes_none_of_our_actions(
     assert not any(w["hostname"].startswith("other-checkout") for w in worker_list())
     deployment = kubectl_json(sandbox, "-n", kube_namespace, "get", "deployment", "web")
     assert deployment["spec"]["replicas"] == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pending_action_that_is_not_absolute_is_failed_not_queued_twice(
+    offline_cluster, settings
+):
+    settings.ACTION_PICKUP_DEADLINE = 30
+    event = _scale_event(offline_cluster, 3, enqueues=1, state_key="")
+    _age(event, 40)
+    assert action_sweep() == {"requeued": 0, "failed": 1}
+    event.refresh_from_db()
+    assert event.status == "failed"
+    assert event.error.startswith("no worker took the action within 40 s")

@@ -101,8 +101,12 @@ def test_scaling_a_deployment_the_synced_watcher_does_not_know_is_a_404_and_audi
 
 
 def test_without_a_synced_watcher_the_worker_finds_the_deployment_missing(
-    celery_worker, sandbox, kube_namespace, operator_api
+    celery_worker, sandbox, sandbox_cluster, kube_namespace, operator_api
 ):
+    # An earlier test's watcher may have left a synced cache behind: this one has none.
+    cache = live_cache()
+    cache.forget(sandbox_cluster.name, "deployments")
+    cache.client.delete(cache.heartbeat_key)
     response = operator_api.post(scale_url(kube_namespace, "ghost"), {"replicas": 2}, format="json")
     assert response.status_code == 202
     finished = wait_until_finished(operator_api, response["Location"])
