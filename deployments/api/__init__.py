@@ -9,8 +9,8 @@ from controlplane.api.views import KubeObjectAPIView
 from controlplane.audit.serializers import AcceptedSerializer, accepted_body
 from controlplane.clusters.selectors import cluster_get
 
-from . import selectors, services
-from .serializers import DeploymentSerializer, ScaleRequestSerializer, deployment_summarize
+from .. import selectors, services
+from ..serializers import DeploymentSerializer, ScaleRequestSerializer, deployment_summarize
 
 
 class DeploymentListView(KubeObjectAPIView):

@@ -20,7 +20,7 @@ from controlplane.kube.errors import NotFound
 from controlplane.kube.names import validate_object_names
 from controlplane.live.cache import cached_object
 
-from .tasks import deployment_scale_task
+from ..tasks import deployment_scale_task
 
 if TYPE_CHECKING:
     from controlplane.accounts.types import User
