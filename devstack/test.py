@@ -19,6 +19,15 @@ def _step(name: str, command: list[str], env: dict) -> int:
     return subprocess.run(command, cwd=ROOT, env=env).returncode
 
 
+def _parallel(pytest_args: list[str]) -> list[str]:
+    """Two pytest-xdist workers unless the caller chose (-n/-p no:xdist): most tests wait on
+    subprocesses (the sandbox, workers, browsers), so two workers use two cores well."""
+    chosen = any(
+        arg.startswith(("-n", "--numprocesses")) or arg == "no:xdist" for arg in pytest_args
+    )
+    return pytest_args if chosen else ["-n", os.environ.get("TEST_WORKERS", "2"), *pytest_args]
+
+
 def main(pytest_args: list[str]) -> int:
     run_dir = Path(os.environ.get("RUN_DIR", ROOT / ".run"))
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -34,7 +43,7 @@ def main(pytest_args: list[str]) -> int:
             ("ruff lint", [str(BIN / "ruff"), "check", "."]),
             ("ruff format", [str(BIN / "ruff"), "format", "--check", "."]),
             ("import contracts", [str(BIN / "lint-imports")]),
-            ("tests", [sys.executable, "-m", "pytest", *pytest_args]),
+            ("tests", [sys.executable, "-m", "pytest", *_parallel(pytest_args)]),
         ]
         for name, command in steps:
             code = _step(name, command, env)
