@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -128,6 +129,41 @@ def _secret_part(creds: dict) -> dict:
     return {key: creds.get(key) for key in keys}
 
 
+def _create(
+    *,
+    actor: User,
+    name: str,
+    display_name: str,
+    source: str,
+    parameters: dict,
+    credentials: Callable[[], dict],
+    request_id: str | None,
+) -> Cluster:
+    """The one path of every new cluster: superuser check, name checks, credentials, save;
+    each refusal audited. `credentials()` reads and checks the source's credentials (raising
+    ValidationError or KubeconfigError naming the field)."""
+    cluster_add_check(actor=actor, name=name)
+    with audit_invalid(
+        actor=actor,
+        cluster=None,
+        kind="cluster",
+        name=name,
+        verb="create",
+        parameters={"source": source, **parameters},
+        request_id=request_id,
+    ):
+        _validate_name(name)
+        creds = credentials()
+    return _save_new(
+        actor=actor,
+        name=name,
+        display_name=display_name,
+        source=source,
+        creds=creds,
+        request_id=request_id,
+    )
+
+
 def cluster_create_from_kubeconfig(
     *,
     actor: User,
@@ -137,85 +173,60 @@ def cluster_create_from_kubeconfig(
     display_name: str = "",
     request_id: str | None = None,
 ) -> Cluster:
-    cluster_add_check(actor=actor, name=name)
-    with audit_invalid(
-        actor=actor,
-        cluster=None,
-        kind="cluster",
-        name=name,
-        verb="create",
-        parameters={"source": "kubeconfig", "context": context},
-        request_id=request_id,
-    ):
-        _validate_name(name)
-        creds = _credentials_from_kubeconfig(kubeconfig, context)
-    return _save_new(
+    return _create(
         actor=actor,
         name=name,
         display_name=display_name,
         source=ClusterSource.KUBECONFIG,
-        creds=creds,
+        parameters={"context": context},
+        credentials=lambda: _credentials_from_kubeconfig(kubeconfig, context),
         request_id=request_id,
     )
+
+
+def _in_cluster_credentials() -> dict:
+    if not in_cluster_available():
+        raise ValidationError(
+            {"source": ["No service account is mounted: this process does not run in a pod."]}
+        )
+    host = os.environ.get("KUBERNETES_SERVICE_HOST", "kubernetes.default.svc")
+    port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+    host = f"[{host}]" if ":" in host else host
+    # The token and CA are read from the mounted files on every connection (they rotate).
+    return {"server": f"https://{host}:{port}", "context": "in-cluster"}
 
 
 def cluster_create_in_cluster(
     *, actor: User, name: str, display_name: str = "", request_id: str | None = None
 ) -> Cluster:
-    cluster_add_check(actor=actor, name=name)
-    with audit_invalid(
-        actor=actor,
-        cluster=None,
-        kind="cluster",
-        name=name,
-        verb="create",
-        parameters={"source": "in_cluster"},
-        request_id=request_id,
-    ):
-        _validate_name(name)
-        if not in_cluster_available():
-            raise ValidationError(
-                {"source": ["No service account is mounted: this process does not run in a pod."]}
-            )
-    host = os.environ.get("KUBERNETES_SERVICE_HOST", "kubernetes.default.svc")
-    port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
-    host = f"[{host}]" if ":" in host else host
-    creds = {"server": f"https://{host}:{port}", "context": "in-cluster"}
-    # The token and CA are read from the mounted files on every connection (they rotate).
-    return _save_new(
+    return _create(
         actor=actor,
         name=name,
         display_name=display_name,
         source=ClusterSource.IN_CLUSTER,
-        creds=creds,
+        parameters={},
+        credentials=_in_cluster_credentials,
         request_id=request_id,
     )
+
+
+def _sandbox_credentials() -> dict:
+    if not settings.SANDBOX_KUBECONFIG.is_file():
+        raise ValidationError({"source": ["No sandbox is running for this control plane."]})
+    return _credentials_from_kubeconfig(settings.SANDBOX_KUBECONFIG.read_bytes(), None)
 
 
 def cluster_create_sandbox(
     *, actor: User, name: str, display_name: str = "", request_id: str | None = None
 ) -> Cluster:
     """Add the local sandbox under a new name, checked like every other new cluster."""
-    cluster_add_check(actor=actor, name=name)
-    with audit_invalid(
-        actor=actor,
-        cluster=None,
-        kind="cluster",
-        name=name,
-        verb="create",
-        parameters={"source": "sandbox"},
-        request_id=request_id,
-    ):
-        _validate_name(name)
-        if not settings.SANDBOX_KUBECONFIG.is_file():
-            raise ValidationError({"source": ["No sandbox is running for this control plane."]})
-        creds = _credentials_from_kubeconfig(settings.SANDBOX_KUBECONFIG.read_bytes(), None)
-    return _save_new(
+    return _create(
         actor=actor,
         name=name,
         display_name=display_name,
         source=ClusterSource.SANDBOX,
-        creds=creds,
+        parameters={},
+        credentials=_sandbox_credentials,
         request_id=request_id,
     )
 
