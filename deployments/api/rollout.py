@@ -1,0 +1,139 @@
+""".../deployments/{name}/rollout/, rollback/ and revisions/: roll out, follow, pause, resume,
+restart, roll back (actions: 202 + the action's URL) and the revision history with diffs.
+
+    GET  rollout/                      where the rollout stands (state, counts, pods, reasons)
+    POST rollout/                      {"image"} or {"containers": {name: image}}, "change_cause"
+    POST rollout/pause/ | resume/ | restart/
+    POST rollback/                     {"revision"} (absent or 0: the previous revision)
+    GET  revisions/                    kept revisions, newest first
+    GET  revisions/{a}/diff/{b}/       what changed in the pod template from revision a to b
+"""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+
+from controlplane.api.views import KubeObjectAPIView
+from controlplane.audit.serializers import AcceptedSerializer, accepted_body
+from controlplane.clusters.selectors import cluster_get
+
+from ..serializers_rollout import (
+    RevisionDiffSerializer,
+    RevisionSerializer,
+    RollbackRequestSerializer,
+    RolloutRequestSerializer,
+    RolloutStatusSerializer,
+)
+from ..services import MISSING
+from ..services import rollout as services
+
+_ACCEPTED = {202: AcceptedSerializer}
+
+
+def _accepted(event) -> Response:
+    body = accepted_body(event)
+    return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+
+
+def _data(request) -> dict:
+    return request.data if isinstance(request.data, dict) else {}
+
+
+class DeploymentRolloutView(KubeObjectAPIView):
+    @extend_schema(responses=RolloutStatusSerializer)
+    def get(self, request, cluster, namespace, name):
+        obj = cluster_get(name=cluster, user=request.user)
+        state = services.rollout_status_get(
+            user=request.user, cluster=obj, namespace=namespace, name=name
+        )
+        return Response(RolloutStatusSerializer(state).data)
+
+    @extend_schema(request=RolloutRequestSerializer, responses=_ACCEPTED)
+    def post(self, request, cluster, namespace, name):
+        obj = cluster_get(name=cluster, user=request.user)
+        data = _data(request)
+        event = services.deployment_rollout(
+            actor=request.user,
+            cluster=obj,
+            namespace=namespace,
+            name=name,
+            image=data.get("image", MISSING),
+            containers=data.get("containers", MISSING),
+            change_cause=data.get("change_cause", MISSING),
+            request_id=request.request_id,
+        )
+        return _accepted(event)
+
+
+class _PauseView(KubeObjectAPIView):
+    paused: bool
+
+    @extend_schema(request=None, responses=_ACCEPTED)
+    def post(self, request, cluster, namespace, name):
+        obj = cluster_get(name=cluster, user=request.user)
+        event = services.deployment_pause_set(
+            actor=request.user,
+            cluster=obj,
+            namespace=namespace,
+            name=name,
+            paused=self.paused,
+            request_id=request.request_id,
+        )
+        return _accepted(event)
+
+
+class DeploymentRolloutPauseView(_PauseView):
+    paused = True
+
+
+class DeploymentRolloutResumeView(_PauseView):
+    paused = False
+
+
+class DeploymentRolloutRestartView(KubeObjectAPIView):
+    @extend_schema(request=None, responses=_ACCEPTED)
+    def post(self, request, cluster, namespace, name):
+        obj = cluster_get(name=cluster, user=request.user)
+        event = services.deployment_restart(
+            actor=request.user,
+            cluster=obj,
+            namespace=namespace,
+            name=name,
+            request_id=request.request_id,
+        )
+        return _accepted(event)
+
+
+class DeploymentRollbackView(KubeObjectAPIView):
+    @extend_schema(request=RollbackRequestSerializer, responses=_ACCEPTED)
+    def post(self, request, cluster, namespace, name):
+        obj = cluster_get(name=cluster, user=request.user)
+        event = services.deployment_rollback(
+            actor=request.user,
+            cluster=obj,
+            namespace=namespace,
+            name=name,
+            revision=_data(request).get("revision", MISSING),
+            request_id=request.request_id,
+        )
+        return _accepted(event)
+
+
+class DeploymentRevisionListView(KubeObjectAPIView):
+    @extend_schema(responses=RevisionSerializer(many=True))
+    def get(self, request, cluster, namespace, name):
+        obj = cluster_get(name=cluster, user=request.user)
+        rows = services.revision_list_get(
+            user=request.user, cluster=obj, namespace=namespace, name=name
+        )
+        return Response(RevisionSerializer(rows, many=True).data)
+
+
+class DeploymentRevisionDiffView(KubeObjectAPIView):
+    @extend_schema(responses=RevisionDiffSerializer)
+    def get(self, request, cluster, namespace, name, left, right):
+        obj = cluster_get(name=cluster, user=request.user)
+        diff = services.revision_diff_get(
+            user=request.user, cluster=obj, namespace=namespace, name=name, left=left, right=right
+        )
+        return Response(RevisionDiffSerializer(diff).data)
