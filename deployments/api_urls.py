@@ -11,3 +11,13 @@ urlpatterns = [
     path(f"{_BASE}<str:name>/", DeploymentDetailView.as_view(), name="api-deployment-detail"),
     path(f"{_BASE}<str:name>/scale/", DeploymentScaleView.as_view(), name="api-deployment-scale"),
 ]
+
+from .api.deploy import DeploymentWarningsView  # noqa: E402
+
+urlpatterns.append(
+    path(
+        f"{_BASE}<str:name>/warnings/",
+        DeploymentWarningsView.as_view(),
+        name="api-deployment-warnings",
+    )
+)

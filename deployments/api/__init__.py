@@ -1,5 +1,5 @@
 """/api/v1/clusters/{cluster}/namespaces/{ns}/deployments/...: read through the kube layer;
-scale through the action pipeline (202 + the action's URL)."""
+deploy, delete (api/deploy.py) and scale through the action pipeline (202 + the action's URL)."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -11,9 +11,10 @@ from controlplane.clusters.selectors import cluster_get
 
 from .. import selectors, services
 from ..serializers import DeploymentSerializer, ScaleRequestSerializer, deployment_summarize
+from .deploy import DeleteMixin, DeployMixin
 
 
-class DeploymentListView(KubeObjectAPIView):
+class DeploymentListView(DeployMixin, KubeObjectAPIView):
     @extend_schema(responses=DeploymentSerializer(many=True))
     def get(self, request, cluster, namespace):
         obj = cluster_get(name=cluster, user=request.user)
@@ -21,7 +22,7 @@ class DeploymentListView(KubeObjectAPIView):
         return Response([deployment_summarize(deployment=item) for item in items])
 
 
-class DeploymentDetailView(KubeObjectAPIView):
+class DeploymentDetailView(DeleteMixin, KubeObjectAPIView):
     @extend_schema(responses=DeploymentSerializer)
     def get(self, request, cluster, namespace, name):
         obj = cluster_get(name=cluster, user=request.user)

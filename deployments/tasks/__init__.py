@@ -13,3 +13,5 @@ def deployment_scale_task(event: AuditEvent) -> dict:
         event.cluster.connection(), namespace=event.namespace, name=event.name, replicas=replicas
     )
     return {"replicas": (scale.get("spec") or {}).get("replicas", replicas)}
+
+from .deploy import deployment_create_task, deployment_delete_task  # noqa: E402, F401
