@@ -22,3 +22,9 @@ urlpatterns = [
         name="scale",
     ),
 ]
+
+from .views_deploy import deploy_view  # noqa: E402
+
+urlpatterns.append(
+    path("c/<slug:cluster>/ns/<slug:namespace>/deploy/", deploy_view, name="deploy"),
+)

@@ -338,3 +338,90 @@ def test_only_engineers_and_admins_may_deploy_and_delete_and_refusals_are_audite
         refused = AuditEvent.objects.filter(status="refused").order_by("created")
         assert [(e.verb, e.name) for e in refused] == [("deploy", "iris"), ("delete", "web")]
         assert "'deploy' permission" in refused[0].error
+
+
+# The form page -----------------------------------------------------------------------------
+
+
+def page_url(namespace):
+    return f"/c/sandbox/ns/{namespace}/deploy/"
+
+
+FORM = {
+    "name": "iris",
+    "model_name": "iris",
+    "model_version": "v2",
+    "image": "example/iris-model:2.0",
+    "replicas": "1",
+    "container_port": "8501",
+    "env": "MODEL_DIR=/models/iris\n",
+    "cpu_request": "100m",
+    "memory_request": "128Mi",
+    "readiness_path": "/v1/models/iris",
+    "service_type": "ClusterIP",
+    "service_port": "80",
+}
+
+
+@pytest.fixture
+def engineer_browser(sandbox_cluster, make_user):
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(make_user("form-engineer", role="engineer", cluster=sandbox_cluster))
+    return browser
+
+
+def test_a_model_deployed_through_the_form_page_is_checked_first_then_created(
+    celery_worker, sandbox, kube_namespace, engineer_browser
+):
+    listing = engineer_browser.get(f"/c/sandbox/ns/{kube_namespace}/deployments/")
+    assert page_url(kube_namespace).encode() in listing.content
+    assert engineer_browser.get(page_url(kube_namespace)).status_code == 200
+    checked = engineer_browser.post(
+        page_url(kube_namespace), {**FORM, "image": "example/iris-model:latest", "check": "1"}
+    )
+    assert checked.status_code == 200
+    assert b"is tagged latest" in checked.content
+    assert kubectl_json(sandbox, "-n", kube_namespace, "get", "deployments")["items"] == []
+
+    response = engineer_browser.post(page_url(kube_namespace), {**FORM, "deploy": "1"})
+    assert response.status_code == 302
+    assert response["Location"] == f"/c/sandbox/ns/{kube_namespace}/deployments/"
+    event = AuditEvent.objects.get(verb="deploy")
+    wait_for(lambda: AuditEvent.objects.get(id=event.id).status == "succeeded", what="deploy done")
+    deployment = kubectl_json(sandbox, "-n", kube_namespace, "get", "deployment", "iris")
+    assert deployment["metadata"]["labels"]["model.mlcp.io/version"] == "v2"
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["env"] == [{"name": "MODEL_DIR", "value": "/models/iris"}]
+    service = kubectl_json(sandbox, "-n", kube_namespace, "get", "service", "iris")
+    assert service["spec"]["type"] == "ClusterIP"
+
+
+def test_the_form_page_puts_each_error_on_its_field_and_creates_nothing(
+    sandbox, kube_namespace, engineer_browser
+):
+    bad = {**FORM, "image": "Example/Model", "memory_request": "lots", "deploy": "1"}
+    response = engineer_browser.post(page_url(kube_namespace), bad)
+    assert response.status_code == 400
+    form = response.context["form"]
+    assert "image" in form.errors
+    assert "memory_request" in form.errors
+    assert kubectl_json(sandbox, "-n", kube_namespace, "get", "deployments")["items"] == []
+    assert AuditEvent.objects.get(verb="deploy").status == "failed"
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator"])
+def test_who_may_not_deploy_sees_no_link_and_is_refused_by_the_page(
+    sandbox, sandbox_cluster, kube_namespace, make_user, role
+):
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(make_user(role=role, cluster=sandbox_cluster))
+    listing = browser.get(f"/c/sandbox/ns/{kube_namespace}/deployments/")
+    assert listing.status_code == 200
+    assert page_url(kube_namespace).encode() not in listing.content
+    assert browser.get(page_url(kube_namespace)).status_code == 403
+    assert browser.post(page_url(kube_namespace), {**FORM, "deploy": "1"}).status_code == 403
+    assert AuditEvent.objects.get(verb="deploy").status == "refused"
