@@ -91,8 +91,10 @@ class ConditionSerializer(serializers.Serializer):
 class RolloutStatusSerializer(serializers.Serializer):
     name = serializers.CharField()
     namespace = serializers.CharField()
-    state = serializers.ChoiceField(
-        choices=["complete", "progressing", "paused", "stuck", "failed"]
+    # A plain string in the schema: an enum would collide with the API tokens' "state" enum
+    # (drf-spectacular names enums after the field, and the schema must build without warnings).
+    state = serializers.CharField(
+        help_text="complete | progressing | paused | stuck (with the pod-level reason) | failed"
     )
     reason = serializers.CharField(allow_blank=True, help_text="the first stuck/failed reason")
     message = serializers.CharField(allow_blank=True)

@@ -17,6 +17,7 @@ from controlplane.api.views import KubeObjectAPIView
 from controlplane.audit.serializers import AcceptedSerializer, accepted_body
 from controlplane.clusters.selectors import cluster_get
 
+from .. import selectors_rollout as selectors
 from ..serializers_rollout import (
     RevisionDiffSerializer,
     RevisionSerializer,
@@ -43,7 +44,7 @@ class DeploymentRolloutView(KubeObjectAPIView):
     @extend_schema(responses=RolloutStatusSerializer)
     def get(self, request, cluster, namespace, name):
         obj = cluster_get(name=cluster, user=request.user)
-        state = services.rollout_status_get(
+        state = selectors.rollout_status_get(
             user=request.user, cluster=obj, namespace=namespace, name=name
         )
         return Response(RolloutStatusSerializer(state).data)
@@ -123,7 +124,7 @@ class DeploymentRevisionListView(KubeObjectAPIView):
     @extend_schema(responses=RevisionSerializer(many=True))
     def get(self, request, cluster, namespace, name):
         obj = cluster_get(name=cluster, user=request.user)
-        rows = services.revision_list_get(
+        rows = selectors.revision_list_get(
             user=request.user, cluster=obj, namespace=namespace, name=name
         )
         return Response(RevisionSerializer(rows, many=True).data)
@@ -133,7 +134,7 @@ class DeploymentRevisionDiffView(KubeObjectAPIView):
     @extend_schema(responses=RevisionDiffSerializer)
     def get(self, request, cluster, namespace, name, left, right):
         obj = cluster_get(name=cluster, user=request.user)
-        diff = services.revision_diff_get(
+        diff = selectors.revision_diff_get(
             user=request.user, cluster=obj, namespace=namespace, name=name, left=left, right=right
         )
         return Response(RevisionDiffSerializer(diff).data)

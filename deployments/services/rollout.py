@@ -1,4 +1,6 @@
-"""Rollouts: set images, roll back, pause, resume, restart (actions); status and history (reads).
+"""Rollouts: set images, roll back, pause, resume, restart, each one an action.
+
+The reads (status, history, diffs) are in deployments/selectors_rollout.py.
 
 Each write follows deployment_scale: names, then the role, then the input, then the cluster's
 view of the deployment, each refusal audited; then one action for the worker. Unlike a scale,
@@ -7,7 +9,9 @@ revisions it keeps), so these requests read the deployment and its ReplicaSets o
 
 Ordering (state_key): a rollout and a rollback both set the pod template as a whole, so they
 share one state, "template": whichever was accepted last decides it, and an older rollback
-that reaches a worker after a newer rollout is superseded instead of undoing it. Pause and
+that reaches a worker after a newer rollout is superseded instead of undoing it. The price:
+two requests for different containers of one deployment, accepted before the first ran, keep
+only the later one (the earlier is recorded as superseded, with the request that won). Pause and
 resume set spec.paused ("paused"). A restart is not absolute (each one is a new restart) and
 carries no state_key; it is made idempotent by the restartedAt time chosen here.
 
@@ -20,15 +24,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from controlplane.accounts.selectors import user_can
 from controlplane.audit.models import ActionStatus, AuditEvent
 from controlplane.audit.pipeline import describe_error
 from controlplane.audit.services import action_check, action_record, action_submit, audit_invalid
 from controlplane.kube import rollouts as kube
-from controlplane.kube.errors import KubeError, NotFound
+from controlplane.kube.errors import KubeError
 from controlplane.kube.names import validate_object_names
 
 from .. import rollouts
@@ -45,10 +48,6 @@ if TYPE_CHECKING:
     from controlplane.clusters.models import Cluster
 
 log = logging.getLogger(__name__)
-
-# The verbs whose successful actions wrote a pod template (joined to revisions by digest).
-TEMPLATE_VERBS = ("rollout", "rollback", "restart")
-_HISTORY_ACTIONS = 500
 
 
 def _target(*, actor, cluster, namespace, name, verb) -> dict:
@@ -302,78 +301,3 @@ def deployment_restart(
         task=deployment_restart_task,
         request_id=request_id,
     )
-
-
-# Reads ----------------------------------------------------------------------------------
-
-
-def _require_view(*, user: User, cluster: Cluster, namespace: str) -> None:
-    if not user_can(user=user, permission="view", cluster=cluster, namespace=namespace):
-        raise PermissionDenied(f"You may not view namespace {namespace} on cluster {cluster.name}.")
-
-
-def _read_tree(*, user: User, cluster: Cluster, namespace: str, name: str) -> dict:
-    validate_object_names(namespace=namespace, name=name)
-    _require_view(user=user, cluster=cluster, namespace=namespace)
-    return kube.deployment_tree(cluster.connection(), namespace=namespace, name=name)
-
-
-def rollout_status_get(*, user: User, cluster: Cluster, namespace: str, name: str) -> dict:
-    """Where the rollout stands (see rollouts.rollout_state), read from the cluster now."""
-    tree = _read_tree(user=user, cluster=cluster, namespace=namespace, name=name)
-    return {
-        "name": name,
-        "namespace": namespace,
-        **rollouts.rollout_state(tree["deployment"], tree["replicasets"], tree["pods"]),
-    }
-
-
-def _actions_by_digest(*, cluster: Cluster, namespace: str, name: str) -> dict[str, dict]:
-    events = AuditEvent.objects.filter(
-        cluster_name=cluster.name,
-        namespace=namespace,
-        kind="deployment",
-        name=name,
-        verb__in=TEMPLATE_VERBS,
-        status=ActionStatus.SUCCEEDED,
-    ).order_by("-created")[:_HISTORY_ACTIONS]
-    found: dict[str, dict] = {}
-    # Newest first: the latest action that wrote a template is the one that made it current.
-    for event in events:
-        digest = (event.result or {}).get("template_digest")
-        if digest and digest not in found:
-            found[digest] = {
-                "id": str(event.id),
-                "actor": event.actor_name,
-                "verb": event.verb,
-                "finished": event.finished.isoformat() if event.finished else None,
-            }
-    return found
-
-
-def revision_list_get(*, user: User, cluster: Cluster, namespace: str, name: str) -> list[dict]:
-    """The kept revisions, newest first, with who made each one here when it was done here."""
-    tree = _read_tree(user=user, cluster=cluster, namespace=namespace, name=name)
-    return rollouts.revision_list(
-        tree["deployment"],
-        tree["replicasets"],
-        _actions_by_digest(cluster=cluster, namespace=namespace, name=name),
-    )
-
-
-def revision_diff_get(
-    *, user: User, cluster: Cluster, namespace: str, name: str, left: int, right: int
-) -> dict:
-    """The changes from revision `left`'s pod template to revision `right`'s."""
-    tree = _read_tree(user=user, cluster=cluster, namespace=namespace, name=name)
-    templates = {}
-    for number in (left, right):
-        rs = rollouts.replicaset_for_revision(tree["replicasets"], number)
-        if rs is None:
-            raise NotFound(f"revision {number} of deployment {name} is not in the history")
-        templates[number] = rs["spec"]["template"]
-    return {
-        "from_revision": left,
-        "to_revision": right,
-        "changes": rollouts.template_diff(templates[left], templates[right]),
-    }

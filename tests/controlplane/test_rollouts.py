@@ -150,6 +150,39 @@ def test_a_rollout_whose_image_cannot_be_pulled_is_stuck_with_the_pod_level_reas
     rollout_state(engineer_api, kube_namespace, "complete")
 
 
+def test_a_rollout_whose_new_pods_crash_is_stuck_in_crash_loop_back_off(
+    celery_worker, sandbox, kube_namespace, engineer_api, tmp_path
+):
+    sandbox.script(
+        "behaviors",
+        {"match": {"namespace": kube_namespace, "image": "*:crashes"}, "crashAfterSeconds": 0.1},
+    )
+    make_deployment(sandbox, kube_namespace, tmp_path)
+    roll_out(engineer_api, kube_namespace, "example/model:crashes")
+
+    def crash_looping():
+        state = rollout_state(engineer_api, kube_namespace, "stuck")
+        return state["reason"] == "CrashLoopBackOff" and state
+
+    stuck = wait_for(crash_looping, what="CrashLoopBackOff to be reported")
+    assert stuck["reasons"][0]["pods"]
+
+
+def test_a_rollout_whose_new_pods_fit_no_node_is_stuck_as_unschedulable(
+    celery_worker, sandbox, kube_namespace, engineer_api, tmp_path
+):
+    make_deployment(sandbox, kube_namespace, tmp_path)
+    rollout_state(engineer_api, kube_namespace, "complete")
+    # A change made with kubectl is followed as well as one made here.
+    changed = sandbox.kubectl(
+        "-n", kube_namespace, "set", "resources", "deployment/web", "--requests=cpu=5000"
+    )
+    assert changed.returncode == 0, changed.stderr
+    stuck = rollout_state(engineer_api, kube_namespace, "stuck")
+    assert stuck["reason"] == "Unschedulable"
+    assert "Insufficient cpu" in stuck["reasons"][0]["message"]
+
+
 def test_a_rollback_leaves_the_same_deployment_as_kubectl_rollout_undo(
     celery_worker, sandbox, kube_namespace, engineer_api, tmp_path
 ):
@@ -360,3 +393,51 @@ def test_an_older_rollout_arriving_late_is_superseded_by_the_newer_one(offline_c
     newer = _template_event(offline_cluster, "rollout", {"containers": images}, key)
     assert run_action(FakeTask(), str(newer.id), lambda e: {}) == "succeeded"
     assert run_action(FakeTask(), str(older.id), lambda e: {}) == "superseded"
+
+
+def test_a_rollout_that_meets_a_concurrent_change_applies_itself_to_the_fresh_object(
+    monkeypatch, settings
+):
+    from controlplane.kube import rollouts as kube
+    from controlplane.kube.errors import Conflict
+    from deployments import rollouts
+
+    settings.KUBE_CONFLICT_ATTEMPTS = 3
+
+    def stored(version, env):
+        container = {"name": "model", "image": "example/model:1", "env": env}
+        return {
+            "metadata": {"name": "web", "resourceVersion": version},
+            "spec": {"template": {"spec": {"containers": [container]}}},
+        }
+
+    reads = iter([stored("1", []), stored("2", [{"name": "MODE", "value": "fast"}])])
+    written = []
+
+    def fake_read(fn, *args, what, retry_ok=True, **kwargs):
+        if what.startswith("get"):
+            return next(reads)
+        body = args[2]
+        if body["metadata"]["resourceVersion"] == "1":
+            raise Conflict("the object has been modified; please apply your changes again")
+        written.append(body)
+        return body
+
+    monkeypatch.setattr(kube, "_read", fake_read)
+    monkeypatch.setattr(kube, "api_client", lambda conn: None)
+    result = kube.deployment_update(
+        None,
+        namespace="ml",
+        name="web",
+        change=lambda d: rollouts.images_set(
+            d, images={"model": "example/model:2"}, change_cause="v2"
+        ),
+    )
+    # Someone's env change made between our read and our write is kept, not overwritten.
+    (container,) = result["spec"]["template"]["spec"]["containers"]
+    assert container == {
+        "name": "model",
+        "image": "example/model:2",
+        "env": [{"name": "MODE", "value": "fast"}],
+    }
+    assert len(written) == 1
