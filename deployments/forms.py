@@ -127,3 +127,36 @@ def _number(raw: str):
 
 def _present(values: dict) -> dict:
     return {key: value.strip() for key, value in values.items() if value and value.strip()}
+
+
+class DeleteForm(forms.Form):
+    """Deleting asks for the name, typed: a slip of the mouse must not remove a model."""
+
+    confirm = forms.CharField(label="Type the deployment's name to confirm", max_length=253)
+    services = forms.BooleanField(
+        required=False, label="Also delete the Services that select its pods"
+    )
+    autoscaler = forms.BooleanField(required=False, label="Also delete its autoscaler")
+    propagation = forms.ChoiceField(
+        choices=[
+            ("Background", "Background: remove it now, its pods after"),
+            ("Foreground", "Foreground: remove its pods first"),
+        ],
+        initial="Background",
+        required=False,
+    )
+
+    def __init__(self, *args, name: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.name = name
+
+    def clean_confirm(self):
+        if self.cleaned_data["confirm"].strip() != self.name:
+            raise forms.ValidationError(f"Type {self.name} exactly to delete it.")
+        return self.cleaned_data["confirm"]
+
+    def options(self) -> dict:
+        """The delete API's options."""
+        cascade = [part for part in ("services", "autoscaler") if self.cleaned_data[part]]
+        propagation = self.cleaned_data["propagation"] or "Background"
+        return {"cascade": ",".join(cascade), "propagation": propagation}

@@ -23,8 +23,15 @@ urlpatterns = [
     ),
 ]
 
-from .views_deploy import deploy_view  # noqa: E402
+from .views_deploy import delete_view, deploy_view  # noqa: E402
 
 urlpatterns.append(
     path("c/<slug:cluster>/ns/<slug:namespace>/deploy/", deploy_view, name="deploy"),
+)
+urlpatterns.append(
+    path(
+        "c/<slug:cluster>/ns/<slug:namespace>/deployments/<str:name>/delete/",
+        delete_view,
+        name="delete",
+    ),
 )

@@ -425,3 +425,46 @@ def test_who_may_not_deploy_sees_no_link_and_is_refused_by_the_page(
     assert browser.get(page_url(kube_namespace)).status_code == 403
     assert browser.post(page_url(kube_namespace), {**FORM, "deploy": "1"}).status_code == 403
     assert AuditEvent.objects.get(verb="deploy").status == "refused"
+
+
+def test_the_delete_page_asks_for_the_name_then_deletes_with_its_service(
+    celery_worker, sandbox, kube_namespace, engineer_api, engineer_browser
+):
+    deployed(engineer_api, sandbox, kube_namespace)
+    listing = engineer_browser.get(f"/c/sandbox/ns/{kube_namespace}/deployments/")
+    delete_url = f"/c/sandbox/ns/{kube_namespace}/deployments/iris/delete/"
+    assert delete_url.encode() in listing.content
+    assert engineer_browser.get(delete_url).status_code == 200
+    wrong = engineer_browser.post(delete_url, {"confirm": "iri", "services": "on"})
+    assert wrong.status_code == 400
+    assert "confirm" in wrong.context["form"].errors
+    assert not AuditEvent.objects.filter(verb="delete").exists()
+
+    response = engineer_browser.post(
+        delete_url, {"confirm": "iris", "services": "on", "propagation": "Background"}
+    )
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(verb="delete")
+    assert event.parameters == {"cascade": ["services"], "propagation": "Background"}
+    wait_for(lambda: AuditEvent.objects.get(id=event.id).status == "succeeded", what="deleted")
+    wait_for(lambda: not exists(sandbox, kube_namespace, "service", "iris"), what="service gone")
+    wait_for(
+        lambda: not exists(sandbox, kube_namespace, "deployment", "iris"), what="deployment gone"
+    )
+
+
+def test_who_may_not_delete_sees_no_delete_link_and_is_refused_by_the_page(
+    sandbox, sandbox_cluster, kube_namespace, make_user, tmp_path
+):
+    from django.test import Client
+
+    make_deployment(sandbox, kube_namespace, tmp_path, name="web")
+    browser = Client()
+    browser.force_login(make_user(role="operator", cluster=sandbox_cluster))
+    delete_url = f"/c/sandbox/ns/{kube_namespace}/deployments/web/delete/"
+    listing = browser.get(f"/c/sandbox/ns/{kube_namespace}/deployments/")
+    assert delete_url.encode() not in listing.content
+    assert browser.get(delete_url).status_code == 403
+    assert browser.post(delete_url, {"confirm": "web"}).status_code == 403
+    assert AuditEvent.objects.get(verb="delete").status == "refused"
+    assert exists(sandbox, kube_namespace, "deployment", "web")
