@@ -21,3 +21,14 @@ urlpatterns.append(
         name="api-deployment-warnings",
     )
 )
+
+
+from .api.autoscale import DeploymentAutoscalerView  # noqa: E402
+
+urlpatterns.append(
+    path(
+        f"{_BASE}<str:name>/autoscaler/",
+        DeploymentAutoscalerView.as_view(),
+        name="api-deployment-autoscaler",
+    )
+)

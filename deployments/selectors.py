@@ -13,6 +13,7 @@ from controlplane.kube import resources
 from controlplane.kube.objects import object_time
 from controlplane.live.snapshot import snapshot_get
 
+from .autoscalers import autoscaler_brief
 from .serializers import deployment_summarize
 
 if TYPE_CHECKING:
@@ -53,6 +54,13 @@ def deployment_table_get(*, user: User, cluster: Cluster, namespace: str) -> dic
     recent = audit_list(user=user, cluster=cluster.name, namespace=namespace, kind="deployment")
     for action in recent[:_RECENT_ACTIONS]:
         latest_action.setdefault(action.name, action)
+    # The HPA managing each deployment (named like it), so the scale control can say so.
+    hpas = snapshot_get(cluster=cluster, kind="horizontalpodautoscalers", namespace=namespace)
+    autoscalers = {
+        ref.get("name"): h
+        for h in hpas.objects
+        if (ref := (h.get("spec") or {}).get("scaleTargetRef") or {}).get("kind") == "Deployment"
+    }
     rows = []
     for obj in snapshot.objects:
         summary = deployment_summarize(deployment=obj)
@@ -63,10 +71,14 @@ def deployment_table_get(*, user: User, cluster: Cluster, namespace: str) -> dic
                 "created_at": object_time(summary["created"], where=where),
                 "model": _model_info(summary),
                 "action": latest_action.get(summary["name"]),
+                "autoscaler": autoscaler_brief(autoscalers.get(summary["name"])),
             }
         )
     return {
         "snapshot": snapshot,
         "rows": rows,
         "can_scale": user_can(user=user, permission="scale", cluster=cluster, namespace=namespace),
+        "can_autoscale": user_can(
+            user=user, permission="autoscale", cluster=cluster, namespace=namespace
+        ),
     }

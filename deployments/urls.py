@@ -23,6 +23,16 @@ urlpatterns = [
     ),
 ]
 
+from .views_autoscale import deployment_autoscaler_view  # noqa: E402
+
+urlpatterns.append(
+    path(
+        "c/<slug:cluster>/ns/<slug:namespace>/deployments/<str:name>/autoscaler/",
+        deployment_autoscaler_view,
+        name="autoscaler",
+    )
+)
+
 from .views_deploy import delete_view, deploy_view  # noqa: E402
 
 urlpatterns.append(

@@ -6,11 +6,13 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from controlplane.api.views import KubeObjectAPIView
-from controlplane.audit.serializers import AcceptedSerializer, accepted_body
+from controlplane.audit.serializers import accepted_body
 from controlplane.clusters.selectors import cluster_get
 
 from .. import selectors, services
 from ..serializers import DeploymentSerializer, ScaleRequestSerializer, deployment_summarize
+from ..serializers_autoscale import ScaleAcceptedSerializer
+from ..services.autoscale import deployment_scale_warnings
 from .deploy import DeleteMixin, DeployMixin
 
 
@@ -33,7 +35,7 @@ class DeploymentDetailView(DeleteMixin, KubeObjectAPIView):
 
 
 class DeploymentScaleView(KubeObjectAPIView):
-    @extend_schema(request=ScaleRequestSerializer, responses={202: AcceptedSerializer})
+    @extend_schema(request=ScaleRequestSerializer, responses={202: ScaleAcceptedSerializer})
     def post(self, request, cluster, namespace, name):
         obj = cluster_get(name=cluster, user=request.user)
         # Absent is refused as "required" (and audited), like any other bad value.
@@ -48,4 +50,6 @@ class DeploymentScaleView(KubeObjectAPIView):
             request_id=request.request_id,
         )
         body = accepted_body(event)
+        # An autoscaler managing the deployment will override this count: say so.
+        body["warnings"] = deployment_scale_warnings(cluster=obj, namespace=namespace, name=name)
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})

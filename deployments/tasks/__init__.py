@@ -4,6 +4,8 @@ from controlplane.audit.models import AuditEvent
 from controlplane.audit.pipeline import action_task
 from controlplane.kube import resources
 
+from . import autoscale  # noqa: F401 (registers the autoscaler tasks with Celery)
+
 
 @action_task
 def deployment_scale_task(event: AuditEvent) -> dict:
