@@ -29,15 +29,19 @@ def _require_view(*, user: User, cluster: Cluster, namespace: str) -> None:
         raise PermissionDenied(f"You may not view namespace {namespace} on cluster {cluster.name}.")
 
 
-def _read_tree(*, user: User, cluster: Cluster, namespace: str, name: str) -> dict:
+def _read_tree(
+    *, user: User, cluster: Cluster, namespace: str, name: str, with_pods: bool = False
+) -> dict:
     validate_object_names(namespace=namespace, name=name)
     _require_view(user=user, cluster=cluster, namespace=namespace)
-    return kube.deployment_tree(cluster.connection(), namespace=namespace, name=name)
+    return kube.deployment_tree(
+        cluster.connection(), namespace=namespace, name=name, with_pods=with_pods
+    )
 
 
 def rollout_status_get(*, user: User, cluster: Cluster, namespace: str, name: str) -> dict:
     """Where the rollout stands (see rollouts.rollout_state), read from the cluster now."""
-    tree = _read_tree(user=user, cluster=cluster, namespace=namespace, name=name)
+    tree = _read_tree(user=user, cluster=cluster, namespace=namespace, name=name, with_pods=True)
     return {
         "name": name,
         "namespace": namespace,

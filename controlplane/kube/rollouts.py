@@ -45,8 +45,11 @@ def _owned_by(items: list[dict], uids: set[str]) -> list[dict]:
     ]
 
 
-def deployment_tree(conn: ClusterConnection, *, namespace: str, name: str) -> dict:
-    """{"deployment", "replicasets" (controlled by it), "pods" (controlled by those)}."""
+def deployment_tree(
+    conn: ClusterConnection, *, namespace: str, name: str, with_pods: bool = True
+) -> dict:
+    """{"deployment", "replicasets" (controlled by it), "pods" (controlled by those; [] unless
+    `with_pods`)}."""
     apps = k8s.AppsV1Api(api_client(conn))
     core = k8s.CoreV1Api(api_client(conn))
     deployment = _read(
@@ -64,6 +67,8 @@ def deployment_tree(conn: ClusterConnection, *, namespace: str, name: str) -> di
         ),
         {deployment["metadata"].get("uid")},
     )
+    if not with_pods:
+        return {"deployment": deployment, "replicasets": replicasets, "pods": []}
     pods = _owned_by(
         _items(
             _read(

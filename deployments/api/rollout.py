@@ -41,7 +41,15 @@ def _data(request) -> dict:
 
 
 class DeploymentRolloutView(KubeObjectAPIView):
-    @extend_schema(responses=RolloutStatusSerializer)
+    @extend_schema(
+        responses=RolloutStatusSerializer,
+        description=(
+            "Where the rollout stands, read from the cluster now: state, the new and old "
+            "ReplicaSets' counts, surge and unavailable pods, every pod with its waiting reason, "
+            "and when stuck the pod-level reasons (ImagePullBackOff, CrashLoopBackOff, "
+            "Unschedulable, ProgressDeadlineExceeded)."
+        ),
+    )
     def get(self, request, cluster, namespace, name):
         obj = cluster_get(name=cluster, user=request.user)
         state = selectors.rollout_status_get(
@@ -49,7 +57,15 @@ class DeploymentRolloutView(KubeObjectAPIView):
         )
         return Response(RolloutStatusSerializer(state).data)
 
-    @extend_schema(request=RolloutRequestSerializer, responses=_ACCEPTED)
+    @extend_schema(
+        request=RolloutRequestSerializer,
+        responses=_ACCEPTED,
+        description=(
+            "Roll out new images: `image` for a deployment with one container, or `containers` "
+            "(name -> image); `change_cause` becomes the new revision's "
+            "kubernetes.io/change-cause. Needs the engineer role."
+        ),
+    )
     def post(self, request, cluster, namespace, name):
         obj = cluster_get(name=cluster, user=request.user)
         data = _data(request)
@@ -106,7 +122,14 @@ class DeploymentRolloutRestartView(KubeObjectAPIView):
 
 
 class DeploymentRollbackView(KubeObjectAPIView):
-    @extend_schema(request=RollbackRequestSerializer, responses=_ACCEPTED)
+    @extend_schema(
+        request=RollbackRequestSerializer,
+        responses=_ACCEPTED,
+        description=(
+            "Roll back as `kubectl rollout undo --to-revision` does (the revision's template "
+            "and change-cause); no revision: the previous one. Needs the operator role."
+        ),
+    )
     def post(self, request, cluster, namespace, name):
         obj = cluster_get(name=cluster, user=request.user)
         event = services.deployment_rollback(
@@ -121,7 +144,14 @@ class DeploymentRollbackView(KubeObjectAPIView):
 
 
 class DeploymentRevisionListView(KubeObjectAPIView):
-    @extend_schema(responses=RevisionSerializer(many=True))
+    @extend_schema(
+        responses=RevisionSerializer(many=True),
+        description=(
+            "The kept revisions, newest first: images, change-cause, when, and the action "
+            "(who, which verb) when the revision was made here. Compare two with "
+            "revisions/{left}/diff/{right}/."
+        ),
+    )
     def get(self, request, cluster, namespace, name):
         obj = cluster_get(name=cluster, user=request.user)
         rows = selectors.revision_list_get(
@@ -131,7 +161,13 @@ class DeploymentRevisionListView(KubeObjectAPIView):
 
 
 class DeploymentRevisionDiffView(KubeObjectAPIView):
-    @extend_schema(responses=RevisionDiffSerializer)
+    @extend_schema(
+        responses=RevisionDiffSerializer,
+        description=(
+            "The pod template's changes from revision `left` to revision `right`, one per "
+            "field (containers, env and ports keyed by name); 404 when either is not kept."
+        ),
+    )
     def get(self, request, cluster, namespace, name, left, right):
         obj = cluster_get(name=cluster, user=request.user)
         diff = selectors.revision_diff_get(

@@ -65,7 +65,10 @@ def _tree(*, target: dict, parameters: dict, request_id: str | None) -> dict:
     """The deployment with its ReplicaSets and pods; a failure to read it is audited."""
     try:
         return kube.deployment_tree(
-            target["cluster"].connection(), namespace=target["namespace"], name=target["name"]
+            target["cluster"].connection(),
+            namespace=target["namespace"],
+            name=target["name"],
+            with_pods=False,
         )
     except KubeError as error:
         action_record(

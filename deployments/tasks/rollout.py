@@ -38,7 +38,10 @@ def _revision_after(event: AuditEvent, written: dict) -> int | None:
     deadline = time.monotonic() + wait
     while True:
         tree = kube.deployment_tree(
-            event.cluster.connection(), namespace=event.namespace, name=event.name
+            event.cluster.connection(),
+            namespace=event.namespace,
+            name=event.name,
+            with_pods=False,
         )
         deployment = tree["deployment"]
         observed = int((deployment.get("status") or {}).get("observedGeneration") or 0)
@@ -90,7 +93,9 @@ def deployment_rollback_task(event: AuditEvent) -> dict:
         if (current.get("spec") or {}).get("paused"):
             raise _paused_refusal("roll back")
         # The ReplicaSets are read with each attempt, so a 409 sees the history afresh.
-        tree = kube.deployment_tree(conn, namespace=event.namespace, name=event.name)
+        tree = kube.deployment_tree(
+            conn, namespace=event.namespace, name=event.name, with_pods=False
+        )
         rs = rollouts.replicaset_for_revision(tree["replicasets"], revision)
         if rs is None:
             raise RolloutRefused(f"unable to find the specified revision {revision} in history")
