@@ -32,3 +32,43 @@ urlpatterns.append(
         name="api-deployment-autoscaler",
     )
 )
+
+from .api import rollout  # noqa: E402
+
+urlpatterns += [
+    path(
+        f"{_BASE}<str:name>/rollout/",
+        rollout.DeploymentRolloutView.as_view(),
+        name="api-deployment-rollout",
+    ),
+    path(
+        f"{_BASE}<str:name>/rollout/pause/",
+        rollout.DeploymentRolloutPauseView.as_view(),
+        name="api-deployment-rollout-pause",
+    ),
+    path(
+        f"{_BASE}<str:name>/rollout/resume/",
+        rollout.DeploymentRolloutResumeView.as_view(),
+        name="api-deployment-rollout-resume",
+    ),
+    path(
+        f"{_BASE}<str:name>/rollout/restart/",
+        rollout.DeploymentRolloutRestartView.as_view(),
+        name="api-deployment-rollout-restart",
+    ),
+    path(
+        f"{_BASE}<str:name>/rollback/",
+        rollout.DeploymentRollbackView.as_view(),
+        name="api-deployment-rollback",
+    ),
+    path(
+        f"{_BASE}<str:name>/revisions/",
+        rollout.DeploymentRevisionListView.as_view(),
+        name="api-deployment-revisions",
+    ),
+    path(
+        f"{_BASE}<str:name>/revisions/<int:left>/diff/<int:right>/",
+        rollout.DeploymentRevisionDiffView.as_view(),
+        name="api-deployment-revision-diff",
+    ),
+]
