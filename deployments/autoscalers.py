@@ -23,6 +23,10 @@ MAX_UTILIZATION = 1000
 # autoscaling/v2 allows at most one hour for a stabilization window.
 MAX_STABILIZATION_SECONDS = 3600
 FIELDS = ("min_replicas", "max_replicas", "metrics", "scale_down_stabilization_seconds")
+# Kubernetes' own quantity syntax (resource.Quantity), stricter than the client's parser.
+_QUANTITY = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[KMGTPE]i|[numkMGTPE])?")
+# Far beyond any request rate or memory size a pod could have (an int64 holds 9.2e18).
+MAX_QUANTITY = 10**15
 _METRIC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,252}")
 SCALE_TO_ZERO = (
     "Ensure this value is greater than or equal to 1. Scaling to zero is not supported: it "
@@ -49,12 +53,17 @@ def _quantity(value: object, *, errors: dict, field: str) -> str | None:
         return None
     text = str(value).strip()
     try:
+        if not _QUANTITY.fullmatch(text):
+            raise ValueError(text)
         number = parse_quantity(text)
     except ValueError:
         errors[field] = [f'Not a quantity: {text!r} (e.g. "10", "500m" or "512Mi").']
         return None
-    if not number.is_finite() or number <= 0:
+    if number <= 0:
         errors[field] = [f"Ensure this quantity is greater than 0 (got {text!r})."]
+        return None
+    if number > MAX_QUANTITY:
+        errors[field] = [f"Ensure this quantity is at most 1e15 (got {text!r})."]
         return None
     return text
 
@@ -150,7 +159,9 @@ def autoscaler_request_validate(data: object) -> dict:
         request["metrics"] = [_metric(raw, i, errors) for i, raw in enumerate(metrics)]
         seen: set[tuple] = set()
         for i, metric in enumerate(request["metrics"]):
-            key = metric and (metric["type"], metric.get("name"))
+            if metric is None:
+                continue  # already refused
+            key = (metric["type"], metric.get("name"))
             if key in seen:
                 errors[f"metrics[{i}]"] = ["The same metric is listed twice."]
             seen.add(key)

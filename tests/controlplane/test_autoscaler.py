@@ -301,6 +301,10 @@ BAD = [
         "metrics[0].target_average_value",
     ),
     (
+        {**CPU_50, "metrics": [{"type": "pods", "name": "rps", "target_average_value": "1e99"}]},
+        "metrics[0].target_average_value",
+    ),
+    (
         {**CPU_50, "metrics": [{"type": "pods", "target_average_value": "10"}]},
         "metrics[0].name",
     ),
