@@ -54,11 +54,16 @@ def deployment_table_get(*, user: User, cluster: Cluster, namespace: str) -> dic
     recent = audit_list(user=user, cluster=cluster.name, namespace=namespace, kind="deployment")
     for action in recent[:_RECENT_ACTIONS]:
         latest_action.setdefault(action.name, action)
-    # The HPA managing each deployment (named like it), so the scale control can say so.
-    hpas = snapshot_get(cluster=cluster, kind="horizontalpodautoscalers", namespace=namespace)
+    # The HPA managing each deployment, so the scale control can say so (not asked for when
+    # the deployments could not be listed: an unreachable cluster would cost a second timeout).
+    hpas = (
+        snapshot_get(cluster=cluster, kind="horizontalpodautoscalers", namespace=namespace).objects
+        if snapshot.ok
+        else []
+    )
     autoscalers = {
         ref.get("name"): h
-        for h in hpas.objects
+        for h in hpas
         if (ref := (h.get("spec") or {}).get("scaleTargetRef") or {}).get("kind") == "Deployment"
     }
     rows = []
