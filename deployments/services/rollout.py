@@ -216,7 +216,7 @@ def deployment_rollback(
     with audit_invalid(**target, parameters=sent, request_id=request_id):
         if (deployment.get("spec") or {}).get("paused"):
             raise ValidationError(
-                {"revision": ["The deployment is paused; resume it before rolling back."]}
+                {"non_field_errors": ["The deployment is paused; resume it before rolling back."]}
             )
         if revision in (MISSING, None, 0):
             number = rollouts.previous_revision(deployment, replicasets)

@@ -240,7 +240,10 @@ def test_pause_holds_a_rollout_until_resume(
     # Paused: a roll back and a restart are refused as kubectl refuses them.
     refused = engineer_api.post(f"{base(kube_namespace)}rollback/", {}, format="json")
     assert refused.status_code == 400
-    assert engineer_api.post(f"{base(kube_namespace)}rollout/restart/").status_code == 400
+    assert list(refused.json()) == ["non_field_errors"]
+    refused = engineer_api.post(f"{base(kube_namespace)}rollout/restart/")
+    assert refused.status_code == 400
+    assert "paused" in refused.json()["non_field_errors"][0]
     succeeded(engineer_api, engineer_api.post(f"{base(kube_namespace)}rollout/resume/"))
     assert not deployment(sandbox, kube_namespace)["spec"].get("paused")
     done = rollout_state(engineer_api, kube_namespace, "complete")
