@@ -28,6 +28,17 @@ def _create(create, read, *, body: dict, event: AuditEvent) -> dict:
         raise
 
 
+def _refuse_a_taken_service(conn, *, namespace: str, name: str, event: AuditEvent) -> None:
+    """Fail before creating anything when another Service has the name: a Deployment created
+    first would be left behind without the Service the request asked for."""
+    try:
+        existing = workloads.service_get(conn, namespace=namespace, name=name)
+    except NotFound:
+        return
+    if not _ours(existing, event):
+        raise AlreadyExists(f'services "{name}" already exists', reason="AlreadyExists")
+
+
 @action_task
 def deployment_create_task(event: AuditEvent) -> dict:
     conn = event.cluster.connection()
@@ -36,6 +47,8 @@ def deployment_create_task(event: AuditEvent) -> dict:
         namespace=namespace, spec=event.parameters, action_id=str(event.id)
     )
     name = deployment["metadata"]["name"]
+    if service is not None:
+        _refuse_a_taken_service(conn, namespace=namespace, name=name, event=event)
     created = _create(
         lambda body: workloads.deployment_create(conn, namespace=namespace, body=body),
         lambda: resources.deployment_get(conn, namespace=namespace, name=name),

@@ -468,3 +468,32 @@ def test_who_may_not_delete_sees_no_delete_link_and_is_refused_by_the_page(
     assert browser.post(delete_url, {"confirm": "web"}).status_code == 403
     assert AuditEvent.objects.get(verb="delete").status == "refused"
     assert exists(sandbox, kube_namespace, "deployment", "web")
+
+
+def test_a_service_name_already_taken_fails_the_deploy_before_anything_is_created(
+    celery_worker, sandbox, kube_namespace, engineer_api
+):
+    taken = sandbox.kubectl(
+        "-n", kube_namespace, "create", "service", "clusterip", "iris", "--tcp=80:8080"
+    )
+    assert taken.returncode == 0, taken.stderr
+    response = deploy(engineer_api, kube_namespace, model())
+    outcome = finished(engineer_api, response["Location"])
+    assert outcome["status"] == "failed"
+    assert outcome["error"] == 'AlreadyExists (409): services "iris" already exists'
+    assert not exists(sandbox, kube_namespace, "deployment", "iris")
+
+
+def test_a_delete_whose_deployment_was_replaced_meanwhile_deletes_nothing(
+    sandbox, sandbox_cluster, kube_namespace, tmp_path
+):
+    from controlplane.kube import workloads
+    from controlplane.kube.errors import Conflict
+
+    make_deployment(sandbox, kube_namespace, tmp_path, name="web")
+    stale_uid = "00000000-0000-0000-0000-000000000000"
+    with pytest.raises(Conflict):
+        workloads.deployment_delete(
+            sandbox_cluster.connection(), namespace=kube_namespace, name="web", uid=stale_uid
+        )
+    assert exists(sandbox, kube_namespace, "deployment", "web")
