@@ -128,4 +128,7 @@ def deployment_autoscaler_view(request, cluster, namespace, name):
             user=request.user, permission="autoscale", cluster=cluster_obj, namespace=namespace
         ),
     }
-    return render(request, "deployments/autoscaler.html", context, status=status)
+    # The status alone, re-rendered when the watcher reports a change (the page's live root).
+    partial = request.method == "GET" and request.GET.get("section") == "status"
+    template = "deployments/_autoscaler_status.html" if partial else "deployments/autoscaler.html"
+    return render(request, template, context, status=status)

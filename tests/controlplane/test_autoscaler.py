@@ -522,6 +522,10 @@ def test_the_autoscaler_page_shows_the_hpa_and_its_editor_refuses_bad_input(
     )
     assert "&lt;unknown&gt;" in html
     assert "min 2, max 10" in html
+    assert 'data-live-kinds="horizontalpodautoscalers events deployments"' in html
+    section = operator.get(f"{page}?section=status").content.decode()
+    assert section.startswith('<section id="autoscaler-status"')
+    assert "has no cpu request" in section
     assert 'name="max_replicas" min="1" step="1" value="10"' in html
     refused = operator.post(page, {"min_replicas": "5", "max_replicas": "2", "cpu": "50"})
     assert refused.status_code == 400
