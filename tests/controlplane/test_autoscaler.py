@@ -423,6 +423,22 @@ def test_an_older_put_arriving_after_a_newer_delete_is_superseded_and_not_applie
     assert older_put.result == {"superseded_by": str(newer_delete.id)}
 
 
+def test_an_older_delete_arriving_after_a_newer_put_is_superseded_and_not_applied(
+    offline_cluster,
+):
+    older_delete = _autoscaler_event(offline_cluster, "delete_autoscaler", {})
+    newer_put = _autoscaler_event(offline_cluster, "autoscale", CPU_50)
+    applied = []
+
+    def perform(event):
+        applied.append(event.verb)
+        return {}
+
+    assert run_action(FakeTask(), str(newer_put.id), perform) == "succeeded"
+    assert run_action(FakeTask(), str(older_delete.id), perform) == "superseded"
+    assert applied == ["autoscale"]
+
+
 def test_put_and_delete_set_one_ordered_state(
     sandbox, sandbox_cluster, kube_namespace, operator_api, tmp_path
 ):
