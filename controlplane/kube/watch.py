@@ -16,6 +16,7 @@ cannot store what it was given (say its Redis is down) never silently drops an e
 consumer restarts the loop when it is ready, which begins with a fresh list.
 """
 
+import contextlib
 import json
 import logging
 import threading
@@ -165,7 +166,7 @@ class _Interrupter:
         with self._lock:
             self._response = response
             if self.stop.is_set():
-                response.shutdown()
+                _shutdown(response)
 
     def detach(self) -> None:
         with self._lock:
@@ -180,8 +181,15 @@ class _Interrupter:
             if self.stop.wait(0.5):
                 with self._lock:
                     if self._response is not None:
-                        self._response.shutdown()
+                        _shutdown(self._response)
                 return
+
+
+def _shutdown(response) -> None:
+    # ValueError/OSError: no socket left to unblock (an error answer already read in full, or
+    # the connection closed), so the read this would interrupt is not waiting.
+    with contextlib.suppress(ValueError, OSError):
+        response.shutdown()
 
 
 def _lines(response) -> Iterator[bytes]:
