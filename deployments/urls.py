@@ -45,3 +45,27 @@ urlpatterns.append(
         name="delete",
     ),
 )
+
+from .views_detail import (  # noqa: E402
+    deployment_action_view,
+    deployment_detail_body_view,
+    deployment_detail_view,
+)
+
+urlpatterns += [
+    path(
+        "c/<slug:cluster>/ns/<slug:namespace>/deployments/<str:name>/",
+        deployment_detail_view,
+        name="detail",
+    ),
+    path(
+        "c/<slug:cluster>/ns/<slug:namespace>/deployments/<str:name>/body/",
+        deployment_detail_body_view,
+        name="detail_body",
+    ),
+    path(
+        "c/<slug:cluster>/ns/<slug:namespace>/deployments/<str:name>/do/<slug:verb>/",
+        deployment_action_view,
+        name="action",
+    ),
+]
