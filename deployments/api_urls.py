@@ -72,3 +72,7 @@ urlpatterns += [
         name="api-deployment-revision-diff",
     ),
 ]
+
+from .api.apply import ApplyView  # noqa: E402
+
+urlpatterns.append(path("clusters/<slug:cluster>/apply/", ApplyView.as_view(), name="api-apply"))

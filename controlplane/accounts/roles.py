@@ -39,6 +39,7 @@ PERMISSIONS: dict[str, Role] = {
     "rollback": Role.OPERATOR,
     "view_secrets": Role.ENGINEER,
     "deploy": Role.ENGINEER,
+    "apply": Role.ENGINEER,  # "Apply YAML": any allowed kind, so never below deploy
     "rollout": Role.ENGINEER,
     "train": Role.ENGINEER,
     "experiment": Role.ENGINEER,

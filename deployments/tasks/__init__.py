@@ -17,5 +17,6 @@ def deployment_scale_task(event: AuditEvent) -> dict:
     return {"replicas": (scale.get("spec") or {}).get("replicas", replicas)}
 
 
+from .apply import manifests_apply_task  # noqa: E402, F401
 from .deploy import deployment_create_task, deployment_delete_task  # noqa: E402, F401
 from .rollout import deployment_rollout_task  # noqa: E402, F401
