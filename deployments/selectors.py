@@ -13,6 +13,7 @@ from controlplane.kube import resources
 from controlplane.kube.objects import object_time
 from controlplane.live.snapshot import snapshot_get
 
+from . import rollouts
 from .autoscalers import autoscaler_brief
 from .serializers import deployment_summarize
 
@@ -77,6 +78,9 @@ def deployment_table_get(*, user: User, cluster: Cluster, namespace: str) -> dic
                 "model": _model_info(summary),
                 "action": latest_action.get(summary["name"]),
                 "autoscaler": autoscaler_brief(autoscalers.get(summary["name"])),
+                # From the object alone (conditions, paused, observedGeneration): the pods'
+                # reasons for a stuck rollout are on the deployment's page.
+                "rollout": rollouts.rollout_state(obj, [], [])["state"],
             }
         )
     return {

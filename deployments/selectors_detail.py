@@ -243,3 +243,82 @@ def deployment_detail_get(*, user: User, cluster: Cluster, namespace: str, name:
             user=user, permission="autoscale", cluster=cluster, namespace=namespace
         ),
     }
+
+
+# The deployments list: rollout state per row, filters and sorting --------------------------
+
+SORT_KEYS = {
+    "name": lambda r: r["name"],
+    "ready": lambda r: (r["status"]["ready_replicas"] or 0, r["replicas"] or 0),
+    "desired": lambda r: r["replicas"] or 0,
+    "updated": lambda r: r["status"]["updated_replicas"] or 0,
+    "available": lambda r: r["status"]["available_replicas"] or 0,
+    "images": lambda r: ",".join(r["images"]),
+    "model": lambda r: ",".join(f"{k}={v}" for k, v in r["model"]),
+    "rollout": lambda r: r["rollout"],
+    # Oldest first, as "age" ascending reads: smallest age is the newest.
+    "age": lambda r: -(r["created_at"].timestamp() if r["created_at"] else 0),
+    "autoscaler": lambda r: (r["autoscaler"] or {}).get("max_replicas") or 0,
+}
+
+
+def label_selector_parse(text: str) -> list[tuple[str, str | None]] | None:
+    """`key=value,key2,key3!=v` as (key, value) pairs (value None: the key exists; a leading
+    "!" on the value: must differ); None when malformed."""
+    terms = []
+    for raw in (t.strip() for t in text.split(",")):
+        if not raw:
+            continue
+        if "!=" in raw:
+            key, value = raw.split("!=", 1)
+            value = "!" + value.strip()
+        elif "==" in raw or "=" in raw:
+            key, value = raw.replace("==", "=").split("=", 1)
+            value = value.strip()
+        else:
+            key, value = raw, None
+        key = key.strip()
+        if not key or " " in key:
+            return None
+        terms.append((key, value))
+    return terms
+
+
+def _matches_labels(labels: dict, terms: list[tuple[str, str | None]]) -> bool:
+    for key, value in terms:
+        if value is None:
+            if key not in labels:
+                return False
+        elif value.startswith("!"):
+            if labels.get(key) == value[1:]:
+                return False
+        elif labels.get(key) != value:
+            return False
+    return True
+
+
+def rows_filter_sort(rows: list[dict], *, text: str = "", labels: str = "", sort: str = "") -> dict:
+    """The table's rows narrowed by a text (name, image, model label) and a label selector,
+    sorted by `sort` (a SORT_KEYS name, "-" in front for descending)."""
+    error = ""
+    text = text.strip().lower()
+    if text:
+        rows = [
+            r
+            for r in rows
+            if text in r["name"].lower()
+            or any(text in (i or "").lower() for i in r["images"])
+            or any(text in f"{k}={v}".lower() for k, v in r["model"])
+        ]
+    if labels.strip():
+        terms = label_selector_parse(labels)
+        if terms is None:
+            error = f"{labels!r} is not a label selector (key=value,key!=value,key)"
+        else:
+            rows = [r for r in rows if _matches_labels(r["labels"] or {}, terms)]
+    key = sort.lstrip("-")
+    if key in SORT_KEYS:
+        rows = sorted(rows, key=SORT_KEYS[key], reverse=sort.startswith("-"))
+    else:
+        sort = ""
+    return {"rows": rows, "filter_error": error, "sort": sort}

@@ -1,5 +1,7 @@
 """Deployment pages: the live list of a namespace and its scale control."""
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -18,6 +20,7 @@ from controlplane.dashboard.navigation import SESSION_NAMESPACE, namespace_to_op
 from controlplane.kube.errors import KubeError, NotFound, Unavailable
 
 from .selectors import deployment_table_get
+from .selectors_detail import SORT_KEYS, rows_filter_sort
 from .services import deployment_scale
 
 
@@ -78,6 +81,14 @@ def _table_context(request, cluster, namespace: str, *, name: str = "", error: s
     """What the table template needs; `error` (about deployment `name`) shows in its row, or
     on top when that deployment has no row (it is gone, or the list failed)."""
     table = deployment_table_get(user=request.user, cluster=cluster, namespace=namespace)
+    # Filters and sorting are query parameters (they work without JS, and the live refresh
+    # and the scale form carry them along).
+    wanted = {k: request.GET.get(k, "") for k in ("q", "labels", "sort")}
+    table.update(
+        rows_filter_sort(
+            table["rows"], text=wanted["q"], labels=wanted["labels"], sort=wanted["sort"]
+        )
+    )
     _headline_actions(request, cluster, namespace, table["rows"])
     placed = False
     for row in table["rows"]:
@@ -91,7 +102,19 @@ def _table_context(request, cluster, namespace: str, *, name: str = "", error: s
         "unplaced_error": "" if placed else error,
         # The scale input carries the limits deployments.services.validate_replicas enforces.
         "max_replicas": settings.DEPLOYMENT_MAX_REPLICAS,
+        "filters": wanted,
+        "query": urlencode({k: v for k, v in wanted.items() if v}),
+        "sort_links": _sort_links(wanted),
     }
+
+
+def _sort_links(wanted: dict) -> dict:
+    """Each column's sort query: ascending, or descending when it is already ascending."""
+    links = {}
+    for key in SORT_KEYS:
+        order = f"-{key}" if wanted["sort"] == key else key
+        links[key] = urlencode({**{k: v for k, v in wanted.items() if v}, "sort": order})
+    return links
 
 
 @login_required

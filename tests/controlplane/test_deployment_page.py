@@ -214,3 +214,60 @@ def test_the_body_section_re_renders_alone(
     assert html.startswith('<div id="deployment-detail"')
     assert 'hx-trigger="live-refresh"' in html
     assert "<html" not in html
+
+
+# The list --------------------------------------------------------------------------------
+
+
+def list_url(cluster, namespace):
+    return f"/c/{cluster.name}/ns/{namespace}/deployments/"
+
+
+def names_in(html: str) -> list[str]:
+    import re
+
+    return re.findall(r'data-deployment="([^"]+)"', html)
+
+
+def test_the_list_links_each_name_to_its_page_and_shows_the_rollout_state(
+    client, logged_in, sandbox, sandbox_cluster, kube_namespace, tmp_path
+):
+    apply(sandbox, tmp_path, deployment(kube_namespace, "alpha"))
+    logged_in(role="viewer")
+    url = list_url(sandbox_cluster, kube_namespace)
+    html = wait_for(
+        lambda: (h := client.get(url).content.decode()) and "rollout-complete" in h and h,
+        what="a complete rollout in the list",
+    )
+    assert f'href="{page_url(sandbox_cluster, kube_namespace, "alpha")}"' in html
+    assert 'data-field="rollout"' in html
+
+
+def test_the_list_filters_by_text_and_label_and_sorts_by_a_column(
+    client, logged_in, sandbox, sandbox_cluster, kube_namespace, tmp_path
+):
+    apply(sandbox, tmp_path, deployment(kube_namespace, "alpha", labels={"tier": "gold"}))
+    apply(sandbox, tmp_path, deployment(kube_namespace, "beta", replicas=2))
+    apply(sandbox, tmp_path, deployment(kube_namespace, "gamma", labels={"tier": "gold"}))
+    logged_in(role="operator")
+    url = list_url(sandbox_cluster, kube_namespace)
+    assert names_in(client.get(url).content.decode()) == ["alpha", "beta", "gamma"]
+    assert names_in(client.get(url, {"q": "BET"}).content.decode()) == ["beta"]
+    # The image matches too.
+    assert names_in(client.get(url, {"q": "gamma:1"}).content.decode()) == ["gamma"]
+    html = client.get(url, {"labels": "tier=gold"}).content.decode()
+    assert names_in(html) == ["alpha", "gamma"]
+    assert names_in(client.get(url, {"labels": "tier!=gold"}).content.decode()) == ["beta"]
+    assert names_in(client.get(url, {"sort": "-name"}).content.decode()) == [
+        "gamma",
+        "beta",
+        "alpha",
+    ]
+    assert names_in(client.get(url, {"sort": "-desired"}).content.decode())[0] == "beta"
+    # The live refresh and the scale form keep the filter.
+    html = client.get(url, {"labels": "tier=gold", "sort": "-name"}).content.decode()
+    assert "table/?labels=tier%3Dgold&amp;sort=-name" in html
+    assert "scale/?labels=tier%3Dgold&amp;sort=-name" in html
+    table = client.get(f"{url}table/", {"labels": "tier=gold"}).content.decode()
+    assert names_in(table) == ["alpha", "gamma"]
+    assert "not a label selector" in client.get(url, {"labels": "a b=c"}).content.decode()
