@@ -26,7 +26,7 @@ from controlplane.request_id import current_request_id
 
 from .integrity import Transition, entry_append
 from .models import OPEN_STATUSES, ActionStatus, AuditEvent
-from .redaction import redact_parameters
+from .redaction import redact_parameters, storable
 from .serializers import action_serialize
 
 if TYPE_CHECKING:
@@ -65,13 +65,13 @@ def _create(
             actor_name=getattr(actor, "username", "") or "",
             cluster=cluster,
             cluster_name=cluster.name if cluster is not None else "",
-            namespace=namespace or "",
+            namespace=storable(namespace or ""),
             kind=kind,
-            name=name or "",
+            name=storable(name or ""),
             verb=verb,
             parameters=redact_parameters(parameters or {}),
             request_id=request_id or current_request_id() or "",
-            **fields,
+            **storable(fields),
         )
         entry_append(event=event, transition=Transition.CREATED)
     _broadcast_after_commit(event)
@@ -376,7 +376,10 @@ def action_finish(
         raise ValueError(f"an action finishes as succeeded, failed or superseded, not {status!r}")
     with transaction.atomic():
         updated = AuditEvent.objects.filter(id=event_id, status__in=from_statuses).update(
-            status=status, error=error, result=result or {}, finished=timezone.now()
+            status=status,
+            error=storable(error),
+            result=storable(result or {}),
+            finished=timezone.now(),
         )
         if not updated:
             log.warning("action %s was already completed; not completing it again", event_id)

@@ -123,3 +123,19 @@ def test_the_audit_records_refused_parameters_as_they_were_sent(
     event = AuditEvent.objects.get(verb="scale")
     assert event.status == "failed"
     assert event.parameters == {"replicas": sent}
+
+
+def test_a_nul_character_in_a_refused_request_is_audited_not_a_500(
+    offline_cluster, make_user, api_client_for
+):
+    # PostgreSQL refuses NUL in text and jsonb: the audit row must still be written.
+    viewer = make_user(role="viewer", cluster=offline_cluster)
+    response = api_client_for(viewer).post(
+        "/api/v1/clusters/offline/group-mappings/",
+        {"group": "ml\x00team", "role": "admin"},
+        format="json",
+    )
+    assert response.status_code == 403
+    event = AuditEvent.objects.get(actor=viewer, status="refused")
+    assert event.parameters["group"] == "ml\\x00team"
+    assert "\x00" not in event.name
