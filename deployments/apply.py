@@ -87,23 +87,29 @@ def _documents(text: str) -> list[object]:
         raise ManifestError("the YAML is empty")
     if "\x00" in text:
         raise ManifestError("the YAML contains a NUL character (a binary file?)")
-    loader = _Loader(text)
+    loader = None
     documents: list[object] = []
     try:
+        # The reader checks the characters as it is built: inside the try.
+        loader = _Loader(text)
         while loader.check_node():
             loader.document = len(documents)
             if len(documents) >= MAX_DOCUMENTS:
                 raise ManifestError(f"more than {MAX_DOCUMENTS} documents", document=len(documents))
             documents.append(loader.construct_document(loader.get_node()))
     except RecursionError as exc:
-        raise ManifestError("nested too deeply", document=loader.document) from exc
+        raise ManifestError("nested too deeply", document=len(documents)) from exc
+    except yaml.reader.ReaderError as exc:
+        # Raised while the reader is built, before any document: it says where, in characters.
+        raise ManifestError(f"not valid YAML: {exc}") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid syntax"
-        raise ManifestError(f"not valid YAML{where}: {problem}", document=loader.document) from exc
+        raise ManifestError(f"not valid YAML{where}: {problem}", document=len(documents)) from exc
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     # "---" at the end, or between two separators, makes an empty (None) document: skipped,
     # as kubectl skips it, but indices keep counting what the user sees.
     return documents

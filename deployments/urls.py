@@ -69,3 +69,7 @@ urlpatterns += [
         name="action",
     ),
 ]
+
+from .views_apply import apply_view  # noqa: E402
+
+urlpatterns.append(path("c/<slug:cluster>/ns/<slug:namespace>/apply/", apply_view, name="apply"))

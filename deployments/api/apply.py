@@ -4,6 +4,7 @@
 otherwise the documents are applied by an action (202 + the action's URL).
 """
 
+from django.core.exceptions import ValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -64,9 +65,14 @@ def _fields(data: object) -> tuple[object, object, bool]:
     if not isinstance(data, dict):
         return None, None, False
     dry_run = data.get("dry_run")
-    if isinstance(dry_run, str):  # a form post
-        dry_run = dry_run.lower() in ("true", "1", "on")
-    return data.get("yaml"), data.get("namespace"), bool(dry_run)
+    if dry_run is None:
+        return data.get("yaml"), data.get("namespace"), False
+    try:
+        # As the serializer reads it: true/false, and "true"/"1"/"on"... from a form post.
+        dry_run = serializers.BooleanField().to_internal_value(dry_run)
+    except serializers.ValidationError:
+        raise ValidationError({"dry_run": ["Must be a boolean."]}) from None
+    return data.get("yaml"), data.get("namespace"), dry_run
 
 
 class ApplyView(APIView):

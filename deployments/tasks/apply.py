@@ -6,6 +6,9 @@ from controlplane.audit.pipeline import action_task
 from controlplane.kube import apply as kube_apply
 from controlplane.kube.errors import BadRequest, Conflict, Invalid, KubeError, NotFound
 
+# Errors whose message is rewritten to name the document (others pass through unchanged).
+_RENAMED = (BadRequest, Conflict, NotFound)
+
 
 def _naming(index: int, body: dict, error: KubeError) -> KubeError:
     """The same error, its message prefixed with the document it is about."""
@@ -14,9 +17,6 @@ def _naming(index: int, body: dict, error: KubeError) -> KubeError:
     if isinstance(error, Invalid):
         return Invalid(message, causes=error.causes, reason=error.reason)
     return type(error)(message, reason=error.reason) if type(error) in _RENAMED else error
-
-
-_RENAMED = (BadRequest, Conflict, NotFound)
 
 
 def _apply_all(conn, documents: list[dict], namespace: str, *, dry_run: bool) -> list[dict]:

@@ -221,3 +221,68 @@ def test_only_engineers_and_admins_may_apply_and_refusals_are_audited(
         refused = AuditEvent.objects.filter(status="refused").order_by("created")
         assert [(e.verb, e.kind) for e in refused] == [("apply", "manifests")] * 2
         assert "'apply' permission" in refused[0].error
+
+
+# The page ----------------------------------------------------------------------------------
+
+
+def page_url(namespace):
+    return f"/c/sandbox/ns/{namespace}/apply/"
+
+
+@pytest.fixture
+def engineer_browser(sandbox_cluster, make_user):
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(make_user("page-engineer", role="engineer", cluster=sandbox_cluster))
+    return browser
+
+
+def test_the_page_previews_an_upload_with_its_refusal_then_applies_the_pasted_yaml(
+    celery_worker, sandbox, kube_namespace, engineer_browser
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    listing = engineer_browser.get(f"/c/sandbox/ns/{kube_namespace}/deployments/")
+    assert page_url(kube_namespace).encode() in listing.content
+    page = engineer_browser.get(page_url(kube_namespace))
+    assert page.status_code == 200
+    assert b'enctype="multipart/form-data"' in page.content
+    assert b"<script>" not in page.content  # the strict CSP allows no inline script
+
+    upload = SimpleUploadedFile("app.yaml", (both() + "---\n" + MISPLACED_BACKOFF).encode())
+    preview = engineer_browser.post(page_url(kube_namespace), {"file": upload, "preview": "1"})
+    assert preview.status_code == 200
+    assert b'data-action="create"' in preview.content
+    assert b"spec.template.spec.backoffLimit" in preview.content
+    assert not exists(sandbox, kube_namespace, "deployment", "web")
+
+    applied = engineer_browser.post(page_url(kube_namespace), {"yaml": both(), "apply": "1"})
+    assert applied.status_code == 302
+    event = AuditEvent.objects.get(verb="apply", status__in=["pending", "running", "succeeded"])
+    wait_for(lambda: AuditEvent.objects.get(id=event.id).status == "succeeded", what="apply")
+    assert kubectl_json(sandbox, "-n", kube_namespace, "get", "deployment", "web")
+
+
+def test_the_page_shows_refused_yaml_naming_the_document(sandbox, kube_namespace, engineer_browser):
+    response = engineer_browser.post(
+        page_url(kube_namespace), {"yaml": "a: &x 1\nb: *x\n", "preview": "1"}
+    )
+    assert response.status_code == 400
+    assert b"document 0: YAML anchors" in response.content
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator"])
+def test_who_may_not_apply_sees_no_link_and_is_refused_by_the_page(
+    sandbox, sandbox_cluster, kube_namespace, make_user, role
+):
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(make_user(role=role, cluster=sandbox_cluster))
+    listing = browser.get(f"/c/sandbox/ns/{kube_namespace}/deployments/")
+    assert page_url(kube_namespace).encode() not in listing.content
+    assert browser.get(page_url(kube_namespace)).status_code == 403
+    assert browser.post(page_url(kube_namespace), {"yaml": both(), "apply": "1"}).status_code == 403
+    assert AuditEvent.objects.get(verb="apply").status == "refused"
