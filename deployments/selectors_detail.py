@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import yaml
 from django.core.exceptions import PermissionDenied
 
-from controlplane.accounts.selectors import user_can
+from controlplane.accounts.selectors import user_can, visible_namespaces
 from controlplane.audit.selectors import audit_list
 from controlplane.kube.errors import NotFound
 from controlplane.kube.names import validate_object_names
@@ -249,6 +249,7 @@ def deployment_detail_get(*, user: User, cluster: Cluster, namespace: str, name:
 
 SORT_KEYS = {
     "name": lambda r: r["name"],
+    "namespace": lambda r: (r["namespace"], r["name"]),
     "ready": lambda r: (r["status"]["ready_replicas"] or 0, r["replicas"] or 0),
     "desired": lambda r: r["replicas"] or 0,
     "updated": lambda r: r["status"]["updated_replicas"] or 0,
@@ -322,3 +323,44 @@ def rows_filter_sort(rows: list[dict], *, text: str = "", labels: str = "", sort
     else:
         sort = ""
     return {"rows": rows, "filter_error": error, "sort": sort}
+
+
+def deployment_table_all_get(*, user: User, cluster: Cluster) -> dict:
+    """Every deployment of the cluster this user may see (all namespaces for a cluster-wide
+    grant, else those the grant names), as rows of the deployments list, read-only."""
+    visible = visible_namespaces(user=user, cluster=cluster)
+    if visible is not None and not visible:
+        raise PermissionDenied(f"You may not view cluster {cluster.name}.")
+    snapshot = snapshot_get(cluster=cluster, kind="deployments")
+    hpas = (
+        snapshot_get(cluster=cluster, kind="horizontalpodautoscalers").objects
+        if snapshot.ok
+        else []
+    )
+    autoscalers = {
+        ((h.get("metadata") or {}).get("namespace"), ref.get("name")): h
+        for h in hpas
+        if (ref := (h.get("spec") or {}).get("scaleTargetRef") or {}).get("kind") == "Deployment"
+    }
+    rows = []
+    for obj in snapshot.objects:
+        summary = deployment_summarize(deployment=obj)
+        if visible is not None and summary["namespace"] not in visible:
+            continue
+        where = f"deployment {summary['namespace']}/{summary['name']}"
+        rows.append(
+            {
+                **summary,
+                "created_at": object_time(summary["created"], where=where),
+                "model": _model_info(summary),
+                "autoscaler": autoscaler_brief(
+                    autoscalers.get((summary["namespace"], summary["name"]))
+                ),
+                "rollout": rollouts.rollout_state(obj, [], [])["state"],
+            }
+        )
+    return {
+        "snapshot": snapshot,
+        "rows": rows,
+        "namespaces": None if visible is None else sorted(visible),
+    }

@@ -48,11 +48,15 @@ urlpatterns.append(
 
 from .views_detail import (  # noqa: E402
     deployment_action_view,
+    deployment_all_table_view,
+    deployment_all_view,
     deployment_detail_body_view,
     deployment_detail_view,
 )
 
 urlpatterns += [
+    path("c/<slug:cluster>/deployments/all/", deployment_all_view, name="all"),
+    path("c/<slug:cluster>/deployments/all/table/", deployment_all_table_view, name="all_table"),
     path(
         "c/<slug:cluster>/ns/<slug:namespace>/deployments/<str:name>/",
         deployment_detail_view,

@@ -1,10 +1,12 @@
 """The deployment page (the hub): summary, rollout, Services, autoscaler, pods, revisions,
 events, audit and YAML, live; and its scale / restart / roll back buttons."""
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -12,8 +14,14 @@ from django.views.decorators.http import require_GET, require_POST
 from controlplane.audit.services import ActionNotQueued, describe_invalid
 from controlplane.clusters.selectors import cluster_get
 from controlplane.kube.errors import KubeError, NotFound, Unavailable
+from controlplane.live.subscriptions import MAX_SUBSCRIPTIONS
 
-from .selectors_detail import deployment_detail_get
+from .selectors_detail import (
+    SORT_KEYS,
+    deployment_detail_get,
+    deployment_table_all_get,
+    rows_filter_sort,
+)
 from .services import deployment_scale
 from .services.rollout import deployment_restart, deployment_rollback
 
@@ -111,3 +119,50 @@ def deployment_action_view(request, cluster, namespace, name, verb):
             request, f"{verb.capitalize()} {namespace}/{name}: action {action.id} queued."
         )
     return redirect("deployments:detail", cluster=cluster_obj.name, namespace=namespace, name=name)
+
+
+# A narrowed grant subscribes per namespace; over the socket's limit the page says to reload.
+_ALL_LIVE_KINDS = ("deployments", "horizontalpodautoscalers")
+
+
+def _all_context(request, cluster) -> dict:
+    try:
+        table = deployment_table_all_get(user=request.user, cluster=cluster)
+    except PermissionDenied:
+        raise Http404(f"No deployments visible to you on {cluster.name}") from None
+    wanted = {k: request.GET.get(k, "") for k in ("q", "labels", "sort")}
+    table.update(
+        rows_filter_sort(
+            table["rows"], text=wanted["q"], labels=wanted["labels"], sort=wanted["sort"]
+        )
+    )
+    kept = {k: v for k, v in wanted.items() if v}
+    namespaces = table["namespaces"]
+    live = namespaces is None or len(namespaces) * len(_ALL_LIVE_KINDS) + 1 <= MAX_SUBSCRIPTIONS
+    return {
+        "cluster": cluster,
+        **table,
+        "live": live,
+        "live_kinds": " ".join(_ALL_LIVE_KINDS),
+        "filters": wanted,
+        "query": urlencode(kept),
+        "sort_links": {
+            key: urlencode({**kept, "sort": f"-{key}" if wanted["sort"] == key else key})
+            for key in SORT_KEYS
+        },
+    }
+
+
+@login_required
+@require_GET
+def deployment_all_view(request, cluster):
+    """The deployments of every namespace this user may see, live."""
+    cluster_obj = cluster_get(name=cluster, user=request.user)
+    return render(request, "deployments/_detail_all_page.html", _all_context(request, cluster_obj))
+
+
+@login_required
+@require_GET
+def deployment_all_table_view(request, cluster):
+    cluster_obj = cluster_get(name=cluster, user=request.user)
+    return render(request, "deployments/_detail_all_table.html", _all_context(request, cluster_obj))

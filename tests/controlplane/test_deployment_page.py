@@ -271,3 +271,35 @@ def test_the_list_filters_by_text_and_label_and_sorts_by_a_column(
     table = client.get(f"{url}table/", {"labels": "tier=gold"}).content.decode()
     assert names_in(table) == ["alpha", "gamma"]
     assert "not a label selector" in client.get(url, {"labels": "a b=c"}).content.decode()
+
+
+# All namespaces ----------------------------------------------------------------------------
+
+
+def test_the_all_namespaces_list_shows_what_the_grant_covers(
+    client, logged_in, sandbox, sandbox_cluster, kube_namespace, tmp_path
+):
+    other = f"{kube_namespace}-b"
+    assert sandbox.kubectl("create", "namespace", other).returncode == 0
+    try:
+        apply(sandbox, tmp_path, deployment(kube_namespace, "first"))
+        apply(sandbox, tmp_path, deployment(other, "second"))
+        url = f"/c/{sandbox_cluster.name}/deployments/all/"
+        logged_in(role="viewer")
+        html = client.get(url).content.decode()
+        assert f'data-deployment="{kube_namespace}/first"' in html
+        assert f'data-deployment="{other}/second"' in html
+        assert f'href="{page_url(sandbox_cluster, other, "second")}"' in html
+        html = client.get(url, {"q": "second"}).content.decode()
+        assert f'data-deployment="{kube_namespace}/first"' not in html
+        logged_in(role="viewer", namespaces=[kube_namespace])
+        html = client.get(url).content.decode()
+        assert f'data-deployment="{kube_namespace}/first"' in html
+        assert f'data-deployment="{other}/second"' not in html
+        assert f'data-live-namespaces="{kube_namespace}"' in html
+        table = client.get(f"{url}table/").content.decode()
+        assert f"{other}/second" not in table
+        logged_in()
+        assert client.get(url).status_code == 404
+    finally:
+        sandbox.kubectl("delete", "namespace", other, "--wait=false")
