@@ -303,3 +303,27 @@ def test_the_all_namespaces_list_shows_what_the_grant_covers(
         assert client.get(url).status_code == 404
     finally:
         sandbox.kubectl("delete", "namespace", other, "--wait=false")
+
+
+def test_an_operator_rolls_back_and_restarts_from_the_page(
+    client, logged_in, sandbox, sandbox_cluster, kube_namespace, tmp_path
+):
+    apply(sandbox, tmp_path, deployment(kube_namespace, "api"))
+    user = logged_in(role="operator")
+    url = page_url(sandbox_cluster, kube_namespace, "api")
+    wait_for(lambda: 'data-revision="1"' in client.get(url).content.decode(), what="revision 1")
+    result = sandbox.kubectl(
+        "-n", kube_namespace, "set", "image", "deployment/api", "server=registry.local/api:2"
+    )
+    assert result.returncode == 0, result.stderr
+    html = wait_for(
+        lambda: (h := client.get(url).content.decode()) and "Confirm roll back" in h and h,
+        what="a previous revision to roll back to",
+    )
+    assert "to revision 1" in html
+    response = client.post(f"{url}do/rollback/")
+    assert response.status_code == 302
+    action = AuditEvent.objects.get(actor=user, verb="rollback", name="api")
+    assert action.parameters["revision"] == 1
+    client.post(f"{url}do/restart/")
+    assert AuditEvent.objects.filter(actor=user, verb="restart", name="api").exists()
