@@ -206,6 +206,65 @@ def test_a_document_in_another_namespace_than_the_request_is_refused_naming_the_
     assert message.startswith("document 0 (Service web) metadata.namespace")
 
 
+OTHER_KINDS = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: web-config}
+data: {MODEL_DIR: /models/web}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: web}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 1
+  maxReplicas: 3
+  metrics:
+  - type: Resource
+    resource: {name: cpu, target: {type: Utilization, averageUtilization: 70}}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web}
+spec:
+  rules:
+  - http:
+      paths:
+      - path: /
+        pathType: Prefix
+        backend: {service: {name: web, port: {number: 80}}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web}
+spec:
+  rules:
+  - backendRefs:
+    - {name: web, port: 80}
+"""
+
+
+def test_every_other_allowed_kind_previews_as_create(sandbox, kube_namespace, engineer_api):
+    plan = post(engineer_api, kube_namespace, OTHER_KINDS, dry_run=True).json()
+    assert [(d["kind"], d["action"]) for d in plan["documents"]] == [
+        ("ConfigMap", "create"),
+        ("HorizontalPodAutoscaler", "create"),
+        ("Ingress", "create"),
+        ("HTTPRoute", "create"),
+    ], plan
+    assert not exists(sandbox, kube_namespace, "configmap", "web-config")
+
+
+def test_a_field_named_like_a_secret_is_refused_rather_than_applied_redacted(
+    sandbox, kube_namespace, engineer_api
+):
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {db_password: x}\n"
+    response = post(engineer_api, kube_namespace, text, dry_run=False)
+    assert response.status_code == 400
+    [message] = response.json()["yaml"]
+    assert message.startswith("document 0 (ConfigMap c) data.db_password: ")
+
+
 @pytest.mark.parametrize("role", ["viewer", "operator", "engineer", "admin"])
 def test_only_engineers_and_admins_may_apply_and_refusals_are_audited(
     sandbox, sandbox_cluster, kube_namespace, make_user, api_client_for, role
