@@ -84,6 +84,9 @@
     return document.querySelectorAll('[data-live-on~="' + kind + '"]');
   }
 
+  // Subscriptions of the current connection not yet confirmed.
+  var awaiting = 0;
+
   function onMessage(data) {
     if (data.type === "kube.event") {
       sectionsFor(data.kind).forEach(schedule);
@@ -100,8 +103,42 @@
       console.warn("live: " + data.error);
       setIndicator("live updates refused: " + data.error, "error");
     } else if (data.type === "subscribed") {
+      awaiting -= 1;
+      if (awaiting === 0) catchUp();
+    }
+  }
+
+  // Once every subscription is in place, every live section is re-rendered once (a change
+  // between the page's render, or a disconnect, and now reached no subscriber), and only then
+  // does the page say "live".
+  function catchUp() {
+    var ids = Array.prototype.map.call(document.querySelectorAll("[data-live-on]"), function (el) {
+      return el.id;
+    }).filter(Boolean);
+    var left = new Set(ids);
+    var settled = false;
+    function finish() {
+      if (settled) return;
+      settled = true;
+      document.body.removeEventListener("htmx:afterSettle", onDone);
+      document.body.removeEventListener("htmx:responseError", onDone);
       setIndicator("live", "live");
     }
+    function onDone(event) {
+      var target = event.detail && event.detail.elt;
+      if (target && left.delete(target.id) && left.size === 0) finish();
+    }
+    if (!ids.length || !window.htmx) return finish();
+    document.body.addEventListener("htmx:afterSettle", onDone);
+    document.body.addEventListener("htmx:responseError", onDone);
+    ids.forEach(function (id) {
+      var el = document.getElementById(id);
+      if (el) refresh(el);
+      else left.delete(id);
+    });
+    if (left.size === 0) finish();
+    // A section that never answers must not keep the page from saying it is live.
+    setTimeout(finish, 3000);
   }
 
   function connect(root, attempt) {
@@ -123,11 +160,7 @@
       if (root.dataset.liveActions) {
         socket.send(JSON.stringify({ subscribe: { cluster: cluster, kind: "actions" } }));
       }
-      // Anything may have changed while disconnected: re-render every live section once.
-      if (root.dataset.liveConnectedBefore) {
-        document.querySelectorAll("[data-live-on]").forEach(schedule);
-      }
-      root.dataset.liveConnectedBefore = "1";
+      awaiting = kinds.length * namespaces.length + (root.dataset.liveActions ? 1 : 0);
     };
     socket.onmessage = function (event) {
       try {

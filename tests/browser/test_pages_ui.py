@@ -48,6 +48,7 @@ def test_an_admin_walks_through_every_page(page, make_user, sandbox, sandbox_clu
 
     # A failed action (an impossible count), recorded with its error.
     page.goto(f"/c/{sandbox_cluster.name}/ns/{namespace}/deployments/")
+    wait_until_live(page)  # the page re-renders its sections once when its stream is in place
     row = page.locator('tr[data-deployment="scorer"]')
     # The input's max stops this in the browser; a stale page or a script still gets it through.
     row.locator("input[name=replicas]").evaluate("input => input.removeAttribute('max')")
