@@ -241,3 +241,14 @@ def test_people_without_clusters_are_told_what_to_do(make_user):
     assert "Ask an administrator to grant you a role on a cluster." in nobody
     root = logged_in(make_user(superuser=True)).get("/").content.decode()
     assert 'href="/clusters/add/">Register a cluster</a>' in root
+
+
+def test_every_pages_title_is_plain_text(client, make_user, cluster):
+    import re
+
+    client.force_login(make_user(superuser=True))
+    for url in ("/", "/clusters/", "/audit/", "/accounts/grants/offline/", "/accounts/users/"):
+        response = client.get(url, follow=True)
+        title = re.search(r"<title>(.*?)</title>", response.content.decode(), re.S)
+        assert title is not None, url
+        assert "<" not in title.group(1), (url, title.group(1)[:200])
