@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from controlplane.audit.services import action_refuse
 from controlplane.clusters.selectors import cluster_get
+from controlplane.forms import form_add_errors
 
 from .forms import GroupMappingForm, LoginForm
 from .oidc import DEACTIVATED_USER, SsoFailure, authorization_finish, authorization_url, oidc_config
@@ -141,8 +142,7 @@ def group_mapping_create_view(request, cluster):
                 request_id=request.request_id,
             )
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
+            form_add_errors(form, exc)
         else:
             messages.success(
                 request,

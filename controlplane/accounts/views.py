@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from controlplane.audit.services import action_refuse
 from controlplane.clusters.models import Cluster
 from controlplane.clusters.selectors import cluster_get, cluster_list
+from controlplane.forms import form_add_errors
 
 from .forms import ApiTokenForm, GroupMappingForm, LoginForm, RoleGrantForm, UserCreateForm
 from .oidc import oidc_config
@@ -111,8 +112,7 @@ def api_token(request):
                 request_id=request.request_id,
             )
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
+            form_add_errors(form, exc)
         else:
             form = ApiTokenForm(max_days=api_token_days_max())
     # The key is on this response only; afterwards only its name and prefix are shown.
@@ -191,8 +191,7 @@ def grant_cluster(request, cluster):
                 request_id=request.request_id,
             )
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
+            form_add_errors(form, exc)
         else:
             messages.success(
                 request,
@@ -270,8 +269,7 @@ def user_index(request):
                 request_id=request.request_id,
             )
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
+            form_add_errors(form, exc)
         else:
             # Rendered, not redirected: the link is on this response and nowhere else.
             return render(

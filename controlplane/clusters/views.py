@@ -9,17 +9,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from controlplane.accounts.selectors import role_for, user_can
 from controlplane.audit.services import action_refuse
+from controlplane.forms import form_add_errors
 
 from . import services
 from .forms import ClusterEditForm, KubeconfigSaveForm, KubeconfigUploadForm, OtherSourceForm
 from .kubeconfig import KubeconfigError, parse_kubeconfig
 from .models import ClusterSource
 from .selectors import cluster_get, cluster_list, in_cluster_available, sandbox_available
-
-
-def _form_errors(form, exc: ValidationError) -> None:
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 @login_required
@@ -98,7 +94,7 @@ def cluster_add_save(request):
                 request_id=request.request_id,
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            form_add_errors(form, exc)
         except KubeconfigError as exc:
             form.add_error(None, f"Refused: {exc}")
         else:
@@ -207,7 +203,7 @@ def cluster_edit(request, cluster):
                 request_id=request.request_id,
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            form_add_errors(form, exc)
         except KubeconfigError as exc:
             form.add_error("file", f"Refused: {exc}")
         else:
