@@ -57,9 +57,11 @@ def on_grant_changed(sender, instance, **kwargs) -> None:
     access_changed(user_id=instance.user_id)
 
 
-def on_user_saved(sender, instance, created=False, **kwargs) -> None:
-    if not created:
-        access_changed(user_id=instance.pk)
+def on_user_saved(sender, instance, created=False, update_fields=None, **kwargs) -> None:
+    # Every login saves last_login alone; only a save that may touch is_active matters here.
+    if created or (update_fields is not None and "is_active" not in update_fields):
+        return
+    access_changed(user_id=instance.pk)
 
 
 def on_logged_out(sender, request, user, **kwargs) -> None:
