@@ -27,22 +27,22 @@ _MODEL_HINT = "model"
 _RECENT_ACTIONS = 200
 
 
-def _require_view(*, user, cluster, namespace: str) -> None:
+def require_view(*, user, cluster, namespace: str) -> None:
     if not user_can(user=user, permission="view", cluster=cluster, namespace=namespace):
         raise PermissionDenied(f"You may not view namespace {namespace} on cluster {cluster.name}.")
 
 
 def deployment_list(*, user: User, cluster: Cluster, namespace: str) -> list[dict]:
-    _require_view(user=user, cluster=cluster, namespace=namespace)
+    require_view(user=user, cluster=cluster, namespace=namespace)
     return resources.deployment_list(cluster.connection(), namespace=namespace)
 
 
 def deployment_get(*, user: User, cluster: Cluster, namespace: str, name: str) -> dict:
-    _require_view(user=user, cluster=cluster, namespace=namespace)
+    require_view(user=user, cluster=cluster, namespace=namespace)
     return resources.deployment_get(cluster.connection(), namespace=namespace, name=name)
 
 
-def _model_info(summary: dict) -> list[tuple[str, str]]:
+def model_info(summary: dict) -> list[tuple[str, str]]:
     pairs = {**summary["annotations"], **summary["labels"]}
     return sorted((k, v) for k, v in pairs.items() if _MODEL_HINT in k.lower())
 
@@ -75,7 +75,7 @@ def deployment_table_get(*, user: User, cluster: Cluster, namespace: str) -> dic
             {
                 **summary,
                 "created_at": object_time(summary["created"], where=where),
-                "model": _model_info(summary),
+                "model": model_info(summary),
                 "action": latest_action.get(summary["name"]),
                 "autoscaler": autoscaler_brief(autoscalers.get(summary["name"])),
                 # From the object alone (conditions, paused, observedGeneration): the pods'

@@ -9,7 +9,7 @@ from controlplane.kube import autoscalers, resources
 from controlplane.kube.errors import NotFound
 
 from .autoscalers import autoscaler_describe
-from .selectors import _require_view
+from .selectors import require_view
 
 if TYPE_CHECKING:
     from controlplane.accounts.types import User
@@ -20,7 +20,7 @@ HPA_KIND = "HorizontalPodAutoscaler"
 
 def autoscaler_get(*, user: User, cluster: Cluster, namespace: str, name: str) -> dict:
     """The described HPA of deployment `name` (NotFound when it has none)."""
-    _require_view(user=user, cluster=cluster, namespace=namespace)
+    require_view(user=user, cluster=cluster, namespace=namespace)
     conn = cluster.connection()
     hpa = autoscalers.hpa_get(conn, namespace=namespace, name=name)
     events = [

@@ -19,8 +19,8 @@ from controlplane.live.snapshot import snapshot_get
 
 from . import rollouts
 from .autoscalers import autoscaler_brief
-from .selectors import _model_info
-from .selectors_rollout import _actions_by_digest
+from .selectors import model_info
+from .selectors_rollout import actions_by_digest
 from .serializers import deployment_summarize
 
 if TYPE_CHECKING:
@@ -185,7 +185,7 @@ def deployment_detail_get(*, user: User, cluster: Cluster, namespace: str, name:
     revisions = rollouts.revision_list(
         deployment,
         replicasets,
-        _actions_by_digest(cluster=cluster, namespace=namespace, name=name),
+        actions_by_digest(cluster=cluster, namespace=namespace, name=name),
     )
     template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
     hpa = next(
@@ -213,7 +213,7 @@ def deployment_detail_get(*, user: User, cluster: Cluster, namespace: str, name:
         "deployment": deployment,
         "summary": summary,
         "created_at": object_time(summary["created"], where=where),
-        "model": _model_info(summary),
+        "model": model_info(summary),
         "selector": {
             "match_labels": sorted((selector.get("matchLabels") or {}).items()),
             "expressions": selector.get("matchExpressions") or [],
@@ -352,7 +352,7 @@ def deployment_table_all_get(*, user: User, cluster: Cluster) -> dict:
             {
                 **summary,
                 "created_at": object_time(summary["created"], where=where),
-                "model": _model_info(summary),
+                "model": model_info(summary),
                 "autoscaler": autoscaler_brief(
                     autoscalers.get((summary["namespace"], summary["name"]))
                 ),

@@ -24,7 +24,7 @@ TEMPLATE_VERBS = ("rollout", "rollback", "restart")
 _HISTORY_ACTIONS = 500
 
 
-def _require_view(*, user: User, cluster: Cluster, namespace: str) -> None:
+def require_view(*, user: User, cluster: Cluster, namespace: str) -> None:
     if not user_can(user=user, permission="view", cluster=cluster, namespace=namespace):
         raise PermissionDenied(f"You may not view namespace {namespace} on cluster {cluster.name}.")
 
@@ -33,7 +33,7 @@ def _read_tree(
     *, user: User, cluster: Cluster, namespace: str, name: str, with_pods: bool = False
 ) -> dict:
     validate_object_names(namespace=namespace, name=name)
-    _require_view(user=user, cluster=cluster, namespace=namespace)
+    require_view(user=user, cluster=cluster, namespace=namespace)
     return kube.deployment_tree(
         cluster.connection(), namespace=namespace, name=name, with_pods=with_pods
     )
@@ -49,7 +49,7 @@ def rollout_status_get(*, user: User, cluster: Cluster, namespace: str, name: st
     }
 
 
-def _actions_by_digest(*, cluster: Cluster, namespace: str, name: str) -> dict[str, dict]:
+def actions_by_digest(*, cluster: Cluster, namespace: str, name: str) -> dict[str, dict]:
     events = AuditEvent.objects.filter(
         cluster_name=cluster.name,
         namespace=namespace,
@@ -78,7 +78,7 @@ def revision_list_get(*, user: User, cluster: Cluster, namespace: str, name: str
     return rollouts.revision_list(
         tree["deployment"],
         tree["replicasets"],
-        _actions_by_digest(cluster=cluster, namespace=namespace, name=name),
+        actions_by_digest(cluster=cluster, namespace=namespace, name=name),
     )
 
 

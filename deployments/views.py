@@ -24,7 +24,7 @@ from .selectors_detail import SORT_KEYS, rows_filter_sort
 from .services import deployment_scale
 
 
-def _require_namespace(request, cluster, namespace: str) -> None:
+def require_namespace(request, cluster, namespace: str) -> None:
     if not user_can(user=request.user, permission="view", cluster=cluster, namespace=namespace):
         raise Http404(f"No namespace {namespace!r} visible to you on {cluster.name}")
 
@@ -121,7 +121,7 @@ def _sort_links(wanted: dict) -> dict:
 @require_GET
 def deployment_list(request, cluster, namespace):
     cluster_obj = cluster_get(name=cluster, user=request.user)
-    _require_namespace(request, cluster_obj, namespace)
+    require_namespace(request, cluster_obj, namespace)
     remember(request, cluster=cluster_obj.name, namespace=namespace)
     return render(request, "deployments/list.html", _table_context(request, cluster_obj, namespace))
 
@@ -131,7 +131,7 @@ def deployment_list(request, cluster, namespace):
 def deployment_rows_view(request, cluster, namespace):
     """The table alone, re-rendered when the page hears that a deployment changed."""
     cluster_obj = cluster_get(name=cluster, user=request.user)
-    _require_namespace(request, cluster_obj, namespace)
+    require_namespace(request, cluster_obj, namespace)
     return render(
         request, "deployments/_table.html", _table_context(request, cluster_obj, namespace)
     )
@@ -150,7 +150,7 @@ def _replicas_from_form(raw: str):
 @require_POST
 def deployment_scale_view(request, cluster, namespace, name):
     cluster_obj = cluster_get(name=cluster, user=request.user)
-    _require_namespace(request, cluster_obj, namespace)
+    require_namespace(request, cluster_obj, namespace)
     replicas = _replicas_from_form(request.POST.get("replicas", ""))
     status, error = 202, ""
     try:

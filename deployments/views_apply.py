@@ -18,7 +18,7 @@ from controlplane.kube.errors import KubeError
 
 from .apply import MAX_BYTES
 from .services.apply import manifests_apply, manifests_preview
-from .views import _require_namespace
+from .views import require_namespace
 
 
 class ApplyForm(forms.Form):
@@ -60,7 +60,7 @@ def _render(request, cluster, namespace, form, *, status=200, plan=None, errors=
 @require_http_methods(["GET", "POST"])
 def apply_view(request, cluster, namespace):
     cluster_obj = cluster_get(name=cluster, user=request.user)
-    _require_namespace(request, cluster_obj, namespace)
+    require_namespace(request, cluster_obj, namespace)
     if request.method == "GET":
         if not user_can(
             user=request.user, permission="apply", cluster=cluster_obj, namespace=namespace

@@ -15,7 +15,7 @@ from controlplane.kube.errors import KubeError, NotFound
 from .autoscalers import MAX_STABILIZATION_SECONDS
 from .selectors_autoscale import autoscaler_get
 from .services.autoscale import deployment_autoscaler_delete, deployment_autoscaler_set
-from .views import _require_namespace
+from .views import require_namespace
 
 _DEFAULTS = {"min_replicas": "1", "max_replicas": "4", "cpu": "70"}
 
@@ -75,7 +75,7 @@ def _form_from_spec(spec: dict) -> dict:
 @require_http_methods(["GET", "POST"])
 def deployment_autoscaler_view(request, cluster, namespace, name):
     cluster_obj = cluster_get(name=cluster, user=request.user)
-    _require_namespace(request, cluster_obj, namespace)
+    require_namespace(request, cluster_obj, namespace)
     status, errors, error = 200, {}, ""
     form = None
     if request.method == "POST":

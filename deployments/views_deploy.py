@@ -23,7 +23,7 @@ from .services.deploy import (
     deployment_delete,
     deployment_preview,
 )
-from .views import _require_namespace
+from .views import require_namespace
 from .warnings import deploy_warnings
 
 
@@ -46,7 +46,7 @@ def _render(request, cluster, namespace, form, *, status=200, preview=None, warn
 @require_http_methods(["GET", "POST"])
 def deploy_view(request, cluster, namespace):
     cluster_obj = cluster_get(name=cluster, user=request.user)
-    _require_namespace(request, cluster_obj, namespace)
+    require_namespace(request, cluster_obj, namespace)
     if request.method == "GET":
         if not _may_deploy(request, cluster_obj, namespace):
             raise PermissionDenied("You may not deploy in this namespace.")
@@ -102,7 +102,7 @@ def deploy_view(request, cluster, namespace):
 @require_http_methods(["GET", "POST"])
 def delete_view(request, cluster, namespace, name):
     cluster_obj = cluster_get(name=cluster, user=request.user)
-    _require_namespace(request, cluster_obj, namespace)
+    require_namespace(request, cluster_obj, namespace)
     context = {"cluster": cluster_obj, "namespace": namespace, "name": name}
     if request.method == "GET":
         if not _may_deploy(request, cluster_obj, namespace):

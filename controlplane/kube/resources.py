@@ -25,14 +25,14 @@ def _json(response) -> dict:
         response.release_conn()
 
 
-def _read(fn: Callable, *args, what: str, retry_ok: bool = True, **kwargs) -> dict:
+def read_json(fn: Callable, *args, what: str, retry_ok: bool = True, **kwargs) -> dict:
     def once():
         return _json(fn(*args, _request_timeout=timeouts(), _preload_content=False, **kwargs))
 
     return retry.call(once, what=what, retry=retry_ok)
 
 
-def _items(result: dict) -> list[dict]:
+def list_items(result: dict) -> list[dict]:
     return list(result.get("items") or [])
 
 
@@ -73,12 +73,12 @@ def version(conn: ClusterConnection) -> dict:
 
 def deployment_list(conn: ClusterConnection, *, namespace: str) -> list[dict]:
     api = k8s.AppsV1Api(api_client(conn))
-    return _items(_read(api.list_namespaced_deployment, namespace, what="list deployments"))
+    return list_items(read_json(api.list_namespaced_deployment, namespace, what="list deployments"))
 
 
 def deployment_get(conn: ClusterConnection, *, namespace: str, name: str) -> dict:
     api = k8s.AppsV1Api(api_client(conn))
-    return _read(api.read_namespaced_deployment, name, namespace, what=f"get deployment {name}")
+    return read_json(api.read_namespaced_deployment, name, namespace, what=f"get deployment {name}")
 
 
 def deployment_scale(conn: ClusterConnection, *, namespace: str, name: str, replicas: int) -> dict:
@@ -92,7 +92,7 @@ def deployment_scale(conn: ClusterConnection, *, namespace: str, name: str, repl
     body = {"spec": {"replicas": replicas}}
 
     def patch() -> dict:
-        return _read(
+        return read_json(
             api.patch_namespaced_deployment_scale,
             name,
             namespace,
@@ -130,7 +130,7 @@ def access_review(
     }
     api = k8s.AuthorizationV1Api(api_client(conn))
     # Creating a review changes nothing, so retrying it is safe.
-    result = _read(
+    result = read_json(
         api.create_self_subject_access_review, body, what=f"access review {verb} {resource}"
     )
     return bool((result.get("status") or {}).get("allowed"))

@@ -13,7 +13,7 @@ import kubernetes.client as k8s
 from . import retry
 from .client import api_client
 from .connection import ClusterConnection
-from .resources import MERGE_PATCH, _items, _read
+from .resources import MERGE_PATCH, list_items, read_json
 
 
 def selector_string(selector: dict | None) -> str:
@@ -52,13 +52,13 @@ def deployment_tree(
     `with_pods`)}."""
     apps = k8s.AppsV1Api(api_client(conn))
     core = k8s.CoreV1Api(api_client(conn))
-    deployment = _read(
+    deployment = read_json(
         apps.read_namespaced_deployment, name, namespace, what=f"get deployment {name}"
     )
     selector = selector_string((deployment.get("spec") or {}).get("selector"))
     replicasets = _owned_by(
-        _items(
-            _read(
+        list_items(
+            read_json(
                 apps.list_namespaced_replica_set,
                 namespace,
                 label_selector=selector,
@@ -70,8 +70,8 @@ def deployment_tree(
     if not with_pods:
         return {"deployment": deployment, "replicasets": replicasets, "pods": []}
     pods = _owned_by(
-        _items(
-            _read(
+        list_items(
+            read_json(
                 core.list_namespaced_pod,
                 namespace,
                 label_selector=selector,
@@ -94,12 +94,12 @@ def deployment_update(
     apps = k8s.AppsV1Api(api_client(conn))
 
     def read() -> dict:
-        return _read(
+        return read_json(
             apps.read_namespaced_deployment, name, namespace, what=f"get deployment {name}"
         )
 
     def write(body: dict) -> dict:
-        return _read(
+        return read_json(
             apps.replace_namespaced_deployment,
             name,
             namespace,
@@ -118,7 +118,7 @@ def deployment_patch(conn: ClusterConnection, *, namespace: str, name: str, patc
     apps = k8s.AppsV1Api(api_client(conn))
 
     def once() -> dict:
-        return _read(
+        return read_json(
             apps.patch_namespaced_deployment,
             name,
             namespace,

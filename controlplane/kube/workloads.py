@@ -11,7 +11,7 @@ import kubernetes.client as k8s
 
 from .client import api_client
 from .connection import ClusterConnection
-from .resources import _items, _read
+from .resources import list_items, read_json
 
 PROPAGATION_POLICIES = ("Background", "Foreground")
 
@@ -29,7 +29,7 @@ def _delete_body(*, propagation: str, uid: str | None) -> dict:
 def deployment_create(conn: ClusterConnection, *, namespace: str, body: dict) -> dict:
     api = k8s.AppsV1Api(api_client(conn))
     name = body["metadata"]["name"]
-    return _read(
+    return read_json(
         api.create_namespaced_deployment,
         namespace,
         body,
@@ -47,7 +47,7 @@ def deployment_delete(
     uid: str | None = None,
 ) -> dict:
     api = k8s.AppsV1Api(api_client(conn))
-    return _read(
+    return read_json(
         api.delete_namespaced_deployment,
         name,
         namespace,
@@ -61,13 +61,13 @@ def deployment_delete(
 
 def service_get(conn: ClusterConnection, *, namespace: str, name: str) -> dict:
     api = k8s.CoreV1Api(api_client(conn))
-    return _read(api.read_namespaced_service, name, namespace, what=f"get service {name}")
+    return read_json(api.read_namespaced_service, name, namespace, what=f"get service {name}")
 
 
 def service_create(conn: ClusterConnection, *, namespace: str, body: dict) -> dict:
     api = k8s.CoreV1Api(api_client(conn))
     name = body["metadata"]["name"]
-    return _read(
+    return read_json(
         api.create_namespaced_service,
         namespace,
         body,
@@ -78,7 +78,7 @@ def service_create(conn: ClusterConnection, *, namespace: str, body: dict) -> di
 
 def service_list(conn: ClusterConnection, *, namespace: str) -> list[dict]:
     api = k8s.CoreV1Api(api_client(conn))
-    return _items(_read(api.list_namespaced_service, namespace, what="list services"))
+    return list_items(read_json(api.list_namespaced_service, namespace, what="list services"))
 
 
 def service_delete(
@@ -90,7 +90,7 @@ def service_delete(
     uid: str | None = None,
 ) -> dict:
     api = k8s.CoreV1Api(api_client(conn))
-    return _read(
+    return read_json(
         api.delete_namespaced_service,
         name,
         namespace,
@@ -104,8 +104,8 @@ def service_delete(
 
 def autoscaler_list(conn: ClusterConnection, *, namespace: str) -> list[dict]:
     api = k8s.AutoscalingV2Api(api_client(conn))
-    return _items(
-        _read(
+    return list_items(
+        read_json(
             api.list_namespaced_horizontal_pod_autoscaler,
             namespace,
             what="list horizontalpodautoscalers",
@@ -117,7 +117,7 @@ def autoscaler_delete(
     conn: ClusterConnection, *, namespace: str, name: str, uid: str | None = None
 ) -> dict:
     api = k8s.AutoscalingV2Api(api_client(conn))
-    return _read(
+    return read_json(
         api.delete_namespaced_horizontal_pod_autoscaler,
         name,
         namespace,
@@ -131,9 +131,9 @@ def autoscaler_delete(
 
 def pod_list(conn: ClusterConnection, *, namespace: str) -> list[dict]:
     api = k8s.CoreV1Api(api_client(conn))
-    return _items(_read(api.list_namespaced_pod, namespace, what="list pods"))
+    return list_items(read_json(api.list_namespaced_pod, namespace, what="list pods"))
 
 
 def node_list(conn: ClusterConnection) -> list[dict]:
     api = k8s.CoreV1Api(api_client(conn))
-    return _items(_read(api.list_node, what="list nodes"))
+    return list_items(read_json(api.list_node, what="list nodes"))

@@ -53,7 +53,7 @@ def deployment_state_key(*, cluster: Cluster, namespace: str, name: str, field: 
     return f"deployment/{cluster.name}/{namespace}/{name}/{field}"
 
 
-def _require_known(*, target: dict, parameters: dict, request_id: str | None) -> None:
+def require_known_deployment(*, target: dict, parameters: dict, request_id: str | None) -> None:
     """Refuse (404, audited) a deployment the watcher's synced cache does not hold."""
     try:
         found, trusted = cached_object(
@@ -108,7 +108,7 @@ def deployment_scale(
     action_check(**target, permission="scale", parameters=parameters, request_id=request_id)
     with audit_invalid(**target, parameters=parameters, request_id=request_id):
         validate_replicas(replicas)
-    _require_known(target=target, parameters=parameters, request_id=request_id)
+    require_known_deployment(target=target, parameters=parameters, request_id=request_id)
     return action_submit(
         **target,
         permission="scale",

@@ -24,7 +24,7 @@ from ..autoscalers import (
     scale_warning,
 )
 from ..tasks.autoscale import deployment_autoscaler_delete_task, deployment_autoscaler_set_task
-from . import _require_known, deployment_state_key
+from . import deployment_state_key, require_known_deployment
 
 if TYPE_CHECKING:
     from controlplane.accounts.types import User
@@ -86,7 +86,7 @@ def deployment_autoscaler_set(
     action_check(**target, permission="autoscale", parameters=parameters, request_id=request_id)
     with audit_invalid(**target, parameters=parameters, request_id=request_id):
         request = autoscaler_request_validate(data)
-    _require_known(target=target, parameters=parameters, request_id=request_id)
+    require_known_deployment(target=target, parameters=parameters, request_id=request_id)
     deployment = _cached(cluster=cluster, kind="deployments", namespace=namespace, name=name)
     event = action_submit(
         **target,

@@ -19,7 +19,7 @@ from controlplane.kube.names import validate_object_names
 
 from ..deploy_serializers import DeleteRequestSerializer, DeployRequestSerializer
 from ..tasks.deploy import deployment_create_task, deployment_delete_task
-from . import _require_known
+from . import require_known_deployment
 
 if TYPE_CHECKING:
     from controlplane.accounts.types import User
@@ -149,7 +149,7 @@ def deployment_delete(
         if options is not None and not isinstance(options, dict):
             raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
         checked = dict(_validated(DeleteRequestSerializer(data=raw)))
-    _require_known(target=target, parameters=checked, request_id=request_id)
+    require_known_deployment(target=target, parameters=checked, request_id=request_id)
     return action_submit(
         **target,
         permission="deploy",

@@ -426,7 +426,7 @@ def test_a_rollout_that_meets_a_concurrent_change_applies_itself_to_the_fresh_ob
         written.append(body)
         return body
 
-    monkeypatch.setattr(kube, "_read", fake_read)
+    monkeypatch.setattr(kube, "read_json", fake_read)
     monkeypatch.setattr(kube, "api_client", lambda conn: None)
     result = kube.deployment_update(
         None,
