@@ -10,6 +10,9 @@ Protocol (JSON):
       "object"}
   <- {"type": "action.update", "action": {...}}
   <- {"type": "unsubscribed", "subscription": {...}, "reason": "..."}  (access was revoked)
+Feature apps add kinds of their own (pod logs, metrics) through controlplane/live/streams.py;
+their subscriptions carry the fields each kind documents, and their messages arrive as the
+kind's own payloads.
 The origin is checked by SameOriginValidator and the session by AuthMiddlewareStack
 (controlplane/asgi.py); anonymous connections are closed with code 4401, and so is a
 connection whose session ends (logout); a deactivated user's with 4403. A revoked or narrowed
@@ -27,6 +30,7 @@ from controlplane.broadcast import group_name
 from controlplane.kube.watch import KINDS
 
 from .access import session_digest, user_group, user_is_active
+from .streams import stream_kind_get, stream_kind_names
 from .subscriptions import MAX_SUBSCRIPTIONS, SubscriptionRefused, subscription_authorize
 
 log = logging.getLogger(__name__)
@@ -63,6 +67,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             groups.append(self.control_group)
         for group in groups:
             await self.channel_layer.group_discard(group, self.channel_name)
+        for subscription in getattr(self, "subscriptions", {}).values():
+            await self._left(subscription)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         # Every bad frame gets an error message; none of them closes the connection (1011).
@@ -120,8 +126,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             )
             return
         try:
-            namespaces = await database_sync_to_async(subscription_authorize)(
-                user=self.user, **subscription
+            namespaces = await database_sync_to_async(_authorize)(
+                user=self.user, subscription=subscription, audit=True
             )
         except SubscriptionRefused as exc:
             self.refusals.append(now)
@@ -133,6 +139,20 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self.subscriptions[group] = subscription
         await self.channel_layer.group_add(group, self.channel_name)
         await self.send_json({"type": "subscribed", "subscription": subscription})
+        spec = stream_kind_get(subscription["kind"])
+        if spec is not None and spec.joined is not None:
+            await spec.joined(
+                subscription=subscription, channel_name=self.channel_name, send=self.send_json
+            )
+
+    async def _left(self, subscription: dict) -> None:
+        spec = stream_kind_get(subscription["kind"])
+        if spec is not None and spec.left is not None:
+            try:
+                await spec.left(subscription=subscription, channel_name=self.channel_name)
+            except Exception:
+                # One kind's cleanup failing must not keep the others' from running.
+                log.exception("leaving a %s subscription failed", subscription["kind"])
 
     async def _unsubscribe(self, request):
         try:
@@ -143,6 +163,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         group = _group(subscription)
         if self.subscriptions.pop(group, None) is not None:
             await self.channel_layer.group_discard(group, self.channel_name)
+            await self._left(subscription)
         await self.send_json({"type": "unsubscribed", "subscription": subscription})
 
     # Group messages --------------------------------------------------------------------------
@@ -154,13 +175,14 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             return
         for group, subscription in list(self.subscriptions.items()):
             try:
-                namespaces = await database_sync_to_async(subscription_authorize)(
-                    user=self.user, audit=False, **subscription
+                namespaces = await database_sync_to_async(_authorize)(
+                    user=self.user, subscription=subscription, audit=False
                 )
             except SubscriptionRefused as exc:
                 self.subscriptions.pop(group, None)
                 self.action_namespaces.pop(group, None)
                 await self.channel_layer.group_discard(group, self.channel_name)
+                await self._left(subscription)
                 await self.send_json(
                     {"type": "unsubscribed", "subscription": subscription, "reason": str(exc)}
                 )
@@ -175,6 +197,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def kube_event(self, message):
         await self.send_json(message)
 
+    async def stream_message(self, message):
+        await self.send_json(message["payload"])
+
     async def action_update(self, message):
         action = message.get("action") or {}
         group = group_name("actions", action.get("cluster", ""))
@@ -187,15 +212,17 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 def _parse(request) -> dict:
     if not isinstance(request, dict):
         raise ValueError("subscription must be an object with cluster, kind and namespace")
+    spec = stream_kind_get(request.get("kind"))
+    if spec is not None:
+        return spec.parse(request)
     cluster = request.get("cluster")
     kind = request.get("kind")
     namespace = request.get("namespace") or None
     if not isinstance(cluster, str) or not cluster:
         raise ValueError("subscription.cluster: a cluster name is required")
     if kind != "actions" and kind not in KINDS:
-        raise ValueError(
-            f"subscription.kind: must be 'actions' or one of {', '.join(KINDS)}; got {kind!r}"
-        )
+        allowed = ", ".join([*KINDS, *stream_kind_names()])
+        raise ValueError(f"subscription.kind: must be 'actions' or one of {allowed}; got {kind!r}")
     if namespace is not None and not isinstance(namespace, str):
         raise ValueError("subscription.namespace: must be a string or null")
     if kind == "actions":
@@ -203,7 +230,18 @@ def _parse(request) -> dict:
     return {"cluster": cluster, "kind": kind, "namespace": namespace}
 
 
+def _authorize(*, user, subscription: dict, audit: bool) -> set[str] | None:
+    spec = stream_kind_get(subscription["kind"])
+    if spec is not None:
+        spec.authorize(user=user, subscription=subscription, audit=audit)
+        return None
+    return subscription_authorize(user=user, audit=audit, **subscription)
+
+
 def _group(subscription: dict) -> str:
+    spec = stream_kind_get(subscription["kind"])
+    if spec is not None:
+        return spec.group(subscription)
     if subscription["kind"] == "actions":
         return group_name("actions", subscription["cluster"])
     parts = ["kube", subscription["cluster"], subscription["kind"]]
