@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "controlplane.live",
     "controlplane.dashboard",
     "deployments",
+    "trainer",
 ]
 
 MIDDLEWARE = [
@@ -349,7 +350,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "controlplane.audit.tasks.action_sweep",
         "schedule": ACTION_SWEEP_INTERVAL,
     },
+    "training-sync": {
+        "task": "trainer.tasks.sync.trainingrun_sync_active",
+        "schedule": float(os.environ.get("TRAINING_SYNC_INTERVAL", "10")),
+    },
 }
+# Training runs: the bytes of each pod's log kept with its run, the default --output root (a
+# run writes under ROOT/<namespace>/<job>), and how long the sync task's lock lives.
+TRAINING_LOG_TAIL_BYTES = int(os.environ.get("TRAINING_LOG_TAIL_BYTES", str(64 * 1024)))
+TRAINING_OUTPUT_ROOT = os.environ.get("TRAINING_OUTPUT_ROOT", "/output").rstrip("/")
+TRAINING_SYNC_LOCK_SECONDS = int(os.environ.get("TRAINING_SYNC_LOCK_SECONDS", "120"))
 # Test hook: seconds the first attempt of an action task sleeps after marking itself running,
 # so tests can kill its worker mid-task. Honoured only when DEBUG is on; always 0 in production.
 ACTION_TASK_TEST_DELAY = float(os.environ.get("ACTION_TASK_TEST_DELAY", "0")) if DEBUG else 0.0

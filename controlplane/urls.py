@@ -14,11 +14,13 @@ urlpatterns = [
     path("api/v1/", include("controlplane.accounts.api_urls")),
     path("api/v1/", include("controlplane.audit.api_urls")),
     path("api/v1/", include("deployments.api_urls")),
+    path("api/v1/", include("trainer.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("accounts/", include("controlplane.accounts.urls")),
     path("clusters/", include("controlplane.clusters.urls")),
     path("audit/", include("controlplane.audit.urls")),
     path("", include("deployments.urls")),
+    path("", include("trainer.urls")),
     path("", include("controlplane.dashboard.urls")),
 ]
