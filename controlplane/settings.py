@@ -94,7 +94,6 @@ INSTALLED_APPS = [
     "controlplane.live",
     "controlplane.dashboard",
     "deployments",
-    "trainer",
 ]
 
 MIDDLEWARE = [
@@ -350,16 +349,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "controlplane.audit.tasks.action_sweep",
         "schedule": ACTION_SWEEP_INTERVAL,
     },
-    "training-sync": {
-        "task": "trainer.tasks.sync.trainingrun_sync_active",
-        "schedule": float(os.environ.get("TRAINING_SYNC_INTERVAL", "10")),
-    },
 }
-# Training runs: the bytes of each pod's log kept with its run, the default --output root (a
-# run writes under ROOT/<namespace>/<job>), and how long the sync task's lock lives.
-TRAINING_LOG_TAIL_BYTES = int(os.environ.get("TRAINING_LOG_TAIL_BYTES", str(64 * 1024)))
-TRAINING_OUTPUT_ROOT = os.environ.get("TRAINING_OUTPUT_ROOT", "/output").rstrip("/")
-TRAINING_SYNC_LOCK_SECONDS = int(os.environ.get("TRAINING_SYNC_LOCK_SECONDS", "120"))
 # Test hook: seconds the first attempt of an action task sleeps after marking itself running,
 # so tests can kill its worker mid-task. Honoured only when DEBUG is on; always 0 in production.
 ACTION_TASK_TEST_DELAY = float(os.environ.get("ACTION_TASK_TEST_DELAY", "0")) if DEBUG else 0.0
@@ -374,6 +364,22 @@ WATCH_TIMEOUT_SECONDS = int(os.environ.get("WATCH_TIMEOUT_SECONDS", "300"))
 WATCH_BACKOFF_CAP = float(os.environ.get("WATCH_BACKOFF_CAP", "30"))
 # Seconds between the watcher's checks of the cluster list (added/removed/changed) and of Redis.
 WATCHER_POLL_INTERVAL = float(os.environ.get("WATCHER_POLL_INTERVAL", "5"))
+
+# --- Metrics (deployments/metrics) -------------------------------------------------------------
+# Seconds between samples of metrics.k8s.io per cluster (Celery beat); it must divide an hour,
+# since each hour of a series is one array of 3600 / METRICS_INTERVAL slots. Series are kept
+# METRICS_RETENTION seconds: raw for the last two hours, 1-minute means for seven, 5-minute
+# means beyond.
+METRICS_INTERVAL = int(os.environ.get("METRICS_INTERVAL", "15"))
+if METRICS_INTERVAL < 1 or 3600 % METRICS_INTERVAL:
+    raise ImproperlyConfigured("METRICS_INTERVAL must be a whole number of seconds dividing 3600")
+METRICS_RETENTION = int(os.environ.get("METRICS_RETENTION", str(24 * 3600)))
+if METRICS_RETENTION < 3600:
+    raise ImproperlyConfigured("METRICS_RETENTION must be at least 3600 seconds")
+CELERY_BEAT_SCHEDULE["metrics-sample"] = {
+    "task": "deployments.metrics.tasks.metrics_sample_all",
+    "schedule": float(METRICS_INTERVAL),
+}
 
 # --- Accounts: API tokens, login throttling -----------------------------------------------------
 # API tokens expire after API_TOKEN_DEFAULT_DAYS unless their maker picks another lifetime,

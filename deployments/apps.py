@@ -5,3 +5,8 @@ class DeploymentsConfig(AppConfig):
     name = "deployments"
     label = "deployments"
     verbose_name = "Deployments"
+
+    def ready(self) -> None:
+        from .metrics import live, tasks  # noqa: F401 (tasks: registered with Celery)
+
+        live.register()
