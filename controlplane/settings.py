@@ -94,6 +94,8 @@ INSTALLED_APPS = [
     "controlplane.live",
     "controlplane.dashboard",
     "deployments",
+    "trainer",
+    "experiments",
 ]
 
 MIDDLEWARE = [
@@ -304,6 +306,18 @@ KUBE_RETRY_MAX_DELAY = float(os.environ.get("KUBE_RETRY_MAX_DELAY", "5"))
 KUBE_CONFLICT_ATTEMPTS = int(os.environ.get("KUBE_CONFLICT_ATTEMPTS", "5"))
 # HTTP connections kept per cluster client (the watcher and workers share one client).
 KUBE_POOL_MAXSIZE = int(os.environ.get("KUBE_POOL_MAXSIZE", "16"))
+# Live pod logs (deployments/logs): lines kept per stream in Redis (the backlog a viewer gets
+# and what outlives a deleted pod, at most LOGS_KEPT_BYTES) and for how long; how long an
+# upstream follow stays open after its last viewer left; how long a silent follow waits before
+# it is reopened from its last timestamp; batching; and the lines per second a stream sends to
+# browsers before it drops lines (and says how many).
+LOGS_BUFFER_LINES = int(os.environ.get("LOGS_BUFFER_LINES", "1000"))
+LOGS_KEPT_BYTES = int(os.environ.get("LOGS_KEPT_BYTES", str(256 * 1024)))
+LOGS_RETENTION_SECONDS = int(os.environ.get("LOGS_RETENTION_SECONDS", str(24 * 3600)))
+LOGS_LINGER_SECONDS = float(os.environ.get("LOGS_LINGER_SECONDS", "30"))
+LOGS_FOLLOW_READ_TIMEOUT = float(os.environ.get("LOGS_FOLLOW_READ_TIMEOUT", "60"))
+LOGS_BATCH_SECONDS = float(os.environ.get("LOGS_BATCH_SECONDS", "0.05"))
+LOGS_MAX_LINES_PER_SECOND = int(os.environ.get("LOGS_MAX_LINES_PER_SECOND", "20000"))
 # Kubeconfig YAML may not hold more nodes than this (a guard on top of refusing aliases).
 KUBECONFIG_MAX_NODES = int(os.environ.get("KUBECONFIG_MAX_NODES", "20000"))
 # The sandbox cluster's kubeconfig, registered as the cluster source "sandbox".
@@ -345,11 +359,28 @@ ACTION_RUNNING_DEADLINE = float(
     )
 )
 CELERY_BEAT_SCHEDULE = {
+    "experiments-collect": {
+        "task": "experiments.tasks.collect.experiments_collect",
+        "schedule": float(os.environ.get("EXPERIMENTS_COLLECT_INTERVAL", "30")),
+    },
+    "experiments-guardrails": {
+        "task": "experiments.tasks.guardrails.experiments_guardrails_evaluate",
+        "schedule": float(os.environ.get("EXPERIMENTS_GUARDRAIL_INTERVAL", "60")),
+    },
     "action-sweep": {
         "task": "controlplane.audit.tasks.action_sweep",
         "schedule": ACTION_SWEEP_INTERVAL,
     },
+    "training-sync": {
+        "task": "trainer.tasks.sync.trainingrun_sync_active",
+        "schedule": float(os.environ.get("TRAINING_SYNC_INTERVAL", "10")),
+    },
 }
+# Training runs: the bytes of each pod's log kept with its run, the default --output root (a
+# run writes under ROOT/<namespace>/<job>), and how long the sync task's lock lives.
+TRAINING_LOG_TAIL_BYTES = int(os.environ.get("TRAINING_LOG_TAIL_BYTES", str(64 * 1024)))
+TRAINING_OUTPUT_ROOT = os.environ.get("TRAINING_OUTPUT_ROOT", "/output").rstrip("/")
+TRAINING_SYNC_LOCK_SECONDS = int(os.environ.get("TRAINING_SYNC_LOCK_SECONDS", "120"))
 # Test hook: seconds the first attempt of an action task sleeps after marking itself running,
 # so tests can kill its worker mid-task. Honoured only when DEBUG is on; always 0 in production.
 ACTION_TASK_TEST_DELAY = float(os.environ.get("ACTION_TASK_TEST_DELAY", "0")) if DEBUG else 0.0
@@ -412,3 +443,25 @@ OIDC_SCOPES = os.environ.get("OIDC_SCOPES", "openid profile email groups")
 OIDC_TIMEOUT = float(os.environ.get("OIDC_TIMEOUT", "10"))
 # Authlib logs the PKCE verifier at DEBUG.
 LOGGING["loggers"]["authlib"] = {"level": "WARNING"}
+
+# --- Experiments (experiments/) -----------------------------------------------------------------
+# Seconds between metric samples of running experiments (each variant pod's /metrics through
+# the API server's pod proxy) and between guardrail evaluations; the width of a metric bucket.
+EXPERIMENTS_COLLECT_INTERVAL = float(os.environ.get("EXPERIMENTS_COLLECT_INTERVAL", "30"))
+EXPERIMENTS_GUARDRAIL_INTERVAL = float(os.environ.get("EXPERIMENTS_GUARDRAIL_INTERVAL", "60"))
+EXPERIMENTS_BUCKET_SECONDS = int(os.environ.get("EXPERIMENTS_BUCKET_SECONDS", "60"))
+# The Gateway that weighted and sticky HTTPRoutes attach to (parentRefs); an empty namespace
+# means the experiment's own. The IngressClass of fan-out Ingresses (empty: the default class).
+EXPERIMENTS_GATEWAY_NAME = os.environ.get("EXPERIMENTS_GATEWAY_NAME", "mlcp-gateway")
+EXPERIMENTS_GATEWAY_NAMESPACE = os.environ.get("EXPERIMENTS_GATEWAY_NAMESPACE", "")
+EXPERIMENTS_INGRESS_CLASS = os.environ.get("EXPERIMENTS_INGRESS_CLASS", "")
+# The header that pins a request to one variant, and the cookie prefix sticky routing sets.
+EXPERIMENTS_VARIANT_HEADER = os.environ.get("EXPERIMENTS_VARIANT_HEADER", "x-variant")
+EXPERIMENTS_COOKIE_PREFIX = os.environ.get("EXPERIMENTS_COOKIE_PREFIX", "mlcp-exp-")
+# Where serving pods answer Prometheus text (the inference server: port 8080, /metrics).
+EXPERIMENTS_METRICS_PORT = int(os.environ.get("EXPERIMENTS_METRICS_PORT", "8080"))
+EXPERIMENTS_METRICS_PATH = os.environ.get("EXPERIMENTS_METRICS_PATH", "metrics")
+# Significance of lifts and guardrails; sample-ratio mismatch is flagged below its own level.
+EXPERIMENTS_ALPHA = float(os.environ.get("EXPERIMENTS_ALPHA", "0.05"))
+EXPERIMENTS_SRM_ALPHA = float(os.environ.get("EXPERIMENTS_SRM_ALPHA", "0.001"))
+EXPERIMENTS_FEEDBACK_CSV_MAX_ROWS = int(os.environ.get("EXPERIMENTS_FEEDBACK_CSV_MAX_ROWS", "5000"))
