@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/v1/", include("controlplane.audit.api_urls")),
     path("api/v1/", include("deployments.api_urls")),
     path("api/v1/", include("trainer.api_urls")),
+    path("api/v1/", include("experiments.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("accounts/", include("controlplane.accounts.urls")),
@@ -22,5 +23,6 @@ urlpatterns = [
     path("audit/", include("controlplane.audit.urls")),
     path("", include("deployments.urls")),
     path("", include("trainer.urls")),
+    path("", include("experiments.urls")),
     path("", include("controlplane.dashboard.urls")),
 ]

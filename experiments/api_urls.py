@@ -1,0 +1,3 @@
+"""/api/v1/ routes of the experiments app (included by controlplane/urls.py)."""
+
+urlpatterns: list = []

@@ -1,0 +1,5 @@
+"""Pages of the experiments app."""
+
+app_name = "experiments"
+
+urlpatterns: list = []
