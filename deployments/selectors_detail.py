@@ -19,6 +19,7 @@ from controlplane.live.snapshot import snapshot_get
 
 from . import rollouts
 from .autoscalers import autoscaler_brief
+from .progress import revision_compare, rollout_progress
 from .selectors import model_info
 from .selectors_rollout import actions_by_digest
 from .serializers import deployment_summarize
@@ -148,9 +149,17 @@ def deployment_yaml(deployment: dict) -> str:
     return yaml.safe_dump({**deployment, "metadata": metadata}, sort_keys=False)
 
 
-def deployment_detail_get(*, user: User, cluster: Cluster, namespace: str, name: str) -> dict:
+def deployment_detail_get(
+    *,
+    user: User,
+    cluster: Cluster,
+    namespace: str,
+    name: str,
+    compare: tuple[object, object] | None = None,
+) -> dict:
     """Everything the deployment page shows. PermissionDenied without the view role,
-    NotFound when the deployment does not exist (in the cache or a live list)."""
+    NotFound when the deployment does not exist (in the cache or a live list). `compare`:
+    the two revisions whose difference the page shows (default: the latest change)."""
     validate_object_names(namespace=namespace, name=name)
     if not user_can(user=user, permission="view", cluster=cluster, namespace=namespace):
         raise PermissionDenied(f"You may not view namespace {namespace} on cluster {cluster.name}.")
@@ -219,12 +228,15 @@ def deployment_detail_get(*, user: User, cluster: Cluster, namespace: str, name:
             "expressions": selector.get("matchExpressions") or [],
         },
         "state": state,
+        "progress": rollout_progress(deployment, state),
+        "new_replicaset": (state["new_replicaset"] or {}).get("name", ""),
         "pods": _pod_rows(state["pods"], pods, where),
         "replicasets": sorted(
             (rollouts._replicaset_summary(rs) for rs in replicasets),
             key=lambda r: -r["revision"],
         ),
         "revisions": revisions,
+        "compare": revision_compare(replicasets, [r["revision"] for r in revisions], compare),
         "previous_revision": rollouts.previous_revision(deployment, replicasets),
         "services": _service_rows(snaps["services"].objects, template_labels, namespace_pods),
         "autoscaler": autoscaler_brief(hpa),
@@ -241,6 +253,9 @@ def deployment_detail_get(*, user: User, cluster: Cluster, namespace: str, name:
         ),
         "can_autoscale": user_can(
             user=user, permission="autoscale", cluster=cluster, namespace=namespace
+        ),
+        "can_rollout": user_can(
+            user=user, permission="rollout", cluster=cluster, namespace=namespace
         ),
     }
 

@@ -98,3 +98,22 @@ def revision_diff_get(
         "to_revision": right,
         "changes": rollouts.template_diff(templates[left], templates[right]),
     }
+
+
+def rollout_form_get(*, user: User, cluster: Cluster, namespace: str, name: str) -> dict:
+    """What the roll-out page starts from, read from the cluster now: each container with
+    its current image, the current revision and its change-cause, whether it is paused."""
+    tree = _read_tree(user=user, cluster=cluster, namespace=namespace, name=name)
+    deployment = tree["deployment"]
+    spec = deployment.get("spec") or {}
+    template = spec.get("template") or {}
+    annotations = (deployment.get("metadata") or {}).get("annotations") or {}
+    return {
+        "containers": [
+            {"name": c.get("name", ""), "image": c.get("image", "")}
+            for c in (template.get("spec") or {}).get("containers") or []
+        ],
+        "revision": rollouts.revision_of(deployment),
+        "change_cause": annotations.get(rollouts.CHANGE_CAUSE, ""),
+        "paused": bool(spec.get("paused")),
+    }

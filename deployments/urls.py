@@ -77,3 +77,15 @@ urlpatterns += [
 from .views_apply import apply_view  # noqa: E402
 
 urlpatterns.append(path("c/<slug:cluster>/ns/<slug:namespace>/apply/", apply_view, name="apply"))
+
+from .views_rollout import rollout_view  # noqa: E402
+from .views_search import search_view  # noqa: E402
+
+urlpatterns += [
+    path(
+        "c/<slug:cluster>/ns/<slug:namespace>/deployments/<str:name>/rollout/",
+        rollout_view,
+        name="rollout",
+    ),
+    path("c/<slug:cluster>/search/", search_view, name="search"),
+]

@@ -23,7 +23,7 @@ from .selectors_detail import (
     rows_filter_sort,
 )
 from .services import deployment_scale
-from .services.rollout import deployment_restart, deployment_rollback
+from .services.rollout import deployment_pause_set, deployment_restart, deployment_rollback
 
 # The kinds whose changes re-render the page's live part.
 LIVE_KINDS = "deployments replicasets pods events services horizontalpodautoscalers"
@@ -31,8 +31,13 @@ LIVE_KINDS = "deployments replicasets pods events services horizontalpodautoscal
 
 def _context(request, cluster, namespace: str, name: str) -> dict:
     try:
+        wanted = (request.GET.get("from"), request.GET.get("to"))
         detail = deployment_detail_get(
-            user=request.user, cluster=cluster, namespace=namespace, name=name
+            user=request.user,
+            cluster=cluster,
+            namespace=namespace,
+            name=name,
+            compare=wanted if all(wanted) else None,
         )
     except ValidationError as exc:
         raise Http404(describe_invalid(exc)) from None
@@ -75,19 +80,32 @@ def _replicas(raw: str):
         return raw
 
 
+def _revision(raw: str | None) -> dict:
+    if raw is None or not raw.strip():
+        return {}
+    # The service refuses (and audits) anything that is not a revision number.
+    return {"revision": _replicas(raw)}
+
+
 _VERBS = {
     "scale": lambda request, **target: deployment_scale(
         **target, replicas=_replicas(request.POST.get("replicas", ""))
     ),
     "restart": lambda request, **target: deployment_restart(**target),
-    "rollback": lambda request, **target: deployment_rollback(**target),
+    # No revision: the previous one (the stuck banner's and the `b` key's one-click undo).
+    "rollback": lambda request, **target: deployment_rollback(
+        **target, **_revision(request.POST.get("revision"))
+    ),
+    "pause": lambda request, **target: deployment_pause_set(**target, paused=True),
+    "resume": lambda request, **target: deployment_pause_set(**target, paused=False),
 }
 
 
 @login_required
 @require_POST
 def deployment_action_view(request, cluster, namespace, name, verb):
-    """Scale, restart or roll back (to the previous revision), confirmed on the page; the
+    """Scale, restart, pause, resume or roll back (to the previous revision unless the form
+    names one), confirmed on the page; the
     outcome is a message and the pending action in the page's audit section."""
     if verb not in _VERBS:
         raise Http404(f"no action {verb!r}")
