@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -14,7 +15,15 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from sandbox.testing import ROOT, START_TIMEOUT, free_port
+# sandbox.testing is a sibling in the sandbox's top layer, so its helpers are not imported.
+ROOT = Path(__file__).resolve().parent.parent.parent
+START_TIMEOUT = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class GkeProcess:
