@@ -76,3 +76,13 @@ urlpatterns += [
 from .api.apply import ApplyView  # noqa: E402
 
 urlpatterns.append(path("clusters/<slug:cluster>/apply/", ApplyView.as_view(), name="api-apply"))
+
+from .logs.api import PodLogView  # noqa: E402
+
+urlpatterns.append(
+    path(
+        "clusters/<slug:cluster>/namespaces/<slug:namespace>/pods/<str:name>/log/",
+        PodLogView.as_view(),
+        name="api-pod-log",
+    )
+)

@@ -89,6 +89,10 @@ class ClusterDetailView(APIView):
             actor=request.user,
             cluster=obj,
             display_name=data.get("display_name"),
+            # A form-encoded body without the box reads as False; only a sent value counts.
+            logs_for_viewers=(
+                data.get("logs_for_viewers") if "logs_for_viewers" in request.data else None
+            ),
             kubeconfig=data.get("kubeconfig"),
             context=data.get("context") or None,
             request_id=request.request_id,

@@ -75,6 +75,11 @@ class OtherSourceForm(forms.Form):
 
 class ClusterEditForm(forms.Form):
     display_name = forms.CharField(max_length=200, required=False)
+    logs_for_viewers = forms.BooleanField(
+        required=False,
+        label="Viewers may read pod logs",
+        help_text="Unticked: only operators and above read logs on this cluster.",
+    )
     file = forms.FileField(
         required=False, label="Replace credentials with a new kubeconfig (optional)"
     )

@@ -26,6 +26,10 @@ class Cluster(models.Model):
     # Fernet token of the JSON credentials (ca_data, token, client cert/key, insecure).
     # Never rendered, serialized or logged; see controlplane.clusters.crypto.
     credentials_encrypted = models.TextField(blank=True, editable=False)
+    # Off: reading pod logs needs the operator role (logs can carry what a viewer should not see).
+    logs_for_viewers = models.BooleanField(
+        default=True, help_text="Viewers may read pod logs (otherwise operators and above only)"
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

@@ -19,6 +19,7 @@ class ClusterSerializer(serializers.ModelSerializer):
             "source",
             "context",
             "default_namespace",
+            "logs_for_viewers",
             "created",
             "updated",
             "role",
@@ -46,6 +47,9 @@ class ClusterCreateSerializer(serializers.Serializer):
 
 class ClusterUpdateSerializer(serializers.Serializer):
     display_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    logs_for_viewers = serializers.BooleanField(
+        required=False, help_text="Whether viewers may read pod logs (else operators and above)"
+    )
     kubeconfig = serializers.CharField(required=False, trim_whitespace=False, write_only=True)
     context = serializers.CharField(required=False, allow_blank=True)
 

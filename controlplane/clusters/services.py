@@ -286,11 +286,14 @@ def cluster_update(
     display_name: str | None = None,
     kubeconfig: bytes | str | None = None,
     context: str | None = None,
+    logs_for_viewers: bool | None = None,
     request_id: str | None = None,
 ) -> Cluster:
     changes: dict = {}
     if display_name is not None:
         changes["display_name"] = display_name
+    if logs_for_viewers is not None:
+        changes["logs_for_viewers"] = logs_for_viewers
     if kubeconfig is not None:
         changes["kubeconfig"] = "(new credentials)"
     action_check(
@@ -318,6 +321,8 @@ def cluster_update(
     ):
         if display_name is not None:
             cluster.display_name = display_name
+        if logs_for_viewers is not None:
+            cluster.logs_for_viewers = logs_for_viewers
         if kubeconfig is not None:
             if cluster.source == ClusterSource.IN_CLUSTER:
                 raise ValidationError(

@@ -189,7 +189,9 @@ def cluster_edit(request, cluster):
             )
         raise PermissionDenied("Only admins of this cluster may edit it.")
     form = ClusterEditForm(
-        request.POST or None, request.FILES or None, initial={"display_name": obj.display_name}
+        request.POST or None,
+        request.FILES or None,
+        initial={"display_name": obj.display_name, "logs_for_viewers": obj.logs_for_viewers},
     )
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data.get("file")
@@ -198,6 +200,7 @@ def cluster_edit(request, cluster):
                 actor=request.user,
                 cluster=obj,
                 display_name=form.cleaned_data["display_name"],
+                logs_for_viewers=form.cleaned_data["logs_for_viewers"],
                 kubeconfig=upload.read() if upload else None,
                 context=form.cleaned_data["context"] or None,
                 request_id=request.request_id,
