@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/v1/", include("controlplane.accounts.api_urls")),
     path("api/v1/", include("controlplane.audit.api_urls")),
     path("api/v1/", include("deployments.api_urls")),
+    path("api/v1/", include("deployments.metrics.api_urls")),
     path("api/v1/", include("trainer.api_urls")),
     path("api/v1/", include("experiments.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
