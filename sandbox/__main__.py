@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from sandbox.cluster import Cluster, ClusterOptions, load_config
+from sandbox.kubelet.runtimemap import RuntimeMap
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -53,6 +54,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=3600.0,
         help="seconds an Event is kept (kube-apiserver --event-ttl)",
     )
+    p.add_argument(
+        "--process-runtime",
+        action="store_true",
+        help="run the project's own images (*/inference, */trainer) as local processes",
+    )
+    p.add_argument(
+        "--runtime-map",
+        type=Path,
+        help="JSON or YAML rules mapping images to local programs (implies --process-runtime)",
+    )
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)
     if args.port < 0 or args.port > 65535:
@@ -61,6 +72,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--event-ttl must be positive")
     if args.nodes < 0 or args.gpu_nodes < 0:
         p.error("--nodes and --gpu-nodes must not be negative")
+    args.runtime_map_rules = None
+    if args.runtime_map is not None:
+        try:
+            args.runtime_map_rules = RuntimeMap.load(args.runtime_map)
+        except (OSError, ValueError) as exc:
+            p.error(f"--runtime-map: {exc}")
+    elif args.process_runtime:
+        args.runtime_map_rules = RuntimeMap()
     return args
 
 
@@ -79,6 +98,7 @@ async def run(args: argparse.Namespace) -> int:
         readonly_token=args.readonly_token,
         controllers=not args.no_controllers,
         event_ttl=args.event_ttl,
+        runtime_map=args.runtime_map_rules,
     )
     cluster = Cluster(options, config)
     stop = asyncio.Event()

@@ -10,6 +10,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -45,6 +46,8 @@ class ClusterOptions:
     # False: the API server alone (no controllers, kubelet or metrics), for API benchmarks
     controllers: bool = True
     event_ttl: float = DEFAULT_EVENT_TTL  # seconds, as kube-apiserver --event-ttl
+    # images that run as local processes (sandbox.kubelet.runtimemap.RuntimeMap); None: none
+    runtime_map: Any = None
 
 
 def load_config(timings: str = "realistic", overrides: dict | None = None) -> SandboxConfig:

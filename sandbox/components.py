@@ -20,6 +20,8 @@ from sandbox.controllers.nodes import ensure_nodes
 from sandbox.controllers.replicaset import ReplicaSetController
 from sandbox.controllers.scheduler import Scheduler
 from sandbox.kubelet import Kubelet, SimulatedRuntime
+from sandbox.kubelet.mixed import MixedRuntime
+from sandbox.kubelet.process import ProcessRuntime
 from sandbox.kubelet.usage import UsageModel
 from sandbox.machinery.cache import Caches
 from sandbox.scripting import get_script
@@ -34,6 +36,12 @@ def start(cluster: Any) -> list[asyncio.Task]:
     script = get_script(cluster)
     cluster.metrics = UsageModel(cluster, caches, script)
     runtime = SimulatedRuntime(cluster.config, script, cluster.logs)
+    process = None
+    if cluster.options.runtime_map is not None:
+        process = ProcessRuntime(cluster.options.runtime_map, cluster.api, cluster.logs)
+        process.sample_seconds = cluster.config.process_sample_seconds
+        runtime = MixedRuntime(runtime, process)
+        cluster.metrics.measured = process
     controllers = [
         ServiceController(cluster),
         Scheduler(cluster, caches),
@@ -49,6 +57,9 @@ def start(cluster: Any) -> list[asyncio.Task]:
     tasks = [asyncio.create_task(c.run(), name=f"sandbox-{c.name}") for c in controllers]
     lifecycle = NodeLifecycle(cluster, caches)
     tasks.append(asyncio.create_task(lifecycle.run(), name="sandbox-node-lifecycle"))
+    if process is not None:
+        # cancelled when the cluster stops: it then stops every process it started
+        tasks.append(asyncio.create_task(process.run(), name="sandbox-processes"))
     for task in tasks:
         task.add_done_callback(_report_crash)
     return tasks

@@ -72,6 +72,11 @@ class SandboxConfig:
     watch_bookmark_interval: float = 5.0
     # --state: how often changed objects are flushed to the state file.
     state_flush_interval: float = 1.0
+    # Process runtime: pods running real processes at once; more wait Pending (a TensorFlow
+    # server needs about 1 GB, so the default fits a laptop).
+    process_pod_limit: int = 4
+    # Process runtime: how often CPU and memory are read from /proc (and memory limits enforced).
+    process_sample_seconds: float = 1.0
 
     @classmethod
     def realistic(cls) -> SandboxConfig:

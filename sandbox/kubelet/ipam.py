@@ -55,3 +55,37 @@ def _addresses(node: dict) -> list[str]:
     hosts = [str(ip) for ip in network.hosts()][1:]  # .1 is the bridge gateway
     hosts.reverse()  # pop() hands out .2, .3, ... in order
     return hosts
+
+
+class LoopbackIPAM:
+    """Pod IPs for process pods: one address each on the loopback network, which routes to this
+    machine on Linux, so every replica can listen on its container port without colliding."""
+
+    NETWORK = ipaddress.ip_network("127.10.0.0/16")
+
+    def __init__(self) -> None:
+        self._used: dict[str, str] = {}  # pod uid -> ip
+        self._taken: set[str] = set()
+        self._next = 2
+
+    def allocate(self, pod_uid: str) -> str:
+        if pod_uid in self._used:
+            return self._used[pod_uid]
+        size = self.NETWORK.num_addresses - 2
+        for _ in range(size):
+            ip = str(self.NETWORK.network_address + self._next)
+            self._next = self._next + 1 if self._next < size else 2
+            if ip not in self._taken:
+                self._taken.add(ip)
+                self._used[pod_uid] = ip
+                return ip
+        raise RuntimeError(f"no free loopback pod IPs left in {self.NETWORK}")
+
+    def adopt(self, pod_uid: str, ip: str) -> None:
+        self._used[pod_uid] = ip
+        self._taken.add(ip)
+
+    def release(self, pod_uid: str) -> None:
+        ip = self._used.pop(pod_uid, None)
+        if ip is not None:
+            self._taken.discard(ip)

@@ -15,6 +15,7 @@ from typing import Any
 
 from sandbox.kubelet.envrefs import env_config_error, volume_mount_error
 from sandbox.kubelet.ipam import NodeIPAM
+from sandbox.kubelet.localpods import LocalPods
 from sandbox.kubelet.runtime import PullResult, Runtime
 from sandbox.kubelet.state import (
     CONFIG_ERROR,
@@ -57,6 +58,7 @@ class Kubelet(Controller):
         self.ipam = NodeIPAM()
         self.pods: dict[tuple[str, str], PodRun] = {}
         self.script = get_script(cluster)
+        self.local = LocalPods(self)
         self._failed: set[str] = set()
         # pods with a container waiting for a Secret/ConfigMap, by namespace
         self._config_blocked: dict[str, set[tuple[str, str]]] = {}
@@ -172,11 +174,14 @@ class Kubelet(Controller):
             node = self.caches.nodes.get("", node_name)
             if node is None:
                 return  # bound to a node that does not exist: nothing runs it, as upstream
+            deleting = pod["metadata"].get("deletionTimestamp")
+            if not deleting and self.runtime.is_local(pod) and not self.local.admit(pod):
+                return  # over the process pod cap: Pending until a slot frees up
             run = self._admit(pod, node)
         if pod["metadata"].get("deletionTimestamp"):
             if not run.killing:
                 self._begin_kill(pod, run)
-            if now() >= run.kill_at:
+            if now() >= run.kill_at or self.local.all_stopped(run):
                 self._finish_deletion(pod)
                 return
         else:
@@ -192,7 +197,13 @@ class Kubelet(Controller):
         status = pod.get("status") or {}
         host_ip = _internal_ip(node)
         restored = {c.get("name"): c for c in status.get("containerStatuses") or []}
-        if status.get("podIP"):
+        if self.runtime.is_local(pod):
+            ip = status.get("podIP") or ""
+            if ip.startswith("127."):
+                self.local.ipam.adopt(uid, ip)
+            else:
+                ip = self.local.ipam.allocate(uid)
+        elif status.get("podIP"):
             self.ipam.adopt(node, uid, status["podIP"])
             ip = status["podIP"]
         else:
@@ -370,6 +381,11 @@ class Kubelet(Controller):
 
         if restored_from is None:
             self._event(pod, "Created", f"Created container {crun.name}")
+        if handle_is_local := self.runtime.is_local(pod):
+            # the program reads its own IP (downward API, listen address) at start
+            status = {**(pod.get("status") or {}), "podIP": run.ip, "hostIP": run.host_ip}
+            status["podIPs"], status["hostIPs"] = [{"ip": run.ip}], [{"ip": run.host_ip}]
+            pod = {**pod, "status": status}
         handle = self.runtime.start(pod, crun.spec, crun.restart_count, exited)
         crun.handle = handle
         if restored_from is None:
@@ -388,6 +404,8 @@ class Kubelet(Controller):
         crun.terminated = None
         delay = self.runtime.readiness_delay(pod, crun.spec)
         crun.ready_at = None if delay is None else crun.started_at + delay
+        if handle_is_local and handle.process:
+            self.local.started(pod, run, crun)
 
     def _container_exited(
         self,
@@ -462,10 +480,18 @@ class Kubelet(Controller):
         grace = pod["metadata"].get("deletionGracePeriodSeconds")
         if grace is None:
             grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
-        wait = min(
-            float(grace), self.config.termination_seconds, self.config.termination_max_seconds
+        handles = [c.handle for c in run.all_runs() if c.handle is not None]
+        waits = [self.runtime.termination_wait(h, float(grace)) for h in handles]
+        run.kill_at = now() + max(
+            waits
+            or [
+                min(
+                    float(grace),
+                    self.config.termination_seconds,
+                    self.config.termination_max_seconds,
+                )
+            ]
         )
-        run.kill_at = now() + wait
         for crun in run.all_runs():
             if crun.handle is not None:
                 self._event(pod, "Killing", f"Stopping container {crun.name}")
@@ -483,6 +509,8 @@ class Kubelet(Controller):
 
     def _forget(self, key: tuple[str, str], uid: str | None) -> None:
         run = self.pods.get(key)
+        if run is None:
+            self.local.waiting.discard(key)
         if run is None or (uid is not None and run.uid != uid):
             return
         del self.pods[key]
@@ -491,6 +519,7 @@ class Kubelet(Controller):
                 self.runtime.stop(crun.handle, 0)
                 crun.handle = None
         self.ipam.release(run.uid)
+        self.local.forget(key, run.uid)
         self.logs.forget(*key)
         blocked = self._config_blocked.get(key[0])
         if blocked is not None:
@@ -502,6 +531,8 @@ class Kubelet(Controller):
 
     def _publish(self, pod: dict, run: PodRun) -> None:
         status = pod_status(pod, run, now())
+        if status["phase"] in ("Succeeded", "Failed"):
+            self.local.release_slot((pod["metadata"]["namespace"], pod["metadata"]["name"]))
         if status != pod.get("status"):
             self.api.update_status("pods", {**pod, "status": status})
 

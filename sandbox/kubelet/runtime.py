@@ -42,6 +42,9 @@ class ContainerHandle:
     name: str
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
     stopped: bool = False
+    # a real process (the process runtime): probes reach it and its exit ends a termination
+    process: bool = False
+    finished: bool = False
 
 
 class Runtime(abc.ABC):
@@ -68,6 +71,18 @@ class Runtime(abc.ABC):
     @abc.abstractmethod
     def stop(self, handle: ContainerHandle, grace_seconds: float) -> None:
         """Stop a running container (SIGTERM); no exited callback follows."""
+
+    def is_local(self, pod: dict) -> bool:
+        """Whether the pod runs real processes here (it then gets a loopback pod IP)."""
+        return False
+
+    def termination_wait(self, handle: ContainerHandle, grace_seconds: float) -> float:
+        """How long the kubelet waits for the stopped container before it gives up on it."""
+        return grace_seconds
+
+    def kill_to_restart(self, handle: ContainerHandle, grace_seconds: float) -> None:
+        """Stop a container the kubelet will restart (failed liveness): exited() follows."""
+        raise NotImplementedError
 
 
 def image_id(image: str) -> str:
@@ -218,6 +233,11 @@ class SimulatedRuntime(Runtime):
             delay = float(probe.get("initialDelaySeconds", 0)) + (successes - 1) * period
             return max(delay, self.config.readiness_default_seconds)
         return self.config.readiness_default_seconds
+
+    def termination_wait(self, handle: ContainerHandle, grace_seconds: float) -> float:
+        return min(
+            grace_seconds, self.config.termination_seconds, self.config.termination_max_seconds
+        )
 
     def stop(self, handle: ContainerHandle, grace_seconds: float) -> None:
         if handle.stopped:

@@ -39,6 +39,8 @@ class UsageModel:
         self.caches = caches
         self.script = script
         self.prometheus = PrometheusExporter(self, cluster.api)
+        # the process runtime, when there is one: real usage of the containers it runs
+        self.measured: Any = None
 
     def prometheus_text(self, pod: dict) -> str:
         """The Prometheus exposition a serving pod would answer on /metrics (for the pod proxy)."""
@@ -92,6 +94,10 @@ class UsageModel:
     ) -> tuple[float, float]:
         """(CPU millicores, memory bytes) the container uses now."""
         at = now() if at is None else at
+        if self.measured is not None:
+            real = self._measured(pod, container)
+            if real is not None:
+                return real
         window, _ = self._window(at)
         uid = pod["metadata"].get("uid", "")
         name = container["name"]
@@ -121,6 +127,15 @@ class UsageModel:
         cpu *= self._noise(uid, name, "cpu", window)
         memory *= self._noise(uid, name, "mem", window)
         return max(cpu, 0.0), max(memory, 0.0)
+
+    def _measured(self, pod: dict, container: dict) -> tuple[float, float] | None:
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            if status.get("name") == container["name"]:
+                cid = status.get("containerID", "")
+                if cid.startswith("process://"):
+                    usage = self.measured.usage(cid)
+                    return (usage[0], float(usage[1])) if usage is not None else (0.0, 0.0)
+        return None
 
     def pod_usage(
         self, pod: dict, at: float | None = None
