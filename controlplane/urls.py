@@ -22,6 +22,7 @@ urlpatterns = [
     path("accounts/", include("controlplane.accounts.urls")),
     path("clusters/", include("controlplane.clusters.urls")),
     path("audit/", include("controlplane.audit.urls")),
+    path("", include("deployments.metrics.urls")),
     path("", include("deployments.urls")),
     path("", include("trainer.urls")),
     path("", include("experiments.urls")),
