@@ -190,7 +190,7 @@ def test_navigation_shows_missing_areas_as_not_available_yet(client, logged_in, 
     html = client.get(f"/c/{sandbox_cluster.name}/").content.decode()
     assert 'href="/audit/"' in html
     assert 'href="/clusters/"' in html
-    assert "Training <small>not available yet</small>" in html
+    assert 'href="/training/"' in html
     assert "Experiments <small>not available yet</small>" in html
 
 
