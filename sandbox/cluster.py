@@ -67,6 +67,7 @@ class Cluster:
         self.logs = LogBook()
         self.logs.attach(self.api)
         self.metrics = None  # the usage model, set by sandbox.components.start
+        self.network = None  # Service forwarding (sandbox.network), with the process runtime
         auth = self._load_auth()
         self.admin_token = (
             self.options.admin_token or auth.get("admin_token") or secrets.token_urlsafe(24)

@@ -77,6 +77,9 @@ class SandboxConfig:
     process_pod_limit: int = 4
     # Process runtime: how often CPU and memory are read from /proc (and memory limits enforced).
     process_sample_seconds: float = 1.0
+    # Service forwarding: a Service port below 1024 that the sandbox may not bind (not root) is
+    # served on the port plus this offset instead (80 -> 8080), with a PrivilegedPort event.
+    privileged_port_offset: int = 8000
 
     @classmethod
     def realistic(cls) -> SandboxConfig:

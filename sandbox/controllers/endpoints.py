@@ -1,10 +1,10 @@
 """Services: ClusterIP/NodePort allocation, LoadBalancer addresses, and Endpoints.
 
 `ServiceController` does what the API server's allocators and the cloud's service controller
-do (a ClusterIP from 10.96.0.0/12, NodePorts from 30000-32767, an external IP for
-LoadBalancers after a short provisioning delay). `EndpointsController` keeps each selector
-Service's Endpoints in step with its pods: ready pods under `addresses`, the others under
-`notReadyAddresses`, terminating pods dropped.
+do (a ClusterIP from 127.96.0.0/12, NodePorts from 30000-32767, an external IP from
+127.128.0.0/12 for LoadBalancers after a short provisioning delay). `EndpointsController`
+keeps each selector Service's Endpoints in step with its pods: ready pods under `addresses`,
+the others under `notReadyAddresses`, terminating pods dropped.
 """
 
 from __future__ import annotations
@@ -20,8 +20,11 @@ from sandbox.machinery.util import deepcopy, now, pod_is_ready, rfc3339
 
 log = logging.getLogger(__name__)
 
-SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
-LB_CIDR = ipaddress.ip_network("198.18.0.0/15")  # RFC 2544 range: never a real public address
+# Both on the loopback network, which routes to this machine on Linux: with the process runtime
+# the sandbox really listens on these addresses and forwards to the Services' pods
+# (sandbox.network). 127.96.0.0/12 mirrors kubeadm's default 10.96.0.0/12.
+SERVICE_CIDR = ipaddress.ip_network("127.96.0.0/12")
+LB_CIDR = ipaddress.ip_network("127.128.0.0/12")
 NODE_PORTS = range(30000, 32768)
 _RESERVED = {str(SERVICE_CIDR.network_address + 1), str(SERVICE_CIDR.network_address + 10)}
 

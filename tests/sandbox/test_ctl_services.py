@@ -49,7 +49,7 @@ def test_services_get_unique_cluster_ips_and_headless_services_get_none(api, ns)
     )
 
     assert len(set(ips)) == 3
-    assert all(ipaddress.ip_address(ip) in ipaddress.ip_network("10.96.0.0/12") for ip in ips)
+    assert all(ipaddress.ip_address(ip) in ipaddress.ip_network("127.96.0.0/12") for ip in ips)
     assert _core(api).read_namespaced_service("headless", ns).spec.cluster_ip == "None"
 
 
