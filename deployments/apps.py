@@ -7,6 +7,8 @@ class DeploymentsConfig(AppConfig):
     verbose_name = "Deployments"
 
     def ready(self) -> None:
+        from .logs import live as logs_live
         from .metrics import live, tasks  # noqa: F401 (tasks: registered with Celery)
 
         live.register()
+        logs_live.register()

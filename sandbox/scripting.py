@@ -506,6 +506,11 @@ def add_routes(app: web.Application, cluster: Any) -> None:
         script.changed()
         return web.json_response({"node": name, "failed": False})
 
+    async def log_follows(request: web.Request) -> web.Response:
+        # Follow requests of pods/log the API server has served: ever opened and open now.
+        return web.json_response({"items": cluster.logs.follows()})
+
+    app.router.add_get(f"{PREFIX}/log-follows", handler(log_follows))
     app.router.add_post(f"{PREFIX}/nodes/{{name}}/failure", handler(fail_node))
     app.router.add_delete(f"{PREFIX}/nodes/{{name}}/failure", handler(recover_node))
     app.router.add_get(f"{PREFIX}/script", handler(get_all))

@@ -131,6 +131,7 @@ async def serve(request, cluster, ns: str, name: str):
     await resp.prepare(request)
     waker = book.waker(ns, name)
     request["sandbox.log.uid"] = pod["metadata"].get("uid")
+    book.follow_opened(ns, name, container)
     try:
         if first:
             await resp.write(first)
@@ -166,6 +167,7 @@ async def serve(request, cluster, ns: str, name: str):
         pass  # the reader went away; nothing left to deliver
     finally:
         book.drop_waker(ns, name, waker)
+        book.follow_closed(ns, name, container)
     return resp
 
 

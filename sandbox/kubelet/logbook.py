@@ -27,6 +27,9 @@ class LogBook:
         self._max_lines = max_lines
         # followers of a pod are woken on every new line, restart and pod change
         self._wakers: dict[tuple[str, str], set[asyncio.Event]] = {}
+        # follow requests per (namespace, pod, container): [ever opened, open now], so tests
+        # and benchmarks can count how many upstream streams a client really holds
+        self._follows: dict[tuple[str, str, str], list[int]] = {}
 
     def _log(self, ns: str, pod: str, container: str) -> ContainerLog:
         key = (ns, pod, container)
@@ -83,6 +86,22 @@ class LogBook:
             return [], log.seq
         lines = list(log.lines)
         return lines[-new:] if new <= len(lines) else lines, log.seq
+
+    def follow_opened(self, ns: str, pod: str, container: str) -> None:
+        counts = self._follows.setdefault((ns, pod, container), [0, 0])
+        counts[0] += 1
+        counts[1] += 1
+
+    def follow_closed(self, ns: str, pod: str, container: str) -> None:
+        counts = self._follows.get((ns, pod, container))
+        if counts is not None:
+            counts[1] -= 1
+
+    def follows(self) -> list[dict]:
+        return [
+            {"namespace": ns, "pod": pod, "container": c, "opened": opened, "open": now}
+            for (ns, pod, c), (opened, now) in sorted(self._follows.items())
+        ]
 
     def waker(self, ns: str, pod: str) -> asyncio.Event:
         event = asyncio.Event()

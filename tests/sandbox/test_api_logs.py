@@ -196,3 +196,31 @@ def test_since_time_skips_lines_written_before_it(sandbox, logging_pod):
         "GET", f"/api/v1/namespaces/{ns}/pods/talker/log?sinceTime=2000-01-01T00:00:00Z", raw=True
     )
     assert b"line 1" in body
+
+
+def test_the_sandbox_counts_follow_requests_per_container_opened_and_open(sandbox, logging_pod):
+    core, ns = logging_pod
+
+    def follows():
+        items = sandbox.script("log-follows", method="GET")["items"]
+        return [i for i in items if i["namespace"] == ns and i["pod"] == "talker"]
+
+    assert follows() == []
+    response = core.read_namespaced_pod_log(
+        "talker", ns, follow=True, _preload_content=False, _request_timeout=(5, 30)
+    )
+    try:
+        response.read(1)
+        assert wait_for(
+            lambda: (
+                follows()
+                == [{"namespace": ns, "pod": "talker", "container": "main", "opened": 1, "open": 1}]
+            ),
+            "the open follow to be counted",
+        )
+    finally:
+        response.close()
+    assert wait_for(
+        lambda: follows()[0]["open"] == 0, "the closed follow to be counted as closed", timeout=15
+    )
+    assert follows()[0]["opened"] == 1
