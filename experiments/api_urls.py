@@ -20,4 +20,5 @@ urlpatterns = [
         api.ExperimentFeedbackCsvView.as_view(),
         name="api-experiment-feedback-csv",
     ),
+    path(f"{_ONE}results/", api.ExperimentResultsView.as_view(), name="api-experiment-results"),
 ]

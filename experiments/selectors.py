@@ -94,3 +94,10 @@ def experiment_summary(experiment: Experiment) -> dict:
         "last_collected": experiment.last_collected,
         "collection_error": experiment.collection_error,
     }
+
+
+def experiment_results_get(*, user: User, cluster: Cluster, namespace: str, name: str) -> dict:
+    from .results import experiment_results
+
+    experiment = experiment_get(user=user, cluster=cluster, namespace=namespace, name=name)
+    return experiment_results(experiment)

@@ -108,3 +108,74 @@ class FeedbackSerializer(serializers.Serializer):
 
 class FeedbackCsvSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="CSV: request_id,variant,converted,value")
+
+
+class ComparisonSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    label = serializers.CharField()
+    primary = serializers.BooleanField()
+    treatment = serializers.CharField()
+    control = serializers.CharField()
+    n_control = serializers.IntegerField(help_text="outcomes or requests")
+    n_treatment = serializers.IntegerField()
+    enough_data = serializers.BooleanField(help_text="false: the minimum-data gate holds it")
+    gate = serializers.CharField(help_text="what is missing, when not enough data")
+    control_value = serializers.FloatField(allow_null=True)
+    treatment_value = serializers.FloatField(allow_null=True)
+    abs_lift = serializers.FloatField(allow_null=True)
+    abs_ci = serializers.ListField(child=serializers.FloatField(), allow_null=True)
+    rel_lift = serializers.FloatField(allow_null=True)
+    rel_ci = serializers.ListField(child=serializers.FloatField(), allow_null=True)
+    p_value = serializers.FloatField(allow_null=True)
+    p_adjusted = serializers.FloatField(allow_null=True, help_text="Holm-adjusted")
+    sequential_p = serializers.FloatField(allow_null=True, help_text="always-valid (mSPRT)")
+    significant = serializers.BooleanField()
+    sequential_significant = serializers.BooleanField()
+    sentence = serializers.CharField()
+
+
+class GuardrailResultSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    label = serializers.CharField()
+    treatment = serializers.CharField()
+    control = serializers.CharField()
+    max_increase = serializers.FloatField()
+    action = serializers.CharField()
+    control_value = serializers.FloatField(allow_null=True)
+    treatment_value = serializers.FloatField(allow_null=True)
+    increase = serializers.FloatField(allow_null=True)
+    p_value = serializers.FloatField(allow_null=True, help_text="one-sided, worse beyond margin")
+    enough_data = serializers.BooleanField()
+    breached = serializers.BooleanField()
+    sentence = serializers.CharField()
+
+
+class SrmSerializer(serializers.Serializer):
+    source = serializers.CharField()
+    observed = serializers.DictField(child=serializers.IntegerField())
+    expected = serializers.DictField(child=serializers.FloatField())
+    p_value = serializers.FloatField()
+    threshold = serializers.FloatField()
+    flagged = serializers.BooleanField()
+    sentence = serializers.CharField()
+
+
+class CorrectionSerializer(serializers.Serializer):
+    method = serializers.CharField()
+    comparisons = serializers.IntegerField()
+    statement = serializers.CharField()
+
+
+class ResultsSerializer(serializers.Serializer):
+    experiment = serializers.CharField()
+    state = serializers.CharField()
+    primary_metric = serializers.CharField()
+    alpha = serializers.FloatField()
+    generated = serializers.DateTimeField()
+    running_seconds = serializers.FloatField()
+    comparisons = ComparisonSerializer(many=True)
+    correction = CorrectionSerializer()
+    srm = SrmSerializer()
+    guardrails = GuardrailResultSerializer(many=True)
+    lift_series = serializers.JSONField(help_text="treatment -> cumulative relative lift per look")
+    variant_series = serializers.JSONField(help_text="variant -> per-bucket requests, errors, p95")

@@ -18,6 +18,7 @@ from ..serializers import (
     ExperimentSerializer,
     FeedbackCsvSerializer,
     FeedbackSerializer,
+    ResultsSerializer,
     WeightsSerializer,
 )
 from ..services import feedback
@@ -206,3 +207,20 @@ class ExperimentFeedbackCsvView(KubeObjectAPIView):
             request_id=request.request_id,
         )
         return accepted(event)
+
+
+class ExperimentResultsView(KubeObjectAPIView):
+    @extend_schema(
+        responses=ResultsSerializer,
+        description=(
+            "Per metric and treatment: lift with its 95% interval, p-value, Holm-adjusted "
+            "p-value, always-valid sequential p-value, the minimum-data gate; the sample-ratio "
+            "check and the guardrails with their measured values and thresholds."
+        ),
+    )
+    def get(self, request, cluster, namespace, name):
+        obj = cluster_get(name=cluster, user=request.user)
+        results = selectors.experiment_results_get(
+            user=request.user, cluster=obj, namespace=namespace, name=name
+        )
+        return Response(ResultsSerializer(results).data)
