@@ -340,7 +340,7 @@ def _paths_for(
             "get": _op("list", f"list{op_base}ForAllNamespaces", gvk, None, _LIST_PARAMS, v3)
         }
     for sub in rt.subresources:
-        if sub.name in ("log", "eviction", "finalize"):
+        if sub.name in ("log", "eviction", "finalize", "proxy"):
             continue
         if sub.name == "scale":
             sub_gvk = {"group": "autoscaling", "version": "v1", "kind": "Scale"}

@@ -20,6 +20,7 @@ from sandbox.apiserver import (
     patch,
     podlogs,
     protobuf,
+    proxy,
     tables,
     virtual,
     watch,
@@ -211,6 +212,8 @@ class ApiHandlers:
             and BY_PATH[(group, version, rest[2])].namespaced
         ):
             ns, rest = rest[1], rest[2:]
+        if len(rest) >= 3 and rest[2] == "proxy" and group == "" and ns is not None:
+            return await self._proxy(request, ns, rest)
         if not rest or len(rest) > 3:
             raise not_found_path()
         rt = BY_PATH.get((group, version, rest[0]))
@@ -267,6 +270,17 @@ class ApiHandlers:
             "deletecollection": self._delete_collection,
         }[verb]
         return await handler(ctx)
+
+    async def _proxy(self, request: web.Request, ns: str, rest: list[str]) -> web.StreamResponse:
+        rt = BY_PATH.get(("", "v1", rest[0]))
+        if rt is None or rt.subresource("proxy") is None:
+            raise not_found_path()
+        verb = {"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update",
+                "PATCH": "patch", "DELETE": "delete"}.get(request.method)  # fmt: skip
+        if verb is None:
+            raise ApiError.method_not_allowed()
+        self._authorize(request["user"], verb, rt, ns, rest[1], "proxy")
+        return await proxy.serve(request, self.cluster, rest[0], ns, rest[1], rest[3:])
 
     async def _stream(self, handler):
         """Run a long-lived stream handler where Cluster.stop() can end it promptly."""

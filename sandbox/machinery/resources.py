@@ -66,6 +66,7 @@ class ResourceType:
 
 _STATUS = Subresource("status", "")  # kind filled per resource (same as parent)
 _SCALE = Subresource("scale", "Scale", "autoscaling", "v1")
+_PROXY_VERBS = ("create", "delete", "get", "patch", "update")
 
 RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(
@@ -97,6 +98,7 @@ RESOURCES: tuple[ResourceType, ...] = (
             _STATUS,
             Subresource("log", "Pod", verbs=("get",)),
             Subresource("eviction", "Eviction", "policy", "v1", verbs=("create",)),
+            Subresource("proxy", "PodProxyOptions", verbs=_PROXY_VERBS),
         ),
         generation=True,
     ),
@@ -111,7 +113,7 @@ RESOURCES: tuple[ResourceType, ...] = (
         ("svc",),
         ("all",),
         verbs=("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"),
-        subresources=(_STATUS,),
+        subresources=(_STATUS, Subresource("proxy", "ServiceProxyOptions", verbs=_PROXY_VERBS)),
     ),
     ResourceType(
         "endpoints",

@@ -145,3 +145,46 @@ def test_a_service_without_ready_endpoints_refuses_connections(papi, pns):
     external = _external_ip(papi, pns, "empty")
     with pytest.raises(OSError):
         _get(f"http://{external}/")
+
+
+def test_pods_and_services_proxy_reach_the_program_through_the_api_server(sbx, papi, pns):
+    _deploy(papi, pns, "prox", replicas=1, service_type="ClusterIP")
+    wait_for(lambda: len(_ready_ips(papi, pns, "prox")) == 1, "a ready endpoint")
+    pod = _pods(papi, pns, "prox")[0].metadata.name
+    status, body, _ = sbx.request(
+        "GET", f"/api/v1/namespaces/{pns}/pods/{pod}:8080/proxy/hello?x=1", raw=True
+    )
+    assert (status, body.decode()) == (200, f"pod={pod}\n")
+    assert "request /hello?x=1 200" in logs(papi, pns, pod)
+    status, body, _ = sbx.request(
+        "GET", f"/api/v1/namespaces/{pns}/services/prox:80/proxy/", raw=True
+    )
+    assert (status, body.decode()) == (200, f"pod={pod}\n")
+    status, body, _ = sbx.request(
+        "POST", f"/api/v1/namespaces/{pns}/pods/{pod}/proxy/", token=sbx.readonly_token
+    )
+    assert status == 403
+
+
+def test_a_simulated_pod_answers_metrics_through_the_pod_proxy(sbx, papi, pns):
+    pod = {
+        "metadata": {"name": "sim", "labels": {"model": "pets"}},
+        "spec": {"containers": [{"name": "m", "image": "nginx:1.27",
+                                 "ports": [{"containerPort": 8080}]}]},
+    }  # fmt: skip
+    client.CoreV1Api(papi).create_namespaced_pod(pns, pod)
+    wait_for(
+        lambda: client.CoreV1Api(papi).read_namespaced_pod("sim", pns).status.phase == "Running",
+        "the simulated pod running",
+    )
+    status, body, headers = sbx.request(
+        "GET", f"/api/v1/namespaces/{pns}/pods/sim/proxy/metrics", raw=True
+    )
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    assert 'inference_requests_total{code="200",endpoint="predict",model_name="pets"' in (
+        body.decode()
+    )
+    status, body, _ = sbx.request("GET", f"/api/v1/namespaces/{pns}/pods/sim/proxy/healthz")
+    assert status == 503
+    assert "simulated" in body["message"]
