@@ -35,3 +35,7 @@ def experiment_delete_task(event: AuditEvent) -> dict:
 @action_task
 def experiment_feedback_task(event: AuditEvent) -> dict:
     return outcomes_record(event)
+
+
+# Registered with Celery when the worker imports this package.
+from . import collect, guardrails  # noqa: E402, F401
