@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "deployments",
     "trainer",
     "experiments",
+    "controlplane.gke",
 ]
 
 MIDDLEWARE = [
@@ -465,3 +466,12 @@ EXPERIMENTS_METRICS_PATH = os.environ.get("EXPERIMENTS_METRICS_PATH", "metrics")
 EXPERIMENTS_ALPHA = float(os.environ.get("EXPERIMENTS_ALPHA", "0.05"))
 EXPERIMENTS_SRM_ALPHA = float(os.environ.get("EXPERIMENTS_SRM_ALPHA", "0.001"))
 EXPERIMENTS_FEEDBACK_CSV_MAX_ROWS = int(os.environ.get("EXPERIMENTS_FEEDBACK_CSV_MAX_ROWS", "5000"))
+
+# --- GKE provisioning (controlplane/gke) ---------------------------------------------------------
+# How often a GKE action's task asks Google about its operation, and how long one task follows
+# it before re-queueing itself (below CELERY_TASK_SOFT_TIME_LIMIT; creates take minutes).
+GKE_POLL_SECONDS = float(os.environ.get("GKE_POLL_SECONDS", "1"))
+GKE_FOLLOW_SLICE_SECONDS = float(os.environ.get("GKE_FOLLOW_SLICE_SECONDS", "60"))
+# The Kubernetes Engine API a new credential uses unless it names another (empty: Google's);
+# `make run` with GKE_LOCAL=1 points it at the local endpoint (python -m sandbox.gke).
+GKE_DEFAULT_ENDPOINT = os.environ.get("GKE_DEFAULT_ENDPOINT", "")

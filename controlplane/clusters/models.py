@@ -8,12 +8,15 @@ from django.db import models
 from controlplane.kube.connection import ClusterConnection
 
 from .crypto import decrypt_json
+from .tokens import token_provider_token
 
 
 class ClusterSource(models.TextChoices):
     KUBECONFIG = "kubeconfig", "Uploaded kubeconfig"
     IN_CLUSTER = "in_cluster", "In-cluster service account"
     SANDBOX = "sandbox", "Local sandbox"
+    # Created through controlplane.gke: the token is a Google access token, minted on demand.
+    GKE = "gke", "Google Kubernetes Engine"
 
 
 class Cluster(models.Model):
@@ -51,7 +54,11 @@ class Cluster(models.Model):
             return _in_cluster_credentials()
         if not self.credentials_encrypted:
             return {}
-        return decrypt_json(self.credentials_encrypted)
+        stored = decrypt_json(self.credentials_encrypted)
+        if self.source == ClusterSource.GKE:
+            # A new token (on expiry) changes the connection key, so clients are rebuilt.
+            return {**stored, "token": token_provider_token(source=self.source, stored=stored)}
+        return stored
 
     def connection(self) -> ClusterConnection:
         creds = self._credentials()

@@ -73,6 +73,7 @@ def nav_items(request, cluster: str | None, namespace: str | None) -> list[dict]
         ("Training", "/training/"),
         ("Experiments", "/experiments/"),
         ("Clusters", "/clusters/"),
+        ("GKE", "/gke/"),
         ("Audit", "/audit/"),
     ):
         items.append(

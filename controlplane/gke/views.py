@@ -1,0 +1,309 @@
+"""GKE pages: credentials per project; a project's clusters in a location; a cluster with its
+node pools. Changes go through the same services as the API and show up, with their
+operation's progress, in the live operations section."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from controlplane.audit.services import ActionNotQueued
+from controlplane.clusters.selectors import cluster_get
+from controlplane.forms import form_add_errors
+
+from . import selectors, services
+from .errors import GkeError
+from .forms import (
+    AutoscalingForm,
+    ClusterCreateForm,
+    CredentialForm,
+    NodePoolCreateForm,
+    ResizeForm,
+    autoscaling_of,
+)
+
+
+def _context(request, credential, location: str, **extra) -> dict:
+    return {
+        "credential": credential,
+        "project": credential.project_id,
+        "location": location,
+        "actions": selectors.gke_action_list(credential=credential),
+        **extra,
+    }
+
+
+def _submitted(request, event, what: str) -> None:
+    messages.success(request, f"{what}: action {event.id} accepted; its progress shows below.")
+
+
+@login_required
+def index(request):
+    credentials = selectors.credential_list(user=request.user)
+    project = request.GET.get("project")
+    location = request.GET.get("location")
+    if project and location:
+        return redirect("gke:clusters", project=project, location=location)
+    form = CredentialForm(initial={"endpoint": settings.GKE_DEFAULT_ENDPOINT})
+    return render(request, "gke/index.html", {"credentials": credentials, "form": form})
+
+
+@login_required
+@require_POST
+def credential_add(request):
+    selectors.gke_admin_require(user=request.user)
+    form = CredentialForm(request.POST, request.FILES)
+    if form.is_valid():
+        upload = form.cleaned_data.get("key_file")
+        try:
+            credential = services.gke_credential_create(
+                actor=request.user,
+                project=form.cleaned_data["project"],
+                key=upload.read(services.MAX_KEY_BYTES + 1) if upload else None,
+                endpoint=form.cleaned_data["endpoint"],
+                request_id=getattr(request, "request_id", None),
+            )
+        except ValidationError as exc:
+            form_add_errors(form, exc)
+        else:
+            messages.success(request, f"Credentials for {credential.project_id} saved (encrypted).")
+            return redirect("gke:index")
+    credentials = selectors.credential_list(user=request.user)
+    return render(request, "gke/index.html", {"credentials": credentials, "form": form}, status=400)
+
+
+@login_required
+@require_POST
+def credential_remove(request, project):
+    credential = selectors.credential_get(user=request.user, project=project)
+    services.gke_credential_delete(actor=request.user, credential=credential)
+    messages.success(request, f"Credentials for {project} removed.")
+    return redirect("gke:index")
+
+
+@login_required
+def clusters(request, project, location):
+    credential = selectors.credential_get(user=request.user, project=project)
+    items, error = [], ""
+    try:
+        items = selectors.gke_clusters_list(credential=credential, location=location)
+    except GkeError as exc:
+        error = exc.message
+    return render(
+        request,
+        "gke/clusters.html",
+        _context(
+            request,
+            credential,
+            location,
+            clusters=items,
+            error=error,
+            form=ClusterCreateForm(initial={"location": location}),
+        ),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def cluster_create(request, project, location):
+    credential = selectors.credential_get(user=request.user, project=project)
+    form = ClusterCreateForm(request.POST or None, initial={"location": location})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            event = services.gke_cluster_create(
+                actor=request.user,
+                credential=credential,
+                location=data["location"],
+                name=data["name"],
+                node_count=data["node_count"],
+                machine_type=data["machine_type"],
+                release_channel=data["release_channel"],
+                autoscaling=autoscaling_of(data),
+                workload_identity=data["workload_identity"],
+            )
+        except ValidationError as exc:
+            form_add_errors(form, exc)
+        except ActionNotQueued as exc:
+            form.add_error(None, f"The action could not be queued: {exc.reason}")
+        else:
+            _submitted(request, event, f"Creating cluster {data['name']}")
+            return redirect("gke:clusters", project=project, location=data["location"])
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "gke/cluster_create.html",
+        _context(request, credential, location, form=form),
+        status=status,
+    )
+
+
+@login_required
+def operations_section(request, project, location):
+    credential = selectors.credential_get(user=request.user, project=project)
+    return render(request, "gke/_operations.html", _context(request, credential, location))
+
+
+@login_required
+def cluster_detail(request, project, location, name):
+    credential = selectors.credential_get(user=request.user, project=project)
+    cluster, error = None, ""
+    try:
+        cluster = selectors.gke_cluster_get(credential=credential, location=location, name=name)
+    except GkeError as exc:
+        error = exc.message
+    return render(
+        request,
+        "gke/cluster.html",
+        _context(request, credential, location, name=name, cluster=cluster, error=error),
+    )
+
+
+@login_required
+@require_POST
+def cluster_delete(request, project, location, name):
+    credential = selectors.credential_get(user=request.user, project=project)
+    event = services.gke_cluster_delete(
+        actor=request.user, credential=credential, location=location, name=name
+    )
+    _submitted(request, event, f"Deleting cluster {name}")
+    return redirect("gke:clusters", project=project, location=location)
+
+
+def _pool_initial(request) -> dict:
+    """A link may ask for a GPU pool: ?accelerator=nvidia-tesla-t4&count=1."""
+    initial = {}
+    accelerator = request.GET.get("accelerator", "")
+    if accelerator:
+        initial["accelerator_type"] = accelerator
+        initial["name"] = f"gpu-{accelerator.removeprefix('nvidia-').removeprefix('tesla-')}"[:40]
+    count = request.GET.get("count", "")
+    if count.isdigit():
+        initial["accelerator_count"] = int(count)
+    return initial
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def nodepool_create(request, project, location, name):
+    credential = selectors.credential_get(user=request.user, project=project)
+    form = NodePoolCreateForm(request.POST or None, initial=_pool_initial(request))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            event = services.gke_nodepool_create(
+                actor=request.user,
+                credential=credential,
+                location=location,
+                cluster=name,
+                name=data["name"],
+                node_count=data["node_count"],
+                machine_type=data["machine_type"],
+                accelerator_type=data["accelerator_type"],
+                accelerator_count=data["accelerator_count"],
+                gpu_driver=data["gpu_driver"],
+                autoscaling=autoscaling_of(data),
+            )
+        except ValidationError as exc:
+            form_add_errors(form, exc)
+        except ActionNotQueued as exc:
+            form.add_error(None, f"The action could not be queued: {exc.reason}")
+        else:
+            _submitted(request, event, f"Creating node pool {data['name']}")
+            return redirect("gke:cluster", project=project, location=location, name=name)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "gke/nodepool_create.html",
+        _context(request, credential, location, name=name, form=form),
+        status=status,
+    )
+
+
+@login_required
+def nodepool_create_for(request, cluster):
+    """The pool form of the GKE cluster behind a registered cluster, query string kept."""
+    selectors.gke_admin_require(user=request.user)
+    identity = selectors.gke_identity(cluster=cluster_get(name=cluster, user=request.user))
+    if identity is None:
+        raise Http404(f"{cluster} was not created through GKE here")
+    url = reverse(
+        "gke:nodepool_create",
+        kwargs={
+            "project": identity["project"],
+            "location": identity["location"],
+            "name": identity["cluster"],
+        },
+    )
+    query = request.GET.urlencode()
+    return redirect(f"{url}?{query}" if query else url)
+
+
+def _pool_action(request, project, location, name, pool, form_class, submit, what):
+    credential = selectors.credential_get(user=request.user, project=project)
+    form = form_class(request.POST)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            messages.error(request, f"{field}: {' '.join(errors)}")
+    else:
+        try:
+            event = submit(credential, form.cleaned_data)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                messages.error(request, f"{field}: {' '.join(errors)}")
+        else:
+            _submitted(request, event, f"{what} {pool}")
+    return redirect("gke:cluster", project=project, location=location, name=name)
+
+
+@login_required
+@require_POST
+def nodepool_resize(request, project, location, name, pool):
+    def submit(credential, data):
+        return services.gke_nodepool_resize(
+            actor=request.user,
+            credential=credential,
+            location=location,
+            cluster=name,
+            pool=pool,
+            node_count=data["node_count"],
+        )
+
+    return _pool_action(
+        request, project, location, name, pool, ResizeForm, submit, "Resizing node pool"
+    )
+
+
+@login_required
+@require_POST
+def nodepool_autoscaling(request, project, location, name, pool):
+    def submit(credential, data):
+        return services.gke_nodepool_autoscale(
+            actor=request.user,
+            credential=credential,
+            location=location,
+            cluster=name,
+            pool=pool,
+            enabled=data["enabled"],
+            min_node_count=data.get("min_node_count") or 0,
+            max_node_count=data.get("max_node_count") or services.MISSING,
+        )
+
+    return _pool_action(
+        request, project, location, name, pool, AutoscalingForm, submit, "Autoscaling node pool"
+    )
+
+
+@login_required
+@require_POST
+def nodepool_delete(request, project, location, name, pool):
+    credential = selectors.credential_get(user=request.user, project=project)
+    event = services.gke_nodepool_delete(
+        actor=request.user, credential=credential, location=location, cluster=name, pool=pool
+    )
+    _submitted(request, event, f"Deleting node pool {pool}")
+    return redirect("gke:cluster", project=project, location=location, name=name)
