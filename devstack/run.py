@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from devstack.gke import gke_program
 from devstack.redis import ensure_redis
 from devstack.supervisor import Program, Supervisor
 from devstack.system import SetupError
@@ -191,6 +192,10 @@ def main() -> int:
         seed_demo(kubeconfig, env)
         _manage("bootstrap_local", env=env)
 
+        gke = gke_program(run_dir, env)
+        if gke is not None:
+            supervisor.add(gke)
+            print(f"  Local GKE: {env['GKE_DEFAULT_ENDPOINT']}; key {run_dir / 'gke-key.json'}")
         url = f"http://127.0.0.1:{env['PORT']}/"
         print(
             f"\n  Control plane: open {url}\n"
