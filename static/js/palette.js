@@ -13,6 +13,7 @@
   "use strict";
 
   var DEBOUNCE_MS = 120;
+  var RETRY_MS = 2000;
 
   function editable(el) {
     if (!el || !el.tagName) return false;
@@ -27,6 +28,7 @@
     this.results = [];
     this.selected = -1;
     this.timer = null;
+    this.retry = null;
     this.controller = null;
     this.seq = 0;
     this.enterWaiting = false;
@@ -99,7 +101,10 @@
 
   Palette.prototype.closed = function () {
     clearTimeout(this.timer);
+    clearTimeout(this.retry);
+    this.timer = null;
     if (this.controller) this.controller.abort();
+    this.controller = null;
     this.enterWaiting = false;
     this.input.setAttribute("aria-expanded", "false");
     if (this.returnFocus && this.returnFocus.focus && document.contains(this.returnFocus)) {
@@ -155,6 +160,8 @@
     if (status !== 200) {
       var why = body.note || (body.errors && JSON.stringify(body.errors)) || "status " + status;
       this.status.textContent = "Search unavailable: " + why;
+      // The watcher's cache comes back by itself (a relist, a restarted watcher): ask again.
+      if (status === 503) this.retryLater();
     } else if (!this.results.length) {
       this.status.textContent = "No workload matches.";
     } else {
@@ -165,6 +172,14 @@
       this.enterWaiting = false;
       this.go();
     }
+  };
+
+  Palette.prototype.retryLater = function () {
+    var self = this;
+    clearTimeout(this.retry);
+    this.retry = setTimeout(function () {
+      if (self.isOpen() && !self.pending()) self.search();
+    }, RETRY_MS);
   };
 
   Palette.prototype.render = function () {
