@@ -27,16 +27,19 @@ def wait_done(client, op, timeout: float = 30.0):
     return wait_for(done, f"operation {op.name} to be DONE", timeout=timeout)
 
 
-def cluster_kubectl(gke: GkeProcess, cluster, workdir: Path, *args: str) -> dict:
-    """kubectl -o json against a created cluster: its endpoint, its CA, a Google access token."""
+def cluster_kubectl(
+    gke: GkeProcess, cluster, workdir: Path, *args: str, input: str | None = None, json_out=True
+):
+    """kubectl against a created cluster: its endpoint, its CA, a Google access token; the
+    parsed `-o json` answer (or the plain output with json_out=False)."""
     path = workdir / f"kubeconfig-{cluster.name}"
     ca = base64.b64decode(cluster.master_auth.cluster_ca_certificate).decode()
     kubeconfig.write(path, f"https://{cluster.endpoint}", gke.access_token(), ca_pem=ca)
     done = subprocess.run(
-        [str(KUBECTL), "--kubeconfig", str(path), *args, "-o", "json"],
-        capture_output=True, text=True, timeout=60, check=True,
+        [str(KUBECTL), "--kubeconfig", str(path), *args, *(["-o", "json"] if json_out else [])],
+        capture_output=True, text=True, timeout=60, check=True, input=input,
     )  # fmt: skip
-    return json.loads(done.stdout)
+    return json.loads(done.stdout) if json_out else done.stdout
 
 
 def google_message(exc) -> str:

@@ -8,6 +8,7 @@ from google.api_core import exceptions
 from google.cloud import container_v1
 
 from sandbox.gke.testing import GkeProcess
+from sandbox.testing import wait_for
 from tests.sandbox.gke_support import PARENT, PROJECT, cluster_kubectl, google_message, wait_done
 
 pytestmark = pytest.mark.timeout(120)
@@ -182,3 +183,47 @@ def test_deleting_a_cluster_stops_its_sandbox(gke, client, tmp_path):
     assert google_message(err.value) == f"Not found: {PARENT}/clusters/short."
     with pytest.raises(Exception):  # noqa: B017 - the port is closed: any connection error
         cluster_kubectl(gke, cluster, tmp_path, "get", "nodes", "--request-timeout=3s")
+
+
+GPU_JOB = """
+apiVersion: batch/v1
+kind: Job
+metadata: {name: train}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      nodeSelector: {cloud.google.com/gke-accelerator: nvidia-tesla-t4}
+      tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]
+      containers:
+      - name: train
+        image: trainer:1
+        resources: {limits: {nvidia.com/gpu: "1"}}
+"""
+
+
+def test_a_pending_gpu_job_schedules_once_a_gpu_pool_exists(gke, client, tmp_path):
+    op = client.create_cluster(
+        parent=PARENT, cluster=container_v1.Cluster(name="trainjob", initial_node_count=1)
+    )
+    wait_done(client, op)
+    cluster = client.get_cluster(name=f"{PARENT}/clusters/trainjob")
+    cluster_kubectl(gke, cluster, tmp_path, "apply", "-f", "-", input=GPU_JOB, json_out=False)
+
+    def pod():
+        pods = cluster_kubectl(gke, cluster, tmp_path, "get", "pods", "-l", "job-name=train")
+        return pods["items"][0] if pods["items"] else None
+
+    pending = wait_for(pod, "the Job's pod")
+    assert pending["status"]["phase"] == "Pending"
+    assert not pending["spec"].get("nodeName")
+
+    accel = container_v1.AcceleratorConfig(accelerator_count=1, accelerator_type="nvidia-tesla-t4")
+    pool = container_v1.NodePool(
+        name="t4", initial_node_count=1, config=container_v1.NodeConfig(accelerators=[accel])
+    )
+    wait_done(client, client.create_node_pool(parent=f"{PARENT}/clusters/trainjob", node_pool=pool))
+    scheduled = wait_for(
+        lambda: (p := pod()) and p["spec"].get("nodeName") and p, "the pod to be scheduled"
+    )
+    assert scheduled["spec"]["nodeName"].startswith("gke-trainjob-t4-")
