@@ -277,3 +277,49 @@ def test_percentages_resolve_as_the_deployment_controller_resolves_them():
     }
     assert strategy_limits(zero)["max_unavailable"] == 1
     assert strategy_limits({"spec": {"strategy": {"type": "Recreate"}}})["max_surge"] is None
+
+
+def test_a_stuck_rollout_shows_the_pod_level_reason_and_a_one_click_roll_back(
+    client, logged_in, sandbox, sandbox_cluster, kube_namespace, tmp_path
+):
+    make_deployment(sandbox, kube_namespace, tmp_path)
+    url = page(sandbox_cluster, kube_namespace)
+    logged_in(role="viewer")
+    wait_for(lambda: 'data-field="new-ready">1/1' in client.get(url).content.decode(), what="1/1")
+    # A change made with kubectl that no node can hold.
+    changed = sandbox.kubectl(
+        "-n", kube_namespace, "set", "resources", "deployment/web", "--requests=cpu=5000"
+    )
+    assert changed.returncode == 0, changed.stderr
+    html = wait_for(
+        lambda: (h := client.get(url).content.decode()) and 'id="deployment-stuck"' in h and h,
+        what="the stuck banner",
+    )
+    assert 'data-reason="Unschedulable"' in html
+    assert "Insufficient cpu" in html
+    assert 'id="stuck-rollback"' not in html  # a viewer is told, not offered the button
+    assert "An operator can roll it back." in html
+    user = logged_in(role="operator")
+    html = client.get(url).content.decode()
+    assert "Roll back to revision 1" in html
+    response = client.post(f"{url}do/rollback/")
+    assert response.status_code == 302
+    action = AuditEvent.objects.get(actor=user, verb="rollback", name="web")
+    assert action.parameters == {"revision": 1, "requested": "previous"}
+
+
+def test_rolling_back_from_the_page_to_a_named_revision_is_checked_by_the_service(
+    client, logged_in, sandbox, sandbox_cluster, kube_namespace, tmp_path
+):
+    make_deployment(sandbox, kube_namespace, tmp_path)
+    user = logged_in(role="operator")
+    url = page(sandbox_cluster, kube_namespace)
+    wait_for(lambda: client.get(url).status_code == 200, what="the page")
+    response = client.post(f"{url}do/rollback/", {"revision": "seven"}, follow=True)
+    assert "A valid revision number" in response.content.decode()
+    response = client.post(f"{url}do/rollback/", {"revision": "7"}, follow=True)
+    assert "Revision 7 is not in the history" in response.content.decode()
+    # Both are audited as failed with the reason, and neither reached a worker.
+    audited = AuditEvent.objects.filter(actor=user, verb="rollback")
+    assert [a.status for a in audited] == ["failed", "failed"]
+    assert all("revision" in a.error.lower() for a in audited)
