@@ -18,7 +18,7 @@ import logging
 from typing import Any
 
 from sandbox.machinery.base import Controller
-from sandbox.network.forwarder import Backends, listen
+from sandbox.network.forwarder import Backends, Listener, Relay, listen
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class _Listener:
         self.host, self.port = host, port
         self.bound_port: int | None = None
         self.backends = Backends()
-        self.server: asyncio.Server | None = None
+        self.server: Listener | None = None
         self.task: asyncio.Task | None = None
 
     def close(self) -> None:
@@ -55,6 +55,7 @@ class ServiceProxy(Controller):
         super().__init__(cluster)
         # (namespace, name) -> {(service IP, service port): listener}
         self.listeners: dict[tuple[str, str], dict[tuple[str, int], _Listener]] = {}
+        self.relay: Relay | None = None
 
     def setup(self) -> None:
         self.watch_objects("services")
@@ -101,8 +102,10 @@ class ServiceProxy(Controller):
 
     async def _bind(self, svc: dict, listener: _Listener) -> None:
         host, port = listener.host, listener.port
+        if self.relay is None:
+            self.relay = Relay()
         try:
-            listener.server = await listen(host, port, listener.backends)
+            listener.server = await listen(host, port, listener.backends, self.relay)
             listener.bound_port = port
             return
         except PermissionError:
@@ -112,7 +115,7 @@ class ServiceProxy(Controller):
             return
         offset = int(self.config.privileged_port_offset)
         try:
-            listener.server = await listen(host, port + offset, listener.backends)
+            listener.server = await listen(host, port + offset, listener.backends, self.relay)
         except OSError as exc:
             self._event(
                 svc,
@@ -144,6 +147,9 @@ class ServiceProxy(Controller):
                 for listener in listeners.values():
                     listener.close()
             self.listeners.clear()
+            if self.relay is not None:
+                self.relay.stop()
+                self.relay = None
 
 
 def _backends(endpoints: dict | None, port: dict, port_count: int) -> list[tuple[str, int]]:

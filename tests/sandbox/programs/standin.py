@@ -25,6 +25,7 @@ def main() -> int:
     p.add_argument("--print-env", nargs="*", default=[])
     p.add_argument("--no-listen", action="store_true")
     p.add_argument("--record", help="append the signals received to this file")
+    p.add_argument("--quiet", action="store_true", help="no log line per request")
     args = p.parse_args()
     print(f"standin pid={os.getpid()} cwd={os.getcwd()} argv={' '.join(sys.argv[1:])}", flush=True)
     for name in args.print_env:
@@ -75,7 +76,7 @@ async def serve(args) -> int:
                     status = 500
                 elif path == "/readyz" and not state["ready"]:
                     status = 503
-                if path not in ("/healthz", "/readyz"):
+                if path not in ("/healthz", "/readyz") and not args.quiet:
                     print(f"request {path} {status}", flush=True)
                 data = body.encode()
                 writer.write(
