@@ -10,6 +10,7 @@ from kubernetes import client
 from sandbox.machinery.quantity import quantity_bytes
 from sandbox.testing import wait_for
 from tests.sandbox.process_support import (
+    STANDIN,
     container_status,
     get_pod,
     logs,
@@ -168,3 +169,52 @@ def test_a_process_over_its_memory_limit_is_oom_killed(papi, pns):
     assert status["reason"] == "OOMKilled"
     assert status["exitCode"] == 137
     assert get_pod(papi, pns, "greedy")["status"]["phase"] == "Failed"
+
+
+def test_real_cpu_load_drives_an_hpa_scale_up(papi, pns):
+    labels = {"app": "busy"}
+    container = {
+        "name": "main",
+        "image": STANDIN,
+        "args": ["--burn", "0.15", "--no-listen"],
+        "resources": {"requests": {"cpu": "20m"}},
+    }
+    client.AppsV1Api(papi).create_namespaced_deployment(
+        pns,
+        {
+            "metadata": {"name": "busy"},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": labels},
+                "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}},
+            },
+        },
+    )
+    client.AutoscalingV2Api(papi).create_namespaced_horizontal_pod_autoscaler(
+        pns,
+        {
+            "metadata": {"name": "busy"},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "busy"},
+                "minReplicas": 1,
+                "maxReplicas": 2,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": 100},
+                        },
+                    }
+                ],
+            },
+        },
+    )
+    hpa = wait_for(
+        lambda: (h := client.AutoscalingV2Api(papi).read_namespaced_horizontal_pod_autoscaler(
+            "busy", pns)).status.desired_replicas == 2 and h,
+        "the HPA to scale up on measured CPU",
+        timeout=60,
+    )  # fmt: skip
+    # ~150m used against a 20m request: the utilization the HPA saw is far above its target
+    assert hpa.status.current_metrics[0].resource.current.average_utilization > 200

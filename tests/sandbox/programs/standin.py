@@ -12,6 +12,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 
 
 def main() -> int:
@@ -26,6 +28,7 @@ def main() -> int:
     p.add_argument("--no-listen", action="store_true")
     p.add_argument("--record", help="append the signals received to this file")
     p.add_argument("--quiet", action="store_true", help="no log line per request")
+    p.add_argument("--burn", type=float, default=0.0, help="fraction of a core to keep busy")
     args = p.parse_args()
     print(f"standin pid={os.getpid()} cwd={os.getcwd()} argv={' '.join(sys.argv[1:])}", flush=True)
     for name in args.print_env:
@@ -34,10 +37,21 @@ def main() -> int:
     if args.grandchild:
         child = subprocess.Popen(["sleep", "300"])
         print(f"grandchild pid={child.pid}", flush=True)
+    if args.burn > 0:
+        threading.Thread(target=burn, args=(args.burn,), daemon=True).start()
     held = bytearray(args.hold_mib * 2**20)
     for i in range(0, len(held), 4096):
         held[i] = 1
     return asyncio.run(serve(args))
+
+
+def burn(fraction: float) -> None:
+    """Keep `fraction` of one core busy, in 20 ms periods."""
+    while True:
+        start = time.perf_counter()
+        while time.perf_counter() - start < 0.02 * fraction:
+            pass
+        time.sleep(0.02 * (1 - fraction))
 
 
 async def serve(args) -> int:
