@@ -40,6 +40,10 @@ URI_MAX = 1024
 GENERATED_SUFFIX = 5
 _URI = re.compile(r"(gs://[a-z0-9][-_.a-z0-9]*[a-z0-9](/\S*)?|file:///\S*|/\S*)")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# An option that carries a secret: its value would be stored in the audit log and the Job.
+SECRET_OPTION = re.compile(
+    r"(?i)^-{1,2}[\w.-]*(token|password|passwd|secret|credential|api[-_]?key)[\w.-]*(=|$)"
+)
 
 
 class QuantityField(serializers.CharField):
@@ -163,6 +167,11 @@ class LaunchRequestSerializer(serializers.Serializer):
         for index, arg in enumerate(value):
             if _CONTROL.search(arg):
                 raise serializers.ValidationError(f"argument {index} contains a control character")
+            if SECRET_OPTION.match(arg):
+                raise serializers.ValidationError(
+                    f"argument {index} ({arg.split('=', 1)[0]}) looks like a secret: arguments "
+                    "are recorded in the audit log and the Job; put secrets in a Secret"
+                )
         return value
 
     def validate_accelerator(self, value: str) -> str:

@@ -139,6 +139,8 @@ def test_a_generated_name_gets_a_random_suffix_and_a_cpu_job_no_gpu_scheduling(
         ({"image": "Not A Valid Image"}, "image"),
         ({"args": "--epochs 2"}, "args"),
         ({"args": ["ok", 3, {"x": 1}]}, "args"),
+        ({"args": ["--api-key=abc123"]}, "args"),
+        ({"args": ["--wandb-token", "abc123"]}, "args"),
         ({"data_uri": "http://example.com/data"}, "data_uri"),
         ({"epochs": 0}, "epochs"),
         ({"parent": 999999}, "parent"),
@@ -193,3 +195,15 @@ def test_a_user_without_a_grant_can_neither_read_nor_launch(
     assert api.get(base("default")).status_code in (403, 404)
     assert api.post(base("default"), launch_body(), format="json").status_code in (403, 404)
     assert not TrainingRun.objects.exists()
+
+
+def test_a_secret_in_the_args_is_refused_and_never_recorded(sandbox_cluster, engineer_api):
+    body = launch_body(args=["--model", "unet", "--hf-token", "hf_s3cr3t", "--api-key=k3y"])
+    response = engineer_api.post(base("default"), body, format="json")
+    assert response.status_code == 400
+    assert "looks like a secret" in response.json()["args"][0]
+    event = AuditEvent.objects.get(verb="launch")
+    assert event.status == "failed"
+    assert "hf_s3cr3t" not in str(event.parameters)
+    assert "k3y" not in str(event.parameters)
+    assert "hf_s3cr3t" not in event.error

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
 
+from controlplane.audit.redaction import REDACTED
 from controlplane.audit.services import action_check, action_submit, audit_invalid
 from controlplane.kube.names import validate_object_names
 
@@ -24,6 +25,7 @@ from ..manifests import output_from_args
 from ..models import FINISHED_STATUSES, TrainingRun
 from ..serializers import (
     GENERATED_SUFFIX,
+    SECRET_OPTION,
     CancelRequestSerializer,
     LaunchRequestSerializer,
     RerunRequestSerializer,
@@ -92,6 +94,28 @@ def _output_uri(data: dict, *, namespace: str, job_name: str) -> str:
     return given or from_args or f"{settings.TRAINING_OUTPUT_ROOT}/{namespace}/{job_name}"
 
 
+def _recordable(spec: object) -> dict:
+    """The request as the audit may keep it: a secret-looking option's value is replaced (the
+    request is refused for it, but the refusal is recorded with what was sent)."""
+    if not isinstance(spec, dict):
+        return {"body": spec}
+    args = spec.get("args")
+    if not isinstance(args, list):
+        return spec
+    kept, hide_next = [], False
+    for arg in args:
+        if hide_next:
+            kept.append(REDACTED)
+            hide_next = False
+        elif isinstance(arg, str) and SECRET_OPTION.match(arg):
+            option, has_value, _ = arg.partition("=")
+            kept.append(f"{option}={REDACTED}" if has_value else option)
+            hide_next = not has_value
+        else:
+            kept.append(arg)
+    return {**spec, "args": kept}
+
+
 def run_get(*, cluster: Cluster, namespace: str, run_id: object) -> TrainingRun:
     try:
         return TrainingRun.objects.get(cluster=cluster, namespace=namespace, id=int(run_id))
@@ -132,7 +156,7 @@ def trainingrun_launch(
         "name": name[:253] if isinstance(name, str) else "",
         "verb": "launch",
     }
-    raw = spec if isinstance(spec, dict) else {"body": spec}
+    raw = _recordable(spec)
     action_check(**target, permission=PERMISSION, parameters=raw, request_id=request_id)
     with audit_invalid(**target, parameters=raw, request_id=request_id):
         data = launch_validate(spec=spec)
