@@ -24,6 +24,7 @@ from sandbox.kubelet.mixed import MixedRuntime
 from sandbox.kubelet.process import ProcessRuntime
 from sandbox.kubelet.usage import UsageModel
 from sandbox.machinery.cache import Caches
+from sandbox.network.gateway import GatewayController
 from sandbox.network.proxy import ServiceProxy
 from sandbox.scripting import get_script
 
@@ -57,6 +58,7 @@ def start(cluster: Any) -> list[asyncio.Task]:
         # Services route for real only where there are real processes to route to.
         controllers.append(ServiceProxy(cluster))
         cluster.network = controllers[-1]
+        controllers.append(GatewayController(cluster))
     for controller in controllers:
         controller.setup()
     tasks = [asyncio.create_task(c.run(), name=f"sandbox-{c.name}") for c in controllers]

@@ -96,7 +96,7 @@ class ServiceProxy(Controller):
                 listener.task = asyncio.get_running_loop().create_task(
                     self._bind(svc, listener), name=f"listen-{address[0]}:{address[1]}"
                 )
-            listener.backends.set(_backends(endpoints, port, len(spec.get("ports") or [])))
+            listener.backends.set(backends_for(endpoints, port, len(spec.get("ports") or [])))
         if not current:
             del self.listeners[key]
 
@@ -152,7 +152,7 @@ class ServiceProxy(Controller):
                 self.relay = None
 
 
-def _backends(endpoints: dict | None, port: dict, port_count: int) -> list[tuple[str, int]]:
+def backends_for(endpoints: dict | None, port: dict, port_count: int) -> list[tuple[str, int]]:
     out: list[tuple[str, int]] = []
     for subset in (endpoints or {}).get("subsets") or []:
         target = None
