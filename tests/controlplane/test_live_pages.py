@@ -191,7 +191,7 @@ def test_navigation_shows_missing_areas_as_not_available_yet(client, logged_in, 
     assert 'href="/audit/"' in html
     assert 'href="/clusters/"' in html
     assert 'href="/training/"' in html
-    assert "Experiments <small>not available yet</small>" in html
+    assert 'href="/experiments/"' in html
 
 
 def test_the_deployments_page_lists_replicas_images_and_model_labels(

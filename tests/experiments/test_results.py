@@ -3,75 +3,39 @@ sample-ratio check, Holm across metrics and treatments, and the results API."""
 
 from datetime import timedelta
 
-import numpy as np
 import pytest
-from django.utils import timezone
 from statsmodels.stats.proportion import proportions_ztest
 
-from controlplane.audit.models import AuditEvent
-from experiments.models import Experiment, MetricBucket, Outcome, TimelineEntry
+from experiments.models import MetricBucket
 from experiments.results import experiment_results
-from experiments.services.apply import experiment_record
 
-from .helpers import body
+from .conftest import add_conversions
 
 pytestmark = [pytest.mark.django_db]
 URL = "/api/v1/clusters/offline/namespaces/team/experiments/"
 
 
-@pytest.fixture
-def make_experiment(offline_cluster, make_user, api_client_for):
-    def make(**extra) -> Experiment:
-        api = api_client_for(make_user("mle", role="engineer", cluster=offline_cluster))
-        assert api.post(URL, body(**extra), format="json").status_code == 202
-        experiment_record(AuditEvent.objects.get(kind="experiment", verb="create"))
-        experiment = Experiment.objects.get()
-        start = timezone.now() - timedelta(hours=2)
-        Experiment.objects.filter(pk=experiment.pk).update(state="running", started=start)
-        TimelineEntry.objects.filter(experiment=experiment).update(at=start)
-        return Experiment.objects.get()
-
-    return make
-
-
-def add_conversions(experiment, variant, converted: int, total: int, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    flags = np.zeros(total, dtype=bool)
-    flags[rng.choice(total, converted, replace=False)] = True
-    base = experiment.started
-    Outcome.objects.bulk_create(
-        Outcome(
-            experiment=experiment,
-            request_id=f"{variant}-{i}",
-            variant=variant,
-            converted=bool(flag),
-            received=base + timedelta(seconds=int(i * 7200 / total)),
-        )
-        for i, flag in enumerate(flags)
-    )
-
-
 def test_the_primary_metric_reads_as_one_sentence_with_its_interval_and_verdict(make_experiment):
     experiment = make_experiment()
-    add_conversions(experiment, "a", 1000, 10000)
-    add_conversions(experiment, "b", 1150, 10000, seed=1)
+    add_conversions(experiment, "a", 200, 2000)
+    add_conversions(experiment, "b", 300, 2000, seed=1)
     results = experiment_results(experiment)
     (row,) = results["comparisons"]
     assert row["metric"] == "conversion"
     assert row["enough_data"] is True
-    assert row["rel_lift"] == pytest.approx(0.15)
-    _, p = proportions_ztest([1150, 1000], [10000, 10000])
+    assert row["rel_lift"] == pytest.approx(0.5)
+    _, p = proportions_ztest([300, 200], [2000, 2000])
     assert row["p_value"] == pytest.approx(p)
     lo, hi = row["rel_ci"]
     assert row["sentence"] == (
-        f"b raises conversion by 15.0%, 95% CI {lo * 100:.1f}% to {hi * 100:.1f}%; significant "
+        f"b raises conversion by 50.0%, 95% CI {lo * 100:.1f}% to {hi * 100:.1f}%; significant "
         f"(p = {row['p_adjusted']:.2g} after correction; always-valid p = "
         f"{row['sequential_p']:.2g})."
     )
     assert row["sequential_p"] < 0.05
     assert results["srm"]["flagged"] is False
     assert "1 comparisons" in results["correction"]["statement"]
-    assert results["lift_series"]["b"][-1]["rel_lift"] == pytest.approx(0.15)
+    assert results["lift_series"]["b"][-1]["rel_lift"] == pytest.approx(0.5)
 
 
 def test_too_few_outcomes_say_not_enough_data_yet_instead_of_a_verdict(make_experiment):
@@ -89,11 +53,11 @@ def test_too_few_outcomes_say_not_enough_data_yet_instead_of_a_verdict(make_expe
 
 def test_an_injected_sample_ratio_mismatch_is_flagged(make_experiment):
     experiment = make_experiment()
-    add_conversions(experiment, "a", 1000, 10400)
-    add_conversions(experiment, "b", 1000, 9600)
+    add_conversions(experiment, "a", 300, 3150)
+    add_conversions(experiment, "b", 300, 2850)
     srm = experiment_results(experiment)["srm"]
     assert srm["flagged"] is True
-    assert srm["observed"] == {"a": 10400, "b": 9600}
+    assert srm["observed"] == {"a": 3150, "b": 2850}
     assert srm["p_value"] < 0.001
     assert srm["sentence"].startswith("Sample ratio mismatch")
 
