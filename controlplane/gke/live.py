@@ -7,12 +7,15 @@ per-cluster actions stream cannot carry them."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
+from django.core.cache import cache
 from django.db import transaction
 
-from controlplane.audit.models import AuditEvent
+from controlplane.audit.models import ActionStatus, AuditEvent
 from controlplane.audit.serializers import action_serialize
+from controlplane.audit.services import action_record
 from controlplane.broadcast import broadcast, group_name
 from controlplane.live.streams import StreamKind, stream_kind_register
 from controlplane.live.subscriptions import SubscriptionRefused
@@ -30,8 +33,24 @@ def _parse(request: dict) -> dict:
 
 
 def _authorize(*, user, subscription: dict, audit: bool) -> None:
-    if not getattr(user, "is_superuser", False):
-        raise SubscriptionRefused("only admins may follow GKE actions")
+    if getattr(user, "is_superuser", False):
+        return
+    project = subscription["cluster"]
+    # Audited once per user, project and hour: a page reconnecting in a loop would otherwise
+    # write a row a second (as the per-cluster streams do).
+    subject = f"{user.pk}\x00{project}"
+    key = "gke:live:refused:" + hashlib.sha256(subject.encode()).hexdigest()
+    if audit and cache.add(key, 1, timeout=3600):
+        action_record(
+            actor=user,
+            cluster=None,
+            kind="gke",
+            name=project,
+            verb="watch",
+            status=ActionStatus.REFUSED,
+            error=f"{user.get_username()} is not an admin: only admins manage GKE",
+        )
+    raise SubscriptionRefused("only admins may follow GKE actions")
 
 
 def _group(subscription: dict) -> str:

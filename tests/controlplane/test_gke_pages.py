@@ -118,3 +118,23 @@ def test_other_users_get_403_and_the_refusal_is_audited(gke, make_user, client):
     assert client.post(f"/gke/{PROJECT}/{ZONE}/create/", {"name": "x"}).status_code == 403
     refused = AuditEvent.objects.filter(actor_name="viewer-only", status="refused", kind="gke")
     assert refused.count() == 2
+
+
+def test_only_admins_may_follow_a_projects_gke_actions_live(make_user):
+    from controlplane.gke.live import KIND
+    from controlplane.live.streams import stream_kind_get
+    from controlplane.live.subscriptions import SubscriptionRefused
+
+    kind = stream_kind_get(KIND)
+    subscription = kind.parse({"cluster": PROJECT, "kind": KIND})
+    kind.authorize(
+        user=make_user("gke-live-admin", superuser=True), subscription=subscription, audit=True
+    )
+    viewer = make_user("gke-live-viewer")
+    for _ in range(2):
+        with pytest.raises(SubscriptionRefused):
+            kind.authorize(user=viewer, subscription=subscription, audit=True)
+    refused = AuditEvent.objects.filter(actor_name="gke-live-viewer", verb="watch")
+    assert refused.count() == 1
+    with pytest.raises(ValueError, match=r"subscription\.cluster"):
+        kind.parse({"kind": KIND})
