@@ -285,8 +285,9 @@
     return open.length > 0;
   }
 
-  // Pause and resume are both on the page; the one that fits follows the rollout's live state.
-  function syncPause() {
+  // The action bar is not re-rendered (an open confirmation must stay open), so what it says
+  // follows the live rollout card: pause or resume, and which revision a roll back goes to.
+  function syncActions() {
     var card = document.getElementById("deployment-rollout");
     if (!card) return;
     var paused = card.dataset.paused === "1";
@@ -294,6 +295,17 @@
     var resume = document.getElementById("action-resume");
     if (pause) pause.hidden = paused;
     if (resume) resume.hidden = !paused;
+    var rollback = document.getElementById("action-rollback");
+    var previous = card.dataset.previousRevision;
+    if (!rollback || !previous) return;
+    var text = rollback.querySelector("[data-rollback-text]");
+    if (text) {
+      text.textContent = "Go back from revision " + card.dataset.revision + " to revision " +
+        previous + ", as kubectl rollout undo.";
+      text.hidden = false;
+    }
+    rollback.querySelectorAll("[data-rollback-none]").forEach(function (el) { el.hidden = true; });
+    rollback.querySelectorAll("[data-rollback-later]").forEach(function (el) { el.hidden = false; });
   }
 
   function addOpener(palette) {
@@ -315,8 +327,8 @@
     var root = document.getElementById("palette-root");
     var palette = root && root.dataset.searchUrl ? new Palette(root) : null;
     if (palette) addOpener(palette);
-    syncPause();
-    document.body.addEventListener("htmx:afterSettle", syncPause);
+    syncActions();
+    document.body.addEventListener("htmx:afterSettle", syncActions);
 
     document.addEventListener("keydown", function (event) {
       if (event.defaultPrevented || event.isComposing) return;

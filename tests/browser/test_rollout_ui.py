@@ -85,6 +85,14 @@ def test_an_engineer_rolls_out_and_watches_the_new_replica_set_fill_up_live(
     expect(page.locator("#deployment-revisions")).to_contain_text("model v2")
     expect(page.locator("#revision-diff")).to_contain_text("example/model:2")
     screenshot(page, "rollout-followed-live")
+    # `b` opens the roll back confirmation, which has followed the rollout to revision 2.
+    page.keyboard.press("b")
+    rollback = page.locator("#action-rollback")
+    expect(rollback).to_have_attribute("open", "")
+    expect(rollback).to_contain_text("from revision 2 to revision 1")
+    expect(rollback.locator("button[type=submit]")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(rollback).not_to_have_attribute("open", re.compile(".*"))
 
 
 def test_a_bad_image_is_shown_stuck_and_rolled_back_in_one_click(
