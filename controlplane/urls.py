@@ -25,6 +25,7 @@ urlpatterns = [
     path("audit/", include("controlplane.audit.urls")),
     path("gke/", include("controlplane.gke.urls")),
     path("", include("deployments.metrics.urls")),
+    path("", include("deployments.logs.urls")),
     path("", include("deployments.urls")),
     path("", include("trainer.urls")),
     path("", include("experiments.urls")),
