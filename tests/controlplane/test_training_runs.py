@@ -10,6 +10,7 @@ import pytest
 from controlplane.audit.models import AuditEvent
 from trainer.models import TrainingRun
 from trainer.sync import trainingrun_sync
+from trainer.tasks import trainingrun_launch_task
 
 from ..fixtures.controlplane import kubectl_json, make_deployment, wait_for
 
@@ -264,6 +265,10 @@ def test_clone_records_its_parent_and_rerun_resumes_in_the_same_output(
     celery_worker, sandbox, kube_namespace, engineer_api
 ):
     parent = launch(engineer_api, kube_namespace, name="first", epochs=3)
+    busy = engineer_api.post(f"{base(kube_namespace)}{parent.id}/rerun/", {}, format="json")
+    assert busy.status_code == 400
+    assert "cancel it before resuming" in busy.json()["run"][0]
+    TrainingRun.objects.filter(id=parent.id).update(status="failed")
     cloned = launch(engineer_api, kube_namespace, name="second", epochs=5, parent=parent.id)
     assert cloned.parent_id == parent.id
     assert cloned.relation == "clone"
@@ -361,3 +366,27 @@ spec:
     assert document["action"] == "error"
     assert document["error"]["fields"][0]["field"] == "spec.template.spec.backoffLimit"
     assert "strict decoding error" in document["error"]["message"]
+
+
+def test_a_run_cancelled_before_its_launch_ran_never_gets_a_job(
+    sandbox, sandbox_cluster, kube_namespace
+):
+    run = TrainingRun.objects.create(
+        cluster=sandbox_cluster,
+        namespace=kube_namespace,
+        job_name="stopped",
+        status="cancelled",
+        parameters={"image": "example/pet-unet-trainer:1.0"},
+    )
+    event = AuditEvent.objects.create(
+        cluster=run.cluster,
+        cluster_name="sandbox",
+        namespace=kube_namespace,
+        kind="job",
+        name="stopped",
+        verb="launch",
+        parameters={"run": run.id},
+    )
+    result = trainingrun_launch_task.perform(event)
+    assert result["created"] is False
+    assert sandbox.kubectl("-n", kube_namespace, "get", "job", "stopped").returncode != 0

@@ -220,6 +220,11 @@ def trainingrun_rerun(
         if options not in (None, "") and not isinstance(options, dict):
             raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
         resume = checked(RerunRequestSerializer(data=raw))["resume"]
+        if resume and parent.status not in FINISHED_STATUSES:
+            # Two Jobs resuming from one output would write the same checkpoints.
+            raise ValidationError(
+                {"run": [f"run {parent.id} is still {parent.status}: cancel it before resuming"]}
+            )
     spec = {k: v for k, v in parent.parameters.items() if k not in _IDENTITY}
     base = parent.job_name[: 63 - GENERATED_SUFFIX - 1].rstrip("-")
     spec.update(generate_name=f"{base}-", parent=parent.id)

@@ -21,6 +21,10 @@ def _ours(obj: dict, event: AuditEvent) -> bool:
 @action_task
 def trainingrun_launch_task(event: AuditEvent) -> dict:
     run = TrainingRun.objects.get(id=event.parameters["run"])
+    if run.status == RunStatus.CANCELLED:
+        # Cancelled while this action waited for a worker: creating the Job now would start
+        # the very run that was stopped.
+        return {"run": run.id, "job": run.job_name, "created": False, "cancelled": True}
     conn = event.cluster.connection()
     body = job_manifest(
         run_id=run.id,
