@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -10,13 +9,14 @@ import redis
 
 from controlplane.accounts.selectors import visible_namespaces
 from controlplane.audit.selectors import audit_list
-from controlplane.kube.objects import object_name, object_namespace
+from controlplane.kube.objects import object_name
 from controlplane.kube.watch import KINDS
 from controlplane.live.cache import live_cache
-from controlplane.live.snapshot import Snapshot, snapshot_get
+from controlplane.live.snapshot import CACHE, Snapshot, newest_get, snapshot_get, tallies_get
 from controlplane.live.subscriptions import MAX_SUBSCRIPTIONS
+from controlplane.live.tallies import per_namespace
 
-from .summaries import NodeRow, node_rows, recent_events, workload_counts
+from .summaries import NodeRow, node_rows_from_tallies, recent_events, workload_counts
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -88,6 +88,26 @@ def overview_live_get(*, user: User, cluster: Cluster) -> LivePlan:
     return LivePlan(kinds=namespaced, namespaces=namespaces)
 
 
+# Kinds the overview shows as objects (few: nodes, namespaces) or as the newest (events); every
+# other kind only as counts, read from the tallies the watcher keeps, so no request decodes
+# every pod.
+_OBJECT_KINDS = ("nodes", "namespaces")
+EVENTS_SHOWN = 15
+
+
+def _events(*, cluster: Cluster, visible: set[str] | None) -> Snapshot:
+    if visible is None:
+        return newest_get(cluster=cluster, kind="events", limit=EVENTS_SHOWN)
+    # A narrowed grant reads its namespaces' events only (selected inside the cache).
+    parts = [snapshot_get(cluster=cluster, kind="events", namespace=ns) for ns in sorted(visible)]
+    if not parts:
+        return Snapshot(kind="events", source=CACHE)
+    failed = next((p for p in parts if not p.ok), None)
+    merged = failed or min(parts, key=lambda p: p.as_of or 0)
+    merged.objects = [o for p in parts for o in p.objects]
+    return merged
+
+
 def overview_get(*, user: User, cluster: Cluster, sections: list[str] | None = None) -> Overview:
     sections = sections or list(SECTION_KINDS)
     visible = visible_namespaces(user=user, cluster=cluster)
@@ -95,30 +115,33 @@ def overview_get(*, user: User, cluster: Cluster, sections: list[str] | None = N
     needed = {kind for section in sections for kind in SECTION_KINDS[section]}
     if not overview.show_nodes:
         needed.discard("nodes")
+    tallies: dict[str, dict[str, int]] = {}
     for kind in sorted(needed):
-        snap = snapshot_get(cluster=cluster, kind=kind)
-        if visible is not None and kind != "nodes":
-            key = object_name if kind == "namespaces" else object_namespace
-            snap.objects = [o for o in snap.objects if key(o) in visible]
+        if kind == "events":
+            snap = _events(cluster=cluster, visible=visible)
+        elif kind in _OBJECT_KINDS:
+            snap = snapshot_get(cluster=cluster, kind=kind)
+            if visible is not None and kind == "namespaces":
+                snap.objects = [o for o in snap.objects if object_name(o) in visible]
+        else:
+            snap, tallies[kind] = tallies_get(cluster=cluster, kind=kind)
         overview.sources[kind] = snap
     if "nodes" in sections and overview.show_nodes:
-        overview.nodes = node_rows(
-            overview.sources["nodes"].objects, overview.sources["pods"].objects
-        )
+        overview.nodes = node_rows_from_tallies(overview.sources["nodes"].objects, tallies["pods"])
     if "namespaces" in sections:
-        pods_per_ns = Counter(object_namespace(p) for p in overview.sources["pods"].objects)
+        pods_per_ns = per_namespace(tallies["pods"])
         overview.namespaces = [
             {
                 "name": object_name(ns),
                 "phase": (ns.get("status") or {}).get("phase", ""),
-                "pods": pods_per_ns[object_name(ns)],
+                "pods": pods_per_ns.get(object_name(ns), 0),
             }
             for ns in overview.sources["namespaces"].objects
         ]
     if "workloads" in sections:
-        overview.workloads = workload_counts(overview.sources)
+        overview.workloads = workload_counts(overview.sources, tallies, visible)
     if "events" in sections:
-        overview.events = recent_events(overview.sources["events"].objects)
+        overview.events = recent_events(overview.sources["events"].objects, limit=EVENTS_SHOWN)
     if "actions" in sections:
         overview.actions = list(audit_list(user=user, cluster=cluster.name)[:10])
     return overview

@@ -1,20 +1,28 @@
-"""What the overview computes from cluster objects: nodes' capacity against what their pods
-request, workload counts and the latest events. Pure functions of the objects given."""
+"""What the overview computes: nodes' capacity against what their pods request, workload
+counts and the latest events. Pure functions of the objects and tallies given (the tallies
+of pods, deployments, ... are kept by the watcher: controlplane.live.tallies)."""
 
 import logging
-from collections import Counter, defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
 from controlplane.kube.objects import object_name, object_namespace, object_time
 from controlplane.live.snapshot import Snapshot
+from controlplane.live.tallies import (
+    event_time,
+    namespace_total,
+    node_usage,
+    pod_phases,
+    pod_requests,
+    tally,
+)
 
 from .quantities import format_bytes, format_cpu, parse_quantity
 
 log = logging.getLogger(__name__)
 
 GPU_RESOURCE = "nvidia.com/gpu"
-_TERMINAL_PHASES = {"Succeeded", "Failed"}
+__all__ = ["NodeRow", "node_rows", "node_rows_from_tallies", "pod_requests", "recent_events"]
 
 
 @dataclass
@@ -55,32 +63,12 @@ def _quantity(value, where: str) -> Decimal:
         return Decimal(0)
 
 
-def pod_requests(pod: dict) -> dict[str, Decimal]:
-    """What the scheduler reserves for a pod: max(sum of containers, largest init) + overhead."""
-    spec = pod.get("spec") or {}
-    where = f"pod {(pod.get('metadata') or {}).get('name')}"
-    total: dict[str, Decimal] = defaultdict(Decimal)
-    for container in spec.get("containers") or []:
-        for name, value in ((container.get("resources") or {}).get("requests") or {}).items():
-            total[name] += _quantity(value, where)
-    for container in spec.get("initContainers") or []:
-        for name, value in ((container.get("resources") or {}).get("requests") or {}).items():
-            total[name] = max(total[name], _quantity(value, where))
-    for name, value in (spec.get("overhead") or {}).items():
-        total[name] += _quantity(value, where)
-    return dict(total)
-
-
 def node_rows(nodes: list[dict], pods: list[dict]) -> list[NodeRow]:
-    requested: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    pod_counts: Counter = Counter()
-    for pod in pods:
-        node = (pod.get("spec") or {}).get("nodeName")
-        if not node or (pod.get("status") or {}).get("phase") in _TERMINAL_PHASES:
-            continue
-        pod_counts[node] += 1
-        for resource, amount in pod_requests(pod).items():
-            requested[node][resource] += amount
+    return node_rows_from_tallies(nodes, tally("pods", pods))
+
+
+def node_rows_from_tallies(nodes: list[dict], pod_tallies: dict[str, int]) -> list[NodeRow]:
+    pod_counts, requested = node_usage(pod_tallies)
     rows = []
     for node in nodes:
         name = object_name(node)
@@ -91,32 +79,23 @@ def node_rows(nodes: list[dict], pods: list[dict]) -> list[NodeRow]:
                 name=name,
                 ready=conditions.get("Ready") == "True",
                 schedulable=not (node.get("spec") or {}).get("unschedulable", False),
-                pods=pod_counts[name],
+                pods=pod_counts.get(name, 0),
                 allocatable={
                     k: _quantity(v, f"node {name}")
                     for k, v in (status.get("allocatable") or {}).items()
                 },
-                requested=dict(requested[name]),
+                requested=requested.get(name, {}),
             )
         )
     return rows
 
 
-def _event_time(event: dict) -> str:
-    return (
-        event.get("lastTimestamp")
-        or event.get("eventTime")
-        or (event.get("metadata") or {}).get("creationTimestamp")
-        or ""
-    )
-
-
 def recent_events(events: list[dict], limit: int = 15) -> list[dict]:
-    ordered = sorted(events, key=_event_time, reverse=True)[:limit]
+    ordered = sorted(events, key=event_time, reverse=True)[:limit]
     rows = []
     for event in ordered:
         involved = event.get("involvedObject") or {}
-        stamp = _event_time(event)
+        stamp = event_time(event)
         rows.append(
             {
                 "type": event.get("type", ""),
@@ -131,52 +110,40 @@ def recent_events(events: list[dict], limit: int = 15) -> list[dict]:
     return rows
 
 
-def workload_counts(snapshots: dict[str, Snapshot]) -> list[dict]:
+def workload_counts(
+    snapshots: dict[str, Snapshot], tallies: dict[str, dict[str, int]], namespaces: set[str] | None
+) -> list[dict]:
+    """One row per workload kind from its tallies, counted over `namespaces` (None: all)."""
     rows = []
 
-    def add(kind, label, total, detail):
+    def add(kind, label, detail=lambda total: ""):
         snap = snapshots[kind]
+        counted = tallies.get(kind) or {}
         rows.append(
             {
                 "kind": kind,
                 "label": label,
-                "total": total if snap.ok else None,
+                "total": namespace_total(counted, "ns", namespaces) if snap.ok else None,
                 # The source note says why a kind is unavailable.
-                "detail": detail if snap.ok else "",
+                "detail": detail(lambda name: namespace_total(counted, name, namespaces))
+                if snap.ok
+                else "",
                 "source": snap,
             }
         )
 
-    deployments = snapshots["deployments"].objects
-    ready = sum(
-        1
-        for d in deployments
-        if (d.get("status") or {}).get("readyReplicas", 0)
-        >= (d.get("spec") or {}).get("replicas", 1)
-    )
-    add("deployments", "Deployments", len(deployments), f"{ready} fully ready")
-    phases = Counter(
-        (p.get("status") or {}).get("phase", "Unknown") for p in snapshots["pods"].objects
-    )
+    add("deployments", "Deployments", lambda n: f"{n('ready')} fully ready")
+    phases = pod_phases(tallies.get("pods") or {}, namespaces)
     add(
         "pods",
         "Pods",
-        sum(phases.values()),
-        ", ".join(f"{n} {phase.lower()}" for phase, n in sorted(phases.items())) or "none",
+        lambda n: (
+            ", ".join(f"{c} {phase.lower()}" for phase, c in sorted(phases.items())) or "none"
+        ),
     )
-    jobs = snapshots["jobs"].objects
-    active = sum(1 for j in jobs if (j.get("status") or {}).get("active"))
-    failed = sum(1 for j in jobs if (j.get("status") or {}).get("failed"))
-    add("jobs", "Jobs", len(jobs), f"{active} active, {failed} with failures")
-    add("replicasets", "ReplicaSets", len(snapshots["replicasets"].objects), "")
-    services = snapshots["services"].objects
-    balancers = sum(1 for s in services if (s.get("spec") or {}).get("type") == "LoadBalancer")
-    add("services", "Services", len(services), f"{balancers} load balancers")
-    add(
-        "horizontalpodautoscalers",
-        "Autoscalers",
-        len(snapshots["horizontalpodautoscalers"].objects),
-        "",
-    )
-    add("ingresses", "Ingresses", len(snapshots["ingresses"].objects), "")
+    add("jobs", "Jobs", lambda n: f"{n('active')} active, {n('failed')} with failures")
+    add("replicasets", "ReplicaSets")
+    add("services", "Services", lambda n: f"{n('lb')} load balancers")
+    add("horizontalpodautoscalers", "Autoscalers")
+    add("ingresses", "Ingresses")
     return rows

@@ -22,6 +22,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import urllib3
 from kubernetes.client.exceptions import ApiException
@@ -104,11 +105,17 @@ def list_objects(
     namespace: str | None = None,
     page_size: int = 500,
     stop: threading.Event | None = None,
-) -> tuple[list[dict], str]:
-    """A consistent list of every object of `kind` (in pages) and the list's resourceVersion."""
+    transform: Callable[[dict], Any] | None = None,
+) -> tuple[list, str]:
+    """A consistent list of every object of `kind` (in pages) and the list's resourceVersion.
+
+    `transform` is applied to each object as its page arrives (the list holds what it returns,
+    None: nothing): a consumer that keeps only part of each object, or stores each page as it
+    comes, never holds a whole list of full objects.
+    """
     spec = kind_get(kind)
     _, read_timeout = timeouts()
-    items: list[dict] = []
+    items: list = []
     token = ""
     while True:
         query = [("limit", str(page_size))]
@@ -119,8 +126,13 @@ def list_objects(
             page = json.loads(response.data)
         finally:
             response.release_conn()
-        items.extend(page.get("items") or [])
+        page_items = page.get("items") or []
+        if transform is None:
+            items.extend(page_items)
+        else:
+            items.extend(kept for kept in map(transform, page_items) if kept is not None)
         metadata = page.get("metadata") or {}
+        del page, page_items
         token = metadata.get("continue") or ""
         if not token:
             return items, metadata.get("resourceVersion", "")
@@ -226,6 +238,8 @@ def list_then_watch(
     backoff_base: float = 0.5,
     backoff_cap: float = 30.0,
     page_size: int = 500,
+    transform: Callable[[dict], Any] | None = None,
+    on_list_start: Callable[[], None] | None = None,
 ) -> None:
     """Keep the caller in step with `kind` until `stop` is set; returns only then.
 
@@ -234,7 +248,10 @@ def list_then_watch(
     after that. on_bookmark(resource_version): the server confirmed the stream is current.
     on_error(exc): every error the loop recovers from (for health reporting; it is also logged).
     on_watch_open(resource_version): a watch request was accepted (the stream is live).
-    A callback that raises ends the loop with CallbackError.
+    A callback that raises ends the loop with CallbackError. `transform` is applied to each
+    listed object before on_relist sees it (list_objects); events carry whole objects.
+    on_list_start(): a list begins (the objects transform sees until on_relist belong to it;
+    a list that fails half way is begun again).
     """
     spec = kind_get(kind)
     interrupter = _Interrupter(stop)
@@ -255,10 +272,18 @@ def list_then_watch(
         while not stop.is_set():
             try:
                 if position.resource_version is None:
+                    if on_list_start is not None:
+                        _call(on_list_start)
                     objects, resource_version = list_objects(
-                        conn, kind=kind, namespace=namespace, page_size=page_size, stop=stop
+                        conn,
+                        kind=kind,
+                        namespace=namespace,
+                        page_size=page_size,
+                        stop=stop,
+                        transform=transform,
                     )
                     _call(on_relist, objects, resource_version)
+                    del objects  # not held for the life of the watch that follows
                     position.resource_version = resource_version
                     failures = 0
                 _watch_once(

@@ -1,7 +1,11 @@
 """The watcher's cache of cluster objects in Redis, and the selector pages read it through.
 
 Layout (P = settings.REDIS_PREFIX):
-  P:live:objs:{cluster}:{kind}  hash  "namespace/name" -> trimmed JSON ("/name" when cluster-scoped)
+  P:live:objs:{cluster}:{kind}  hash  "namespace/name" -> compact JSON ("/name" when cluster-scoped;
+                                      what is kept of each kind: controlplane.live.compact)
+  P:live:contrib:{cluster}:{kind} hash "namespace/name" -> the object's counters in the tallies
+  P:live:tally:{cluster}:{kind} hash  counter -> total over the cached objects (live.tallies)
+  P:live:order:{cluster}:{kind} zset  "namespace/name" by time (events only: newest first reads)
   P:live:meta:{cluster}:{kind}  hash  resource_version, synced ("1"/"0"), synced_at,
                                       last_event_at, last_bookmark_at, watch_open_at, count,
                                       errors, last_error, last_error_at
@@ -9,18 +13,28 @@ Layout (P = settings.REDIS_PREFIX):
 
 A relist builds the new hash under a temporary key and swaps it in with RENAME inside the same
 MULTI that updates the meta, so readers see either the old complete state or the new complete
-state, never a mixture. Readers fetch objects and meta in one MULTI for the same reason.
+state, never a mixture. Readers fetch objects and meta in one MULTI for the same reason. An
+event updates the object, its counters in the tallies and its place in the order in one Lua
+script, so the tallies always equal the sum over the objects cached.
 """
 
 import json
 import time
-import uuid
 
 import redis
 from django.conf import settings
 
-_CHUNK = 1000
-_DROPPED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
+from .compact import compact, encode
+from .tallies import contributions, encode_contributions, event_score
+
+CHUNK = 1000
+# Kinds whose newest objects pages read without reading them all.
+ORDERED_KINDS = ("events",)
+
+# One object as the cache stores it: its compact JSON, its counters (encode_contributions) and
+# its time in the order index (None: the kind has no order).
+Entry = tuple[str, str, float | None]
+
 
 _clients: dict[str, redis.Redis] = {}
 
@@ -34,16 +48,55 @@ class CacheLost(Exception):
 
 
 # Each write checks, atomically, that the cache still holds the writer's list (its list_id).
+# KEYS: objects, meta, contributions, tallies, order. ARGV: list_id, event type, field, JSON,
+# resourceVersion, time, the object's counters ("name\tvalue\t..."), its order score or "".
+# Counter values are non-negative integers sent as text, so they never pass through a Lua number.
 _APPLY = """
 if redis.call('HGET', KEYS[2], 'list_id') ~= ARGV[1] then return -1 end
+local function add(text, sign)
+  for name, value in string.gmatch(text, '([^\t]+)\t([^\t]+)') do
+    if redis.call('HINCRBY', KEYS[4], name, sign .. value) == 0 then
+      redis.call('HDEL', KEYS[4], name)
+    end
+  end
+end
+local field = ARGV[3]
+local old = redis.call('HGET', KEYS[3], field)
+if old then
+  add(old, '-')
+  redis.call('HDEL', KEYS[3], field)
+end
 if ARGV[2] == 'DELETED' then
-  redis.call('HDEL', KEYS[1], ARGV[3])
+  redis.call('HDEL', KEYS[1], field)
+  redis.call('ZREM', KEYS[5], field)
 else
-  redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
+  redis.call('HSET', KEYS[1], field, ARGV[4])
+  if ARGV[7] ~= '' then
+    add(ARGV[7], '')
+    redis.call('HSET', KEYS[3], field, ARGV[7])
+  end
+  if ARGV[8] ~= '' then redis.call('ZADD', KEYS[5], ARGV[8], field) end
 end
 local count = redis.call('HLEN', KEYS[1])
 redis.call('HSET', KEYS[2], 'resource_version', ARGV[5], 'last_event_at', ARGV[6], 'count', count)
 return count
+"""
+# Every field of a hash whose name matches ARGV[1], as a flat name/value list, in one step.
+_SCAN_NAMESPACE = """
+local result = {}
+local cursor = '0'
+repeat
+  local page = redis.call('HSCAN', KEYS[1], cursor, 'MATCH', ARGV[1], 'COUNT', 1000)
+  cursor = page[1]
+  for i = 1, #page[2] do result[#result + 1] = page[2][i] end
+until cursor == '0'
+return result
+"""
+# The newest ARGV[1] objects by the order index KEYS[1], from the objects hash KEYS[2].
+_NEWEST = """
+local keys = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+if #keys == 0 then return {} end
+return redis.call('HMGET', KEYS[2], unpack(keys))
 """
 _TOUCH = """
 if redis.call('HGET', KEYS[1], 'list_id') ~= ARGV[1] then return -1 end
@@ -73,20 +126,6 @@ def object_key(obj: dict) -> str:
     return f"{metadata.get('namespace') or ''}/{metadata.get('name', '')}"
 
 
-def trim(obj: dict) -> dict:
-    """Drop what no page shows and what can be large: managedFields, last-applied copies."""
-    metadata = dict(obj.get("metadata") or {})
-    metadata.pop("managedFields", None)
-    annotations = metadata.get("annotations")
-    if annotations and any(name in annotations for name in _DROPPED_ANNOTATIONS):
-        metadata["annotations"] = {
-            k: v for k, v in annotations.items() if k not in _DROPPED_ANNOTATIONS
-        }
-    trimmed = dict(obj)
-    trimmed["metadata"] = metadata
-    return trimmed
-
-
 class LiveCache:
     def __init__(self, client: redis.Redis, prefix: str):
         self.client = client
@@ -100,73 +139,92 @@ class LiveCache:
     def meta_key(self, cluster: str, kind: str) -> str:
         return f"{self.prefix}:live:meta:{cluster}:{kind}"
 
+    def contrib_key(self, cluster: str, kind: str) -> str:
+        return f"{self.prefix}:live:contrib:{cluster}:{kind}"
+
+    def tally_key(self, cluster: str, kind: str) -> str:
+        return f"{self.prefix}:live:tally:{cluster}:{kind}"
+
+    def order_key(self, cluster: str, kind: str) -> str:
+        return f"{self.prefix}:live:order:{cluster}:{kind}"
+
+    def keys(self, cluster: str, kind: str) -> list[str]:
+        """objects, meta, contributions, tallies, order (the order _APPLY takes them in)."""
+        return [
+            self.objects_key(cluster, kind),
+            self.meta_key(cluster, kind),
+            self.contrib_key(cluster, kind),
+            self.tally_key(cluster, kind),
+            self.order_key(cluster, kind),
+        ]
+
     @property
     def heartbeat_key(self) -> str:
         return f"{self.prefix}:live:heartbeat"
 
     # Writes (the watcher) -----------------------------------------------------------------
 
+    @staticmethod
+    def entry(kind: str, obj: dict) -> tuple[str, Entry]:
+        """(key, what the cache stores) for one object as the API server sent it.
+
+        The watcher applies this to each listed object as its page arrives, so it never holds
+        a whole list of full objects.
+        """
+        stored = compact(kind, obj)
+        score = event_score(stored) if kind in ORDERED_KINDS else None
+        counters = encode_contributions(contributions(kind, stored))
+        return object_key(stored), (encode(stored), counters, score)
+
     def replace(
         self, cluster: str, kind: str, objects: list[dict], resource_version: str
     ) -> tuple[dict[str, str], dict[str, str], str]:
         """Make the cache equal `objects` (a fresh list), atomically.
 
-        Returns (old objects, new objects, list_id): the id later writes must present.
+        Returns (old objects, new objects, list_id): the id later writes must present. (The
+        watcher builds its lists with relist(), which holds neither.)
         """
-        objs_key = self.objects_key(cluster, kind)
-        old = self.client.hgetall(objs_key)
-        list_id = uuid.uuid4().hex
-        temp_key = f"{objs_key}:relist:{list_id}"
-        encoded = {object_key(obj): json.dumps(trim(obj), separators=(",", ":")) for obj in objects}
-        items = list(encoded.items())
-        pipe = self.client.pipeline(transaction=False)
-        for start in range(0, len(items), _CHUNK):
-            pipe.hset(temp_key, mapping=dict(items[start : start + _CHUNK]))
-        # If the watcher dies mid-build, the orphan disappears by itself.
-        pipe.expire(temp_key, 600)
-        pipe.execute()
-        now = time.time()
-        with self.client.pipeline(transaction=True) as tx:
-            if items:
-                tx.rename(temp_key, objs_key)
-                tx.persist(objs_key)
-            else:
-                tx.delete(objs_key)
-            tx.hset(
-                self.meta_key(cluster, kind),
-                mapping={
-                    "resource_version": resource_version,
-                    "synced": "1",
-                    "synced_at": now,
-                    "count": len(items),
-                    "list_id": list_id,
-                },
-            )
-            tx.execute()
-        return old, encoded, list_id
+        old = self.client.hgetall(self.objects_key(cluster, kind))
+        builder = self.relist(cluster, kind)
+        new = {}
+        for obj in objects:
+            key, entry = self.entry(kind, obj)
+            builder.add_entry(key, entry)
+            new[key] = entry[0]
+        return old, new, builder.commit(resource_version).list_id
+
+    def relist(self, cluster: str, kind: str):
+        """A RelistBuilder: objects go to Redis as they are added, and commit() swaps them in."""
+        from .relist import RelistBuilder
+
+        return RelistBuilder(self, cluster, kind)
 
     def apply(self, cluster: str, kind: str, event_type: str, obj: dict, *, list_id: str) -> dict:
-        """Record one watch event; returns the trimmed object stored (or deleted).
+        """Record one watch event; returns the object as stored (or deleted).
 
         Raises CacheLost when the cache no longer holds the list `list_id` names.
         """
-        trimmed = trim(obj)
-        rv = (trimmed.get("metadata") or {}).get("resourceVersion", "")
+        stored = compact(kind, obj)
+        rv = (stored.get("metadata") or {}).get("resourceVersion", "")
+        deleted = event_type == "DELETED"
+        counters = "" if deleted else encode_contributions(contributions(kind, stored))
+        score = event_score(stored) if kind in ORDERED_KINDS and not deleted else None
         result = self.client.eval(
             _APPLY,
-            2,
-            self.objects_key(cluster, kind),
-            self.meta_key(cluster, kind),
+            5,
+            *self.keys(cluster, kind),
             list_id,
             event_type,
-            object_key(trimmed),
-            json.dumps(trimmed, separators=(",", ":")),
+            object_key(stored),
+            "" if deleted else encode(stored),
             rv,
             time.time(),
+            counters,
+            "" if score is None else repr(score),
         )
         if result == -1:
             raise CacheLost(f"the cache of {cluster}/{kind} lost its list")
-        return trimmed
+        return stored
 
     def _touch(self, cluster: str, kind: str, list_id: str, fields: dict) -> None:
         args = [list_id]
@@ -201,7 +259,7 @@ class LiveCache:
             tx.execute()
 
     def forget(self, cluster: str, kind: str) -> None:
-        self.client.delete(self.objects_key(cluster, kind), self.meta_key(cluster, kind))
+        self.client.delete(*self.keys(cluster, kind))
 
     def heartbeat(self, ttl: float, info: dict) -> None:
         self.client.set(self.heartbeat_key, json.dumps(info), ex=max(1, int(ttl)))
@@ -215,14 +273,42 @@ class LiveCache:
         raw = self.client.get(self.heartbeat_key)
         return json.loads(raw) if raw else None
 
-    def snapshot(self, cluster: str, kind: str) -> tuple[dict[str, str], dict, bool]:
-        """(objects by key, meta, watcher alive) read atomically."""
+    def snapshot(
+        self, cluster: str, kind: str, namespace: str | None = None
+    ) -> tuple[dict[str, str], dict, bool]:
+        """(objects by key, meta, watcher alive) read atomically; only `namespace`'s objects
+        when given (selected inside Redis, so a namespace's page does not fetch the cluster)."""
         with self.client.pipeline(transaction=True) as tx:
-            tx.hgetall(self.objects_key(cluster, kind))
+            if namespace:
+                tx.eval(_SCAN_NAMESPACE, 1, self.objects_key(cluster, kind), f"{namespace}/*")
+            else:
+                tx.hgetall(self.objects_key(cluster, kind))
             tx.hgetall(self.meta_key(cluster, kind))
             tx.exists(self.heartbeat_key)
             objects, meta, alive = tx.execute()
+        if namespace:
+            objects = dict(zip(objects[::2], objects[1::2], strict=True))
         return objects, meta, bool(alive)
+
+    def tallies(self, cluster: str, kind: str) -> tuple[dict[str, int], dict, bool]:
+        """(the kind's tallies, meta, watcher alive) read atomically."""
+        with self.client.pipeline(transaction=True) as tx:
+            tx.hgetall(self.tally_key(cluster, kind))
+            tx.hgetall(self.meta_key(cluster, kind))
+            tx.exists(self.heartbeat_key)
+            tallies, meta, alive = tx.execute()
+        return {k: int(v) for k, v in tallies.items()}, meta, bool(alive)
+
+    def newest(self, cluster: str, kind: str, limit: int) -> tuple[list[str], dict, bool]:
+        """(the `limit` newest objects of an ordered kind, newest first, meta, watcher alive)."""
+        with self.client.pipeline(transaction=True) as tx:
+            tx.eval(
+                _NEWEST, 2, self.order_key(cluster, kind), self.objects_key(cluster, kind), limit
+            )
+            tx.hgetall(self.meta_key(cluster, kind))
+            tx.exists(self.heartbeat_key)
+            raws, meta, alive = tx.execute()
+        return [raw for raw in raws if raw], meta, bool(alive)
 
 
 def cached_object(
@@ -249,15 +335,39 @@ def cached_snapshot(
     *, cluster_name: str, kind: str, namespace: str | None = None
 ) -> tuple[list[dict] | None, dict]:
     """(objects or None when the cache can't be trusted, meta). See cached_objects."""
-    objects, meta, alive = live_cache().snapshot(cluster_name, kind)
+    objects, meta, alive = live_cache().snapshot(cluster_name, kind, namespace)
     if not alive or meta.get("synced") != "1":
         return None, meta
-    prefix = f"{namespace}/" if namespace else None
-    result = [
-        json.loads(raw) for key, raw in objects.items() if prefix is None or key.startswith(prefix)
-    ]
-    result.sort(key=object_key)
-    return result, meta
+    return [json.loads(objects[key]) for key in sorted(objects)], meta
+
+
+def cached_raw(
+    *, cluster_name: str, kind: str, namespace: str | None = None
+) -> tuple[dict[str, str] | None, dict]:
+    """cached_snapshot's objects still encoded (key -> JSON, in key order), for readers that
+    keep what they made of each object and decode only those that changed."""
+    objects, meta, alive = live_cache().snapshot(cluster_name, kind, namespace)
+    if not alive or meta.get("synced") != "1":
+        return None, meta
+    return {key: objects[key] for key in sorted(objects)}, meta
+
+
+def cached_tallies(*, cluster_name: str, kind: str) -> tuple[dict[str, int] | None, dict]:
+    """(the kind's tallies (controlplane.live.tallies) or None when the cache can't be
+    trusted, meta)."""
+    tallies, meta, alive = live_cache().tallies(cluster_name, kind)
+    if not alive or meta.get("synced") != "1":
+        return None, meta
+    return tallies, meta
+
+
+def cached_newest(*, cluster_name: str, kind: str, limit: int) -> tuple[list[dict] | None, dict]:
+    """(the newest `limit` objects of an ordered kind (ORDERED_KINDS), newest first, or None
+    when the cache can't be trusted, meta)."""
+    raws, meta, alive = live_cache().newest(cluster_name, kind, limit)
+    if not alive or meta.get("synced") != "1":
+        return None, meta
+    return [json.loads(raw) for raw in raws], meta
 
 
 def cached_objects(

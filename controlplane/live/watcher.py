@@ -67,6 +67,7 @@ class Stream:
         self.backoff_cap = backoff_cap
         self.listed = False  # the cache holds a list made by this stream
         self.list_id = ""  # which list: every later write checks the cache still holds it
+        self._builder = None  # the list being made (RelistBuilder), between its start and end
         self._closed = threading.Event()
         self._cycle = threading.Event()
         self._thread = threading.Thread(
@@ -106,6 +107,10 @@ class Stream:
                     on_bookmark=self._on_bookmark,
                     on_error=self._on_error,
                     on_watch_open=self._on_watch_open,
+                    # Each listed object is compacted and stored as its page arrives: a relist
+                    # of 30,000 pods never holds 30,000 pods (controlplane.live.relist).
+                    on_list_start=self._on_list_start,
+                    transform=self._on_listed,
                     stop=cycle,
                     timeout_seconds=self.watch_timeout,
                     backoff_cap=self.backoff_cap,
@@ -130,25 +135,26 @@ class Stream:
 
     # Callbacks from list_then_watch --------------------------------------------------------
 
-    def _on_relist(self, objects: list[dict], resource_version: str) -> None:
-        old, new, self.list_id = self.cache.replace(
-            self.cluster, self.kind, objects, resource_version
-        )
-        self.listed = True
+    def _on_list_start(self) -> None:
+        self._builder = self.cache.relist(self.cluster, self.kind)
+
+    def _on_listed(self, obj: dict) -> None:
+        self._builder.add(obj)
+
+    def _on_relist(self, _objects: list, resource_version: str) -> None:
         # Subscribers get exactly the difference between what they could have seen and now:
         # one event per changed object while that stays small, else one SYNCED ("re-read
         # everything") per affected group, so a first list of 30,000 pods costs a few messages.
-        changes = [
-            ("ADDED" if key not in old else "MODIFIED", raw)
-            for key, raw in new.items()
-            if old.get(key) != raw
-        ] + [("DELETED", raw) for key, raw in old.items() if key not in new]
-        if len(changes) <= RELIST_EVENTS_MAX:
-            for event_type, raw in changes:
+        relist = self._builder.commit(resource_version, max_changes=RELIST_EVENTS_MAX)
+        self._builder = None
+        self.list_id = relist.list_id
+        self.listed = True
+        if relist.changes is not None:
+            for event_type, raw in relist.changes:
                 self._publish(event_type, json.loads(raw))
             namespaces: set[str] = set()
         else:
-            namespaces = {key.split("/", 1)[0] for key in (*old, *new)} - {""}
+            namespaces = relist.namespaces
         synced = {
             "type": "kube.event",
             "event": "SYNCED",

@@ -116,12 +116,20 @@ def stream_for(cache, publisher):
     )
 
 
+def relist(stream, objects, resource_version):
+    """What list_then_watch does with the stream's callbacks for one list."""
+    stream._on_list_start()
+    for o in objects:
+        stream._on_listed(o)
+    stream._on_relist([], resource_version)
+
+
 def test_a_relist_publishes_exactly_what_changed(cache):
     publisher = RecordingPublisher()
     stream = stream_for(cache, publisher)
-    stream._on_relist([obj("a", 1), obj("b", 2)], "2")
+    relist(stream, [obj("a", 1), obj("b", 2)], "2")
     publisher.sent.clear()
-    stream._on_relist([obj("a", 1), obj("b", 3), obj("c", 4)], "4")
+    relist(stream, [obj("a", 1), obj("b", 3), obj("c", 4)], "4")
     assert sorted(publisher.sent) == sorted(
         [
             (group_name("kube", "c", "pods"), "MODIFIED"),
@@ -137,7 +145,7 @@ def test_a_large_relist_is_announced_once_per_group(cache):
     publisher = RecordingPublisher()
     stream = stream_for(cache, publisher)
     many = [obj(f"p{i}", i, namespace=f"ns{i % 3}") for i in range(500)]
-    stream._on_relist(many, "500")
+    relist(stream, many, "500")
     assert sorted(publisher.sent) == sorted(
         [
             (group_name("kube", "c", "pods"), "SYNCED"),
