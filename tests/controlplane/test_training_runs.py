@@ -219,7 +219,7 @@ def test_a_run_that_keeps_failing_exhausts_its_backoff_limit_and_says_so(
     ],
 )
 def test_a_gpu_job_that_cannot_be_scheduled_explains_itself_and_what_would_fix_it(
-    celery_worker, sandbox, kube_namespace, engineer_api, gpus, accelerator, expected, fix
+    celery_worker, sandbox, kube_namespace, engineer_api, client, gpus, accelerator, expected, fix
 ):
     run = launch(engineer_api, kube_namespace, name="gpu", gpus=gpus, accelerator=accelerator)
 
@@ -232,6 +232,10 @@ def test_a_gpu_job_that_cannot_be_scheduled_explains_itself_and_what_would_fix_i
     assert reason["message"].startswith("0/")
     assert expected in reason["message"]
     assert any("GPU node pool" in f and fix in f for f in reason["fixes"]), reason["fixes"]
+    client.force_login(run.created_by)
+    html = client.get(f"/c/sandbox/ns/{kube_namespace}/training/{run.id}/").content.decode()
+    assert "Why it is Pending" in html
+    assert expected in html.replace("&#x27;", "'")
 
 
 def test_cancel_deletes_the_job_with_its_pods_and_keeps_the_logs(
