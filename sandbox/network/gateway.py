@@ -21,7 +21,8 @@ import aiohttp
 from aiohttp import web
 
 from sandbox.machinery.base import Controller
-from sandbox.machinery.util import deepcopy, rfc3339
+from sandbox.machinery.util import deepcopy
+from sandbox.network.gatewaystatus import attaches, conditions, listener_status, route_parents
 from sandbox.network.proxy import backends_for
 from sandbox.network.routes import Backend, ingress_table, route_table
 
@@ -31,7 +32,6 @@ GATEWAY_CIDR = ipaddress.ip_network("127.144.0.0/12")
 INGRESSES = "ingresses.networking.k8s.io"
 GATEWAYS = "gateways.gateway.networking.k8s.io"
 ROUTES = "httproutes.gateway.networking.k8s.io"
-CONTROLLER_NAME = "networking.gke.io/gateway"
 _HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -57,6 +57,7 @@ class GatewayController(Controller):
         self._owners: dict[tuple[str, int], tuple[str, str, str]] = {}
         self._turns: dict[tuple, itertools.count] = {}
         self._next_ip = 1
+        self._route_tables: dict[str, tuple[Any, Any]] = {}  # route uid -> (generation, table)
         self.session: aiohttp.ClientSession | None = None
 
     def setup(self) -> None:
@@ -65,6 +66,8 @@ class GatewayController(Controller):
         self.watch(ROUTES, self._on_route)
 
     def _on_route(self, event_type: str, obj: dict, old: dict | None) -> None:
+        if event_type == "DELETED":
+            self._route_tables.pop(obj["metadata"].get("uid"), None)
         for route in (obj, old):
             for ref in ((route or {}).get("spec") or {}).get("parentRefs") or []:
                 ns = ref.get("namespace") or route["metadata"].get("namespace") or ""
@@ -209,23 +212,21 @@ class GatewayController(Controller):
         attached: dict[str, int] = {}
         for listener in listeners:
             port = int(listener.get("port") or 80)
-            mine = [r for r in routes if _attaches(r, name, ns, listener.get("name"), port)]
+            mine = [r for r in routes if attaches(r, name, ns, listener.get("name"), port)]
             attached[listener.get("name", "")] = len(mine)
-            tables.setdefault(port, []).extend(route_table(r) for r in mine)
+            tables.setdefault(port, []).extend(self._route_table(r) for r in mine)
         self._serve(key, ip, tables)
         generation = gateway["metadata"].get("generation", 1)
         status = {
             "addresses": [{"type": "IPAddress", "value": ip}],
-            "conditions": _conditions(
-                gateway.get("status"), generation, ["Accepted", "Programmed"]
-            ),
+            "conditions": conditions(gateway.get("status"), generation, ["Accepted", "Programmed"]),
             "listeners": [
                 {
                     "name": li.get("name", ""),
                     "attachedRoutes": attached.get(li.get("name", ""), 0),
                     "supportedKinds": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}],
-                    "conditions": _conditions(
-                        _listener_status(gateway, li.get("name", "")),
+                    "conditions": conditions(
+                        listener_status(gateway, li.get("name", "")),
                         generation,
                         ["Accepted", "Programmed", "ResolvedRefs"],
                     ),
@@ -240,47 +241,17 @@ class GatewayController(Controller):
         for route in routes:
             self._route_status(route, ns, name)
 
+    def _route_table(self, route: dict) -> Any:
+        """The route's table, kept while the route is unchanged so that weighted choices keep
+        their place in the cycle (status writes re-run this reconcile)."""
+        uid, version = route["metadata"].get("uid"), route["metadata"].get("generation")
+        cached = self._route_tables.get(uid)
+        if cached is None or cached[0] != version:
+            cached = self._route_tables[uid] = (version, route_table(route))
+        return cached[1]
+
     def _route_status(self, route: dict, gw_ns: str, gw_name: str) -> None:
-        generation = route["metadata"].get("generation", 1)
-        parents = [
-            p
-            for p in (route.get("status") or {}).get("parents") or []
-            if not (
-                p.get("parentRef", {}).get("name") == gw_name
-                and p.get("controllerName") == CONTROLLER_NAME
-            )
-        ]
-        previous = next(
-            (
-                p
-                for p in (route.get("status") or {}).get("parents") or []
-                if p.get("parentRef", {}).get("name") == gw_name
-            ),
-            None,
-        )
-        missing = [
-            ref["name"]
-            for rule in (route.get("spec") or {}).get("rules") or []
-            for ref in rule.get("backendRefs") or []
-            if self.api.get("services", ref.get("namespace") or gw_ns, ref.get("name", "")) is None
-        ]
-        conditions = _conditions(previous, generation, ["Accepted"])
-        resolved = _conditions(previous, generation, ["ResolvedRefs"], ok=not missing)
-        if missing:
-            resolved[0]["reason"] = "BackendNotFound"
-            resolved[0]["message"] = f"services not found: {', '.join(sorted(set(missing)))}"
-        parents.append(
-            {
-                "parentRef": {
-                    "group": "gateway.networking.k8s.io",
-                    "kind": "Gateway",
-                    "name": gw_name,
-                    "namespace": gw_ns,
-                },
-                "controllerName": CONTROLLER_NAME,
-                "conditions": conditions + resolved,
-            }
-        )
+        parents = route_parents(self.api, route, gw_ns, gw_name)
         if (route.get("status") or {}).get("parents") != parents:
             updated = deepcopy(route)
             updated["status"] = {"parents": parents}
@@ -365,45 +336,3 @@ class GatewayController(Controller):
 
 def _key(obj: dict) -> tuple[str, str]:
     return obj["metadata"].get("namespace") or "", obj["metadata"]["name"]
-
-
-def _attaches(route: dict, gw_name: str, gw_ns: str, listener: str | None, port: int) -> bool:
-    route_ns = route["metadata"].get("namespace") or ""
-    for ref in (route.get("spec") or {}).get("parentRefs") or []:
-        if ref.get("name") != gw_name or (ref.get("namespace") or route_ns) != gw_ns:
-            continue
-        if ref.get("sectionName") and ref["sectionName"] != listener:
-            continue
-        if ref.get("port") and int(ref["port"]) != port:
-            continue
-        return True
-    return False
-
-
-def _listener_status(gateway: dict, name: str) -> dict | None:
-    for listener in (gateway.get("status") or {}).get("listeners") or []:
-        if listener.get("name") == name:
-            return listener
-    return None
-
-
-def _conditions(previous: dict | None, generation: int, types: list[str], ok: bool = True) -> list:
-    """True conditions of these types, keeping lastTransitionTime while nothing changes."""
-    before = {c.get("type"): c for c in (previous or {}).get("conditions") or []}
-    out = []
-    for kind in types:
-        status = "True" if ok else "False"
-        old = before.get(kind) or {}
-        out.append(
-            {
-                "type": kind,
-                "status": status,
-                "reason": kind if ok else "Invalid",
-                "message": "",
-                "observedGeneration": generation,
-                "lastTransitionTime": old.get("lastTransitionTime")
-                if old.get("status") == status
-                else rfc3339(),
-            }
-        )
-    return out

@@ -57,10 +57,12 @@ def burn(fraction: float) -> None:
 async def serve(args) -> int:
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
-    state = {"live": True, "ready": True}
+    state = {"live": True, "ready": True, "draining": False}
 
     def on_term() -> None:
         print("got SIGTERM", flush=True)
+        # like the inference server: keep serving for --term-delay, moving clients off
+        state["draining"] = True
         if args.record:
             with open(args.record, "a") as fh:
                 fh.write(f"SIGTERM pid={os.getpid()}\n")
@@ -93,10 +95,14 @@ async def serve(args) -> int:
                 if path not in ("/healthz", "/readyz") and not args.quiet:
                     print(f"request {path} {status}", flush=True)
                 data = body.encode()
+                close = "Connection: close\r\n" if state["draining"] else ""
                 writer.write(
-                    f"HTTP/1.1 {status} X\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data
+                    f"HTTP/1.1 {status} X\r\nContent-Length: {len(data)}\r\n{close}\r\n".encode()
+                    + data
                 )
                 await writer.drain()
+                if close:
+                    break
         except (ConnectionError, IndexError):
             pass
         finally:
