@@ -28,19 +28,8 @@ from .store import SeriesStore
 log = logging.getLogger(__name__)
 
 SOURCE = "metrics.k8s.io"
-_SUFFIX = {
-    "n": 1e-9,
-    "u": 1e-6,
-    "m": 1e-3,
-    "k": 1e3,
-    "M": 1e6,
-    "G": 1e9,
-    "T": 1e12,
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-}
+_DECIMAL = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 
 
 def quantity(value: object) -> float:
@@ -49,16 +38,14 @@ def quantity(value: object) -> float:
     if isinstance(value, int | float):
         return float(value)
     text = str(value)
-    for size in (2, 1):
-        unit = _SUFFIX.get(text[-size:]) if len(text) > size else None
-        if unit is not None:
-            try:
-                return float(text[:-size]) * unit
-            except ValueError:
-                break
+    last = text[-1:]
     try:
-        return float(text)
-    except ValueError:
+        if last.isdigit():
+            return float(text)
+        if last == "i":
+            return float(text[:-2]) * _BINARY[text[-2:]]
+        return float(text[:-1]) * _DECIMAL[last]
+    except (KeyError, ValueError):
         return float(parse_quantity(text) / Decimal(1))
 
 
@@ -175,10 +162,16 @@ def _deployment_records(
             by_target[(hpa["metadata"].get("namespace"), ref.get("name"))] = hpa
     # Index the pods by one (namespace, label, value) so each deployment checks only the pods
     # that carry its first matchLabels pair, not every pod of its namespace.
+    wanted = {
+        (d["metadata"].get("namespace"), next(iter(match)))
+        for d in deployments
+        if (match := ((d.get("spec") or {}).get("selector") or {}).get("matchLabels"))
+    }
     index: dict[tuple[str, str, str], list[tuple[str, float, float, dict]]] = {}
     for (ns, name), (cpu, memory, labels) in pods.items():
         for key, value in labels.items():
-            index.setdefault((ns, key, value), []).append((name, cpu, memory, labels))
+            if (ns, key) in wanted:
+                index.setdefault((ns, key, value), []).append((name, cpu, memory, labels))
     records: dict[str, tuple[float, ...]] = {}
     members: dict[str, list[str]] = {}
     labels_of_hpa: dict[str, str] = {}

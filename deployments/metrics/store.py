@@ -58,6 +58,30 @@ FIELDS = {
 }
 
 
+# Series per script call: bounds how long one call keeps Redis busy (a few milliseconds).
+WRITE_BATCH = 2000
+# ARGV: key prefix, slot, slots per hour, ttl, newline-separated series, their records packed
+# back to back. A key that does not exist yet starts as an hour of NaN (no sample), since
+# SETRANGE would pad it with zeros, and zero is a real value.
+_WRITE_SCRIPT = """
+local prefix, slot, slots, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local records, pos = ARGV[6], 1
+local nan = string.char(0, 0, 192, 127)
+for name in string.gmatch(ARGV[5], "[^\\n]+") do
+  local width = 2
+  if string.sub(name, 1, 1) == "d" then width = 8 end
+  local size = width * 4
+  local key = prefix .. name
+  if redis.call("EXISTS", key) == 0 then
+    redis.call("SET", key, string.rep(nan, slots * width), "EX", ttl)
+  end
+  redis.call("SETRANGE", key, slot * size, string.sub(records, pos, pos + size - 1))
+  pos = pos + size
+end
+return pos - 1
+"""
+
+
 def width_of(series: str) -> int:
     return len(FIELDS[series[0]])
 
@@ -130,17 +154,34 @@ class SeriesStore:
         # Keys outlive the pruning that should remove them, so a cluster that stopped being
         # sampled (removed, or no beat running) still empties itself.
         ttl = (RAW_HOURS + 1) * HOUR
-        pipe = self.client.pipeline(transaction=False)
-        pack = struct.Struct
-        packers: dict[int, struct.Struct] = {}
-        for series, record in samples.items():
-            width = len(record)
-            packer = packers.get(width) or packers.setdefault(width, pack(f"<{width}f"))
-            key = self.key(interval, hour, series)
-            pipe.set(key, nan_blob(slots, width), nx=True, ex=ttl)
-            pipe.setrange(key, offset * width * 4, packer.pack(*record))
-        series_set = f"{self.base}:s:{hour}"
         names = list(samples)
+        packers: dict[int, struct.Struct] = {}
+        pipe = self.client.pipeline(transaction=False)
+        # Per-command overhead in redis-py (packing, parsing replies) was 80 % of a 30,000-pod
+        # cycle, so the records go to Redis as one buffer per batch and a script stores them.
+        for i in range(0, len(names), WRITE_BATCH):
+            batch = names[i : i + WRITE_BATCH]
+            records = []
+            for series in batch:
+                record = samples[series]
+                width = len(record)
+                if width != width_of(series):
+                    raise ValueError(f"{series}: {width} fields, expected {width_of(series)}")
+                packer = packers.get(width) or packers.setdefault(
+                    width, struct.Struct(f"<{width}f")
+                )
+                records.append(packer.pack(*record))
+            pipe.eval(
+                _WRITE_SCRIPT,
+                0,
+                f"{self.base}:{interval}:{hour}:",
+                offset,
+                slots,
+                ttl,
+                "\n".join(batch),
+                b"".join(records),
+            )
+        series_set = f"{self.base}:s:{hour}"
         for i in range(0, len(names), 5000):
             pipe.sadd(series_set, *names[i : i + 5000])
         pipe.expire(series_set, retention + 2 * HOUR)
