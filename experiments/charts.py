@@ -41,7 +41,8 @@ def _frame(title: str, lo: float, hi: float, fmt, body: str, legend: str, xlabel
     # Safe: every text in the chart (titles, names, labels) went through escape() above or
     # here, and everything else is numbers this module formatted.
     return mark_safe(  # noqa: S308
-        f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" class="chart" role="img" '
+        f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" class="chart" '
+        'role="img" '
         f'aria-label="{escape(title)}"><title>{escape(title)}</title>'
         f'<text x="4" y="{PAD - 8}" font-size="11" fill="#555">{escape(fmt(hi))}</text>'
         f'<text x="4" y="{HEIGHT - PAD + 4}" font-size="11" fill="#555">{escape(fmt(lo))}</text>'
