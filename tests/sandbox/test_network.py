@@ -3,6 +3,7 @@ are loopback addresses the sandbox listens on, forwarding to ready endpoints rou
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import urllib.request
@@ -10,7 +11,9 @@ import urllib.request
 import pytest
 from kubernetes import client
 
-from sandbox.testing import wait_for
+from sandbox.kubelet.runtimemap import RuntimeMap
+from sandbox.network import proxy
+from sandbox.testing import running_cluster, until, wait_for
 from tests.sandbox.process_support import STANDIN, logs, process_sandbox, unique
 
 HTTP_READY = {"httpGet": {"path": "/readyz", "port": 8080}, "periodSeconds": 1,
@@ -188,3 +191,45 @@ def test_a_simulated_pod_answers_metrics_through_the_pod_proxy(sbx, papi, pns):
     status, body, _ = sbx.request("GET", f"/api/v1/namespaces/{pns}/pods/sim/proxy/healthz")
     assert status == 503
     assert "simulated" in body["message"]
+
+
+def test_a_privileged_port_it_may_not_bind_is_served_at_an_offset_with_an_event(monkeypatch):
+    """As root every port binds, so the refusal an unprivileged user gets is played here."""
+    real_listen = proxy.listen
+
+    async def unprivileged_listen(host, port, backends, relay):
+        if port < 1024:
+            raise PermissionError(13, "Permission denied")
+        return await real_listen(host, port, backends, relay)
+
+    monkeypatch.setattr(proxy, "listen", unprivileged_listen)
+
+    async def scenario():
+        async with running_cluster(nodes=1, runtime_map=RuntimeMap()) as cluster:
+            cluster.api.create(
+                "services",
+                {
+                    "metadata": {"name": "web", "namespace": "default"},
+                    "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]},
+                },
+            )
+            address = await until(
+                lambda: cluster.network.address_of("default", "web", 80), "the listener"
+            )
+            events = await until(
+                lambda: [
+                    e
+                    for e in cluster.api.list("events", "default")
+                    if e["reason"] == "PrivilegedPort"
+                ],
+                "the PrivilegedPort event",
+            )
+            return address, events[0]
+
+    (host, port), event = asyncio.run(scenario())
+    assert host.startswith("127.")
+    assert port == 8080
+    assert event["type"] == "Warning"
+    assert f"cannot listen on {host}:80" in event["message"]
+    assert "net.ipv4.ip_unprivileged_port_start=80" in event["message"]
+    assert f"listening on {host}:8080 instead" in event["message"]
