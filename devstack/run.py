@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from devstack import realpods
 from devstack.gke import gke_program
 from devstack.redis import ensure_redis
 from devstack.supervisor import Program, Supervisor
@@ -67,6 +68,7 @@ def sandbox_command(run_dir: Path, env: dict, *, port: str) -> list[str]:
         env.get("SANDBOX_GPU_NODES", "1"),
         "--state",
         str(run_dir / "sandbox-state.json"),
+        *realpods.sandbox_args(run_dir, env),
     ]
 
 
@@ -175,6 +177,8 @@ def main() -> int:
         env["REDIS_URL"] = redis_url
 
         database_migrate(run_dir, env)
+        if realpods.enabled(env):
+            realpods.prepare(run_dir, env)
         sandbox, kubeconfig = start_sandbox(run_dir, env)
         # A restarted sandbox must come back on the same port: the cluster is registered there.
         port = sandbox_port(kubeconfig)
@@ -197,6 +201,10 @@ def main() -> int:
             supervisor.add(gke)
             print(f"  Local GKE: {env['GKE_DEFAULT_ENDPOINT']}; key {run_dir / 'gke-key.json'}")
         url = f"http://127.0.0.1:{env['PORT']}/"
+        if realpods.enabled(env):
+            kubectl = [str(BIN / "kubectl"), "--kubeconfig", str(kubeconfig)]
+            demo = realpods.demo_url(kubectl, env)
+            print(f"  Demo model (real inference server): curl {demo or 'no external IP yet'}")
         print(
             f"\n  Control plane: open {url}\n"
             f"  Sandbox cluster: kubectl --kubeconfig {kubeconfig} get pods -A\n"
