@@ -130,6 +130,10 @@ def test_the_run_page_shows_status_progress_and_kept_logs(
     assert "0 failed of backoffLimit 2" in html
     assert "TRAINING_PROGRESS" in html
     assert "Cancel run" in html
+    pod = TrainingRun.objects.get(id=run.id).pods[0]["name"]
+    # The live log viewer's route, where the deployments app provides it; kept lines anyway.
+    assert f"/c/sandbox/ns/{kube_namespace}/pods/{pod}/logs/" in html
+    assert f"/c/sandbox/ns/{kube_namespace}/jobs/from-form/logs/" in html
     listing = engineer.get(page(kube_namespace)).content.decode()
     assert f'data-run="{run.id}"' in listing
     assert "epoch 1 of 3" in listing

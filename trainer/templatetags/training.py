@@ -1,4 +1,5 @@
 from django import template
+from django.urls import NoReverseMatch, reverse
 
 # What an unknown figure shows as (the pages' own dash).
 UNKNOWN = "\u2013"
@@ -36,3 +37,12 @@ def figure(value) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+@register.simple_tag
+def url_if_exists(route: str, **kwargs) -> str:
+    """The URL of a route another app may provide (the live log viewer), or "" without it."""
+    try:
+        return reverse(route, kwargs=kwargs)
+    except NoReverseMatch:
+        return ""
