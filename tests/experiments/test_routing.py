@@ -6,6 +6,7 @@ import pytest
 from controlplane.audit.models import AuditEvent
 from experiments.models import Experiment, TimelineEntry
 from experiments.routing import EXPERIMENT_LABEL
+from tests.fixtures.controlplane import kubectl_json, wait_for
 
 from .helpers import base, create_and_start, finished, make_variants, route
 
@@ -152,3 +153,31 @@ def test_conclude_sends_all_traffic_to_the_winner_and_delete_removes_the_route(
     assert not Experiment.objects.filter(name="ab").exists()
     assert not TimelineEntry.objects.exists()
     assert engineer_api.get(one).status_code == 404
+
+
+def test_concluding_by_rollout_rolls_the_winners_image_out_to_the_control_deployment(
+    celery_worker, sandbox, kube_namespace, engineer_api, tmp_path
+):
+    make_variants(sandbox, kube_namespace, tmp_path)
+    sandbox.kubectl(
+        "-n", kube_namespace, "set", "image", "deployment/model-b", "model=example/model:2"
+    )
+    create_and_start(engineer_api, kube_namespace)
+    one = base(kube_namespace, "ab")
+    body = {"winner": "b", "promotion": "rollout"}
+    done = finished(engineer_api, engineer_api.post(f"{one}conclude/", body, format="json"))
+    rollout = AuditEvent.objects.get(id=done["parameters"]["rollout_action"])
+    assert rollout.kind == "deployment"
+    assert rollout.verb == "rollout"
+    assert rollout.name == "model-a"
+    wait_for(
+        lambda: AuditEvent.objects.get(pk=rollout.pk).status == "succeeded",
+        what="the promotion's rollout",
+    )
+    deployment = kubectl_json(sandbox, "-n", kube_namespace, "get", "deployment", "model-a")
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "example/model:2"
+    cause = deployment["metadata"]["annotations"]["kubernetes.io/change-cause"]
+    assert cause == "experiment ab: promote b"
+    # The control's deployment now serves the winner's model, so traffic stays on it.
+    rule = route(sandbox, kube_namespace, "httproute")["spec"]["rules"][-1]
+    assert weights_of(rule) == {"model-a": 100, "model-b": 0}
