@@ -108,6 +108,8 @@ class Kubeconfig:
             "namespace": context.namespace,
             "ca_data": cluster.get("certificate-authority-data"),
             "insecure": bool(cluster.get("insecure-skip-tls-verify", False)),
+            # kubectl connects to the server address and checks the certificate against this.
+            "tls_server_name": cluster.get("tls-server-name"),
             "token": user.get("token"),
             "client_cert_data": user.get("client-certificate-data"),
             "client_key_data": user.get("client-key-data"),

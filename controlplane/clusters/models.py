@@ -7,6 +7,7 @@ from django.db import models
 
 from controlplane.kube.connection import ClusterConnection
 
+from .cadata import ca_pem_b64
 from .crypto import decrypt_json
 from .tokens import token_provider_token
 
@@ -26,7 +27,8 @@ class Cluster(models.Model):
     source = models.CharField(max_length=20, choices=ClusterSource.choices)
     context = models.CharField(max_length=253, blank=True, help_text="kubeconfig context used")
     default_namespace = models.CharField(max_length=63, default="default")
-    # Fernet token of the JSON credentials (ca_data, token, client cert/key, insecure).
+    # Fernet token of the JSON credentials (ca_data, token, client cert/key, insecure,
+    # tls_server_name).
     # Never rendered, serialized or logged; see controlplane.clusters.crypto.
     credentials_encrypted = models.TextField(blank=True, editable=False)
     # Off: reading pod logs needs the operator role (logs can carry what a viewer should not see).
@@ -66,17 +68,25 @@ class Cluster(models.Model):
         # rebuilt then; it is a hash, so it reveals nothing.
         material = "|".join(
             str(creds.get(part) or "")
-            for part in ("ca_data", "token", "client_cert_data", "client_key_data", "insecure")
+            for part in (
+                "ca_data",
+                "token",
+                "client_cert_data",
+                "client_key_data",
+                "insecure",
+                "tls_server_name",
+            )
         )
         fingerprint = hashlib.sha256(f"{self.server}|{material}".encode()).hexdigest()[:16]
         return ClusterConnection(
             key=f"{self.name}:{fingerprint}",
             server=self.server,
-            ca_data=creds.get("ca_data"),
+            ca_data=ca_pem_b64(creds.get("ca_data")),
             token=creds.get("token"),
             client_cert_data=creds.get("client_cert_data"),
             client_key_data=creds.get("client_key_data"),
             insecure=bool(creds.get("insecure", False)),
+            tls_server_name=creds.get("tls_server_name") or None,
         )
 
 

@@ -126,7 +126,11 @@ def _save_new(*, actor, name, display_name, source, creds: dict, request_id) -> 
 
 def _secret_part(creds: dict) -> dict:
     keys = ("ca_data", "token", "client_cert_data", "client_key_data", "insecure")
-    return {key: creds.get(key) for key in keys}
+    # The TLS server name is no secret, but it belongs with the CA it is checked against.
+    found = {key: creds.get(key) for key in keys}
+    if creds.get("tls_server_name"):
+        found["tls_server_name"] = creds["tls_server_name"]
+    return found
 
 
 def _create(

@@ -46,6 +46,8 @@ def _build(conn: ClusterConnection) -> tuple[kubernetes.client.ApiClient, str | 
     config.verify_ssl = not conn.insecure
     if conn.ca_data:
         config.ca_cert_data = base64.b64decode(conn.ca_data).decode("ascii")
+    if conn.tls_server_name:
+        config.tls_server_name = conn.tls_server_name
     if conn.token:
         config.api_key = {"authorization": conn.token}
         config.api_key_prefix = {"authorization": "Bearer"}

@@ -13,3 +13,6 @@ class ClusterConnection:
     client_cert_data: str | None = field(default=None, repr=False)
     client_key_data: str | None = field(default=None, repr=False)
     insecure: bool = False
+    # kubeconfig's tls-server-name: sent as SNI and checked against the server's certificate
+    # instead of the host of `server` (which is still where the connection goes).
+    tls_server_name: str | None = None

@@ -7,6 +7,7 @@ request header (and so no credential) can leak into an error shown to a user or 
 import json
 import logging
 import re
+import ssl
 
 import urllib3.exceptions
 from kubernetes.client.exceptions import ApiException
@@ -132,6 +133,11 @@ def from_api_exception(exc: ApiException) -> KubeError:
     if status == 429 or status >= 500:
         return Unavailable(message, status=status, reason=reason, retry_after=_retry_after(exc))
     if status == 0:
+        # The client turns a failed TLS handshake into a status-0 ApiException raised while
+        # handling urllib3's SSLError: say what OpenSSL refused, not the client's wrapping.
+        handshake = exc.__cause__ or exc.__context__
+        if isinstance(handshake, urllib3.exceptions.SSLError):
+            return Unavailable(f"TLS error talking to the API server: {_tls_failure(handshake)}")
         return Unavailable(message, reason=reason)
     return KubeError(message, status=status, reason=reason)
 
@@ -210,14 +216,33 @@ def _connection_failure(exc: BaseException) -> str:
     return f"The API server is unreachable ({exc.__class__.__name__})"
 
 
+def _tls_failure(exc: BaseException) -> str:
+    """What went wrong in the TLS handshake, from OpenSSL's verdict (which names a host name
+    mismatch and the name checked), never from request data."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            verdict = (current.verify_message or "").strip().rstrip(".")
+            return f"the server's certificate was not accepted: {verdict or 'verification failed'}"
+        nested = next((a for a in current.args if isinstance(a, BaseException)), None)
+        current = nested or _cause(current)
+    return exc.__class__.__name__
+
+
 def translate(exc: BaseException) -> KubeError:
     """Map any exception raised by a client call to a KubeError (or the original if unknown)."""
     if isinstance(exc, KubeError):
         return exc
     if isinstance(exc, ApiException):
         return from_api_exception(exc)
+    if isinstance(exc, urllib3.exceptions.MaxRetryError) and isinstance(
+        exc.reason, urllib3.exceptions.SSLError
+    ):
+        exc = exc.reason
     if isinstance(exc, urllib3.exceptions.SSLError):
-        return Unavailable(f"TLS error talking to the API server: {exc.__class__.__name__}")
+        return Unavailable(f"TLS error talking to the API server: {_tls_failure(exc)}")
     if isinstance(exc, urllib3.exceptions.HTTPError | ConnectionError | OSError):
         return Unavailable(_connection_failure(exc))
     raise TypeError(f"not a Kubernetes client error: {exc!r}") from exc

@@ -147,3 +147,14 @@ def test_it_rejects_python_object_tags():
 def test_it_rejects_documents_nested_too_deeply():
     error = refused("a: " + "[" * 50_000 + "]" * 50_000)
     assert "nested too deeply" in error.message
+
+
+def test_it_keeps_the_tls_server_name_with_the_credentials():
+    cluster = {
+        "server": "https://10.0.0.1:6443",
+        "certificate-authority-data": CA,
+        "tls-server-name": "kubernetes.default.svc",
+    }
+    creds = parse_kubeconfig(kubeconfig(cluster=cluster)).credentials("main")
+    assert creds["tls_server_name"] == "kubernetes.default.svc"
+    assert parse_kubeconfig(kubeconfig()).credentials("main")["tls_server_name"] is None
