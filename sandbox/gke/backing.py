@@ -96,8 +96,33 @@ def gke_node(*, cluster: str, pool: dict, zone: str, index: int, cidr_index: int
     return node
 
 
+def plan_nodes(
+    backing: Cluster, *, cluster: str, pools: list[dict]
+) -> tuple[list[str], list[dict]]:
+    """(names of nodes to remove, nodes to add) for the backing cluster's nodes to be exactly
+    those its pools ask for."""
+    wanted = _wanted(cluster, pools)
+    existing = {n["metadata"]["name"] for n in backing.api.list("nodes")}
+    return sorted(existing - set(wanted)), [n for name, n in wanted.items() if name not in existing]
+
+
+def apply_node_change(backing: Cluster, change: str | dict) -> None:
+    """Remove the node named `change`, or add the node `change` is."""
+    if isinstance(change, str):
+        backing.api.delete("nodes", "", change)
+    else:
+        backing.api.create("nodes", change)
+
+
 def sync_nodes(backing: Cluster, *, cluster: str, pools: list[dict]) -> int:
-    """Make the backing cluster's nodes exactly those its pools ask for; returns how many."""
+    """Make the backing cluster's nodes exactly those its pools ask for, at once."""
+    remove, add = plan_nodes(backing, cluster=cluster, pools=pools)
+    for change in [*remove, *add]:
+        apply_node_change(backing, change)
+    return len(_wanted(cluster, pools))
+
+
+def _wanted(cluster: str, pools: list[dict]) -> dict[str, dict]:
     wanted: dict[str, dict] = {}
     cidr_index = 0
     for pool in pools:
@@ -108,13 +133,7 @@ def sync_nodes(backing: Cluster, *, cluster: str, pools: list[dict]) -> int:
                 )
                 wanted[node["metadata"]["name"]] = node
                 cidr_index += 1
-    existing = {n["metadata"]["name"] for n in backing.api.list("nodes")}
-    for name in sorted(existing - set(wanted)):
-        backing.api.delete("nodes", "", name)
-    for name, node in wanted.items():
-        if name not in existing:
-            backing.api.create("nodes", node)
-    return len(wanted)
+    return wanted
 
 
 async def start_backing(

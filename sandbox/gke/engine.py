@@ -24,7 +24,7 @@ from sandbox.machinery.util import rfc3339
 
 from . import resources
 from .auth import TokenService
-from .backing import BackingCluster, start_backing, sync_nodes
+from .backing import BackingCluster, apply_node_change, plan_nodes, start_backing, sync_nodes
 from .errors import GoogleError, not_found
 
 log = logging.getLogger(__name__)
@@ -186,8 +186,9 @@ class Engine:
             await asyncio.sleep(self.operation_seconds / 3)
             op["status"] = "RUNNING"
             op["progress"]["status"] = "RUNNING"
+            # the work spends about a third (nodes come one by one), the rest is settling
             await work(op)
-            await asyncio.sleep(self.operation_seconds * 2 / 3)
+            await asyncio.sleep(self.operation_seconds / 3)
         except GoogleError as exc:
             op["error"] = exc.rpc_status()
             op["statusMessage"] = exc.message
@@ -225,7 +226,7 @@ class Engine:
 
         async def work(op: dict) -> None:
             await self._start_backing(key)
-            self._sync(key, op)
+            await self._sync(key, op)
             resource["status"] = "RUNNING"
             for pool in resource["_pools"].values():
                 pool["status"] = "RUNNING"
@@ -247,14 +248,21 @@ class Engine:
         self.clusters[key]["_port"] = backing.port
         return backing
 
-    def _sync(self, key: Key, op: dict | None = None) -> None:
+    async def _sync(self, key: Key, op: dict) -> None:
+        """Add and remove nodes one by one over a third of the operation's time, counting
+        them in the operation's progress as GKE counts instance-group changes."""
         backing = self.backing.get(key)
         if backing is None:
             return
         pools = list(self.clusters[key]["_pools"].values())
-        total = sync_nodes(backing, cluster=key[2], pools=pools)
-        if op is not None:
-            self._progress(op, total, total)
+        remove, add = plan_nodes(backing, cluster=key[2], pools=pools)
+        changes = [*remove, *add]
+        step = self.operation_seconds / 3 / max(len(changes), 1)
+        self._progress(op, 0, len(changes))
+        for done, change in enumerate(changes, start=1):
+            apply_node_change(backing, change)
+            self._progress(op, done, len(changes))
+            await asyncio.sleep(step)
 
     def delete_cluster(self, project: str, location: str, name: str) -> dict:
         resource = self._cluster(project, location, name)
@@ -280,7 +288,7 @@ class Engine:
 
         async def work(op: dict) -> None:
             change(resource)
-            self._sync(key, op)
+            await self._sync(key, op)
 
         return self._begin(key, op_type, f"clusters/{cluster}/{target}", work)
 
@@ -391,8 +399,8 @@ class Engine:
             for pool in resource["_pools"].values():
                 pool["_shape"] = tuple(pool["_shape"])
             self.clusters[key] = resource
-            await self._start_backing(key, port=int(resource.get("_port") or 0))
-            self._sync(key)
+            backing = await self._start_backing(key, port=int(resource.get("_port") or 0))
+            sync_nodes(backing, cluster=key[2], pools=list(resource["_pools"].values()))
             resource["status"] = "RUNNING"
 
     async def stop(self) -> None:
