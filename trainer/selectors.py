@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
 from django.urls import NoReverseMatch, reverse
@@ -114,13 +115,18 @@ def _fixes(message: str, parameters: dict) -> list[str]:
     return fixes
 
 
-def _gke_link() -> str | None:
-    for name in ("gke:index", "gke:clusters", "gke:list"):
-        try:
-            return reverse(name)
-        except NoReverseMatch:
-            continue
-    return None
+def _pool_link(run: TrainingRun) -> str | None:
+    """The GKE pages' form for a GPU pool of this run's accelerator, for a cluster created
+    through GKE here (the route exists only where the GKE app is installed)."""
+    accelerator = (run.parameters or {}).get("accelerator")
+    if not accelerator or run.cluster.source != "gke":
+        return None
+    try:
+        url = reverse("gke:nodepool_create_for", kwargs={"cluster": run.cluster.name})
+    except NoReverseMatch:
+        return None
+    count = int((run.parameters or {}).get("gpus") or 1)
+    return f"{url}?{urlencode({'accelerator': accelerator, 'count': count})}"
 
 
 def pending_reasons(run: TrainingRun, pods: list[dict], events: list[dict]) -> list[dict]:
@@ -134,7 +140,7 @@ def pending_reasons(run: TrainingRun, pods: list[dict], events: list[dict]) -> l
         involved = event.get("involvedObject") or {}
         if event.get("reason") == "FailedScheduling" and involved.get("name") in names:
             messages.setdefault(involved["name"], event.get("message") or "")
-    link = _gke_link()
+    link = _pool_link(run)
     return [
         {"pod": pod, "message": message, "fixes": _fixes(message, run.parameters), "link": link}
         for pod, message in sorted(messages.items())

@@ -93,3 +93,22 @@ def test_an_unreachable_cluster_is_recorded_on_its_runs_and_retried_later(
     assert run.sync_error
     assert run.status == "running"
     assert not run.final_synced
+
+
+def test_a_pending_gpu_pod_on_a_gke_cluster_links_to_the_node_pool_form(offline_cluster):
+    from trainer.selectors import pending_reasons
+
+    message = "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."
+    pods = [{"name": "p-1", "phase": "Pending", "unschedulable": message}]
+    run = TrainingRun(
+        cluster=offline_cluster,
+        namespace="default",
+        job_name="gpu",
+        parameters={"gpus": 2, "accelerator": "nvidia-l4"},
+    )
+    (reason,) = pending_reasons(run, pods, [])
+    assert reason["link"] is None  # a cluster not made through GKE here has no pool form
+    assert "accelerator nvidia-l4 and at least 2 GPU(s)" in reason["fixes"][0]
+    offline_cluster.source = "gke"
+    (reason,) = pending_reasons(run, pods, [])
+    assert reason["link"] == ("/gke/for/offline/nodepools/create/?accelerator=nvidia-l4&count=2")
