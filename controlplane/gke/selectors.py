@@ -121,3 +121,23 @@ def gke_action_list(*, credential: GkeCredential, limit: int = 20) -> list[dict]
         op.action_id: op for op in GkeOperation.objects.filter(action_id__in=[e.id for e in events])
     }
     return [{"event": event, "operation": ops.get(event.id)} for event in events]
+
+
+def registered_pool_nodes(*, cluster_name: str | None) -> dict:
+    """How many nodes each pool has, counted in the registered cluster itself (the v1 API
+    reports a pool's initial count, not its size): {"pools": {pool: n}, "source", "as_of",
+    "error"}; empty when the cluster is not registered."""
+    from controlplane.live.snapshot import snapshot_get
+
+    cluster = Cluster.objects.filter(name=cluster_name).first() if cluster_name else None
+    if cluster is None:
+        return {}
+    snap = snapshot_get(cluster=cluster, kind="nodes")
+    pools: dict[str, int] = {}
+    for node in snap.objects:
+        pool = ((node.get("metadata") or {}).get("labels") or {}).get(
+            "cloud.google.com/gke-nodepool"
+        )
+        if pool:
+            pools[pool] = pools.get(pool, 0) + 1
+    return {"pools": pools, "source": snap.source, "as_of": snap.as_of, "error": snap.error}

@@ -156,11 +156,13 @@ def cluster_detail(request, project, location, name):
         cluster = selectors.gke_cluster_get(credential=credential, location=location, name=name)
     except GkeError as exc:
         error = exc.message
-    return render(
-        request,
-        "gke/cluster.html",
-        _context(request, credential, location, name=name, cluster=cluster, error=error),
+    nodes = selectors.registered_pool_nodes(cluster_name=(cluster or {}).get("registered"))
+    for pool in (cluster or {}).get("nodePools", []):
+        pool["nodes_now"] = nodes.get("pools", {}).get(pool.get("name"), 0) if nodes else None
+    context = _context(
+        request, credential, location, name=name, cluster=cluster, error=error, nodes=nodes
     )
+    return render(request, "gke/cluster.html", context)
 
 
 @login_required

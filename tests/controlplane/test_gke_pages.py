@@ -72,6 +72,8 @@ def test_a_cluster_created_from_the_form_is_followed_to_done_and_registered(
     assert "/c/ui-demo/" in page
     detail = browser.get(f"/gke/{PROJECT}/{ZONE}/ui-demo/").content.decode()
     assert "default-pool" in detail
+    # The pool's size as counted in the registered cluster, and where that count came from.
+    assert '1 <small class="muted">in the cluster (' in detail
 
 
 def test_a_failed_create_shows_googles_message_in_the_operations_section(gke, gke_worker, browser):
