@@ -1,7 +1,8 @@
 """Validation like the real API server on every write: a 422 Invalid listing one cause per bad
 field. This module holds the entry points and the Service, HPA, Ingress, Secret, ConfigMap and
-Event rules; workloads are in validation_workloads.py, shared field rules in fields.py, and
-type/unknown-field decoding at the HTTP edge in decoding.py."""
+Event rules; workloads are in validation_workloads.py, HTTPRoutes in validation_gateway.py,
+shared field rules in fields.py, and type/unknown-field decoding at the HTTP edge in
+decoding.py."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sandbox.machinery.errors import (
 )
 from sandbox.machinery.resources import ResourceType
 from sandbox.registry.fields import CONFIG_KEY, Causes, port_range, validate_labels, validate_meta
+from sandbox.registry.validation_gateway import httproute
 from sandbox.registry.validation_workloads import deployment, job, pod, replicaset
 
 __all__ = ["validate", "validate_status"]
@@ -255,6 +257,7 @@ _VALIDATORS = {
     "services": _service,
     "horizontalpodautoscalers.autoscaling": _hpa,
     "ingresses.networking.k8s.io": _ingress,
+    "httproutes.gateway.networking.k8s.io": httproute,
     "secrets": _secret,
     "configmaps": _configmap,
     "events": _event,
