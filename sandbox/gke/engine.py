@@ -81,7 +81,6 @@ class Engine:
         out["selfLink"] = self._self_link(
             project, location, "clusters", cluster, "nodePools", pool["name"]
         )
-        out["currentNodeCount"] = pool["_per_zone"] * len(pool["locations"])
         if not out["autoscaling"]:
             del out["autoscaling"]
         return out
@@ -91,7 +90,10 @@ class Engine:
         name = resource["name"]
         pools = [self.pool_json(project, location, name, p) for p in resource["_pools"].values()]
         out["nodePools"] = pools
-        out["currentNodeCount"] = sum(p["currentNodeCount"] for p in pools)
+        # A NodePool has no size field in v1; the cluster's (deprecated) count is the sum.
+        out["currentNodeCount"] = sum(
+            p["_per_zone"] * len(p["locations"]) for p in resource["_pools"].values()
+        )
         out["selfLink"] = self._self_link(project, location, "clusters", name)
         backing = self.backing.get((project, location, name))
         if backing is not None and backing.url:
