@@ -138,7 +138,8 @@ class ProcessRuntime:
             "PYTHONPATH": str(ROOT),
             "HOSTNAME": pod["metadata"]["name"],
         }
-        env.update(rule.env)
+        tag = _tag(container.get("image", ""))
+        env.update({k: expand(v, {"IMAGE_TAG": tag}) for k, v in rule.env.items()})
         env.update(container_env(self.api, pod, container))
         if rule.host_env and status.get("podIP"):
             env[rule.host_env] = status["podIP"]
@@ -147,8 +148,10 @@ class ProcessRuntime:
             env[rule.port_env] = str(port)
         if container.get("command"):
             argv = [*container["command"], *(container.get("args") or [])]
+        elif container.get("args"):
+            argv = [*rule.command, *container["args"]]
         else:
-            argv = [*rule.command, *(container.get("args") or rule.args)]
+            argv = [*rule.command, *(expand(a, {"IMAGE_TAG": tag}) for a in rule.args)]
         argv = [expand(a, env) for a in argv]
         if _PYTHON.match(argv[0]):
             argv[0] = sys.executable
@@ -390,6 +393,12 @@ async def _main_process_exit(pid: int) -> None:
     finally:
         loop.remove_reader(fd)
         os.close(fd)
+
+
+def _tag(image: str) -> str:
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else "latest"
 
 
 def _first_port(container: dict) -> int | None:

@@ -8,7 +8,9 @@ whatever the pod says, so that every replica listens on its own loopback address
 
 File rules are tried first, in order, then the defaults (unless the file says
 `"defaults": false`): a repository ending in `/inference` runs the inference server, one
-ending in `/trainer` the training program. Every other image stays simulated.
+ending in `/trainer` the training program, one ending in `/hello-app` (GKE's sample image)
+a look-alike of it (sandbox/hello.py). Every other image stays simulated. In `args` and `env`,
+`$(IMAGE_TAG)` is the image's tag.
 """
 
 from __future__ import annotations
@@ -56,6 +58,15 @@ DEFAULT_RULES = (
         default_port=8080,
     ),
     ProcessRule(image="*/trainer", command=("python", "-m", "trainer.program")),
+    # GKE's sample image of the classic walk-through, answered by a look-alike
+    ProcessRule(
+        image="*/hello-app",
+        command=("python", "-m", "sandbox.hello"),
+        args=("--version", "$(IMAGE_TAG)"),
+        host_env="HOST",
+        port_env="PORT",
+        default_port=8080,
+    ),
 )
 
 

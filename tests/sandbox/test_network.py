@@ -233,3 +233,32 @@ def test_a_privileged_port_it_may_not_bind_is_served_at_an_offset_with_an_event(
     assert f"cannot listen on {host}:80" in event["message"]
     assert "net.ipv4.ip_unprivileged_port_start=80" in event["message"]
     assert f"listening on {host}:8080 instead" in event["message"]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+def test_the_classic_gke_walk_through_works_with_kubectl_and_curl(sbx, pns):
+    image = "us-docker.pkg.dev/google-samples/containers/gke/hello-app:2.0"
+    sbx.kubectl("-n", pns, "create", "deployment", "hello-server", f"--image={image}", check=True)
+    sbx.kubectl(
+        "-n", pns, "expose", "deployment", "hello-server", "--type", "LoadBalancer",
+        "--port", "80", "--target-port", "8080", check=True,
+    )  # fmt: skip
+    sbx.kubectl("-n", pns, "rollout", "status", "deployment/hello-server", "--timeout=60s",
+                check=True)  # fmt: skip
+    external = wait_for(
+        lambda: sbx.kubectl(
+            "-n", pns, "get", "service", "hello-server",
+            "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}",
+        ).stdout,
+        "EXTERNAL-IP",
+    )  # fmt: skip
+    answer = wait_for(
+        lambda: subprocess.run(
+            ["curl", "-sS", "--max-time", "5", f"http://{external}/"],
+            capture_output=True, text=True,
+        ).stdout,
+        "an answer",
+    )  # fmt: skip
+    lines = answer.splitlines()
+    assert lines[:2] == ["Hello, world!", "Version: 2.0.0"]
+    assert lines[2].startswith("Hostname: hello-server-")
