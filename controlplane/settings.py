@@ -475,3 +475,10 @@ GKE_FOLLOW_SLICE_SECONDS = float(os.environ.get("GKE_FOLLOW_SLICE_SECONDS", "60"
 # The Kubernetes Engine API a new credential uses unless it names another (empty: Google's);
 # `make run` with GKE_LOCAL=1 points it at the local endpoint (python -m sandbox.gke).
 GKE_DEFAULT_ENDPOINT = os.environ.get("GKE_DEFAULT_ENDPOINT", "")
+# Clusters with a Prometheus-compatible query API, sampled by PromQL instead of the pod proxy:
+# "cluster=URL;other=URL" (a self-hosted Prometheus, or a Managed Prometheus frontend).
+EXPERIMENTS_PROMQL_URLS = dict(
+    item.split("=", 1)
+    for item in os.environ.get("EXPERIMENTS_PROMQL_URLS", "").split(";")
+    if "=" in item
+)

@@ -8,7 +8,8 @@ that finds it locked skips it), so the same delta is never counted twice.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -18,10 +19,13 @@ from controlplane.kube import resources, workloads
 from controlplane.kube.errors import KubeError
 from controlplane.kube.podproxy import pod_proxy_get
 
-from ..collect import Counters, delta, parse_counters
+from .. import promql
+from ..collect import NOT_TRAFFIC, Counters, delta, parse_counters
 from ..models import Experiment, MetricBucket, PodCounters, State, Variant
 
 log = logging.getLogger(__name__)
+# The longest stretch one PromQL cycle covers (after an outage the gap is not back-filled).
+COLLECT_WINDOW_MAX = 3600
 
 
 def _matches(selector: dict, labels: dict) -> bool:
@@ -143,5 +147,90 @@ def experiment_collect(*, experiment_id: int, now: datetime | None = None) -> di
 
 
 def experiments_collect_all(*, now: datetime | None = None) -> dict:
-    ids = list(Experiment.objects.filter(state=State.RUNNING).values_list("pk", flat=True))
-    return {str(pk): experiment_collect(experiment_id=pk, now=now) for pk in ids}
+    """One cycle for every running experiment: by PromQL where its cluster has a query API
+    (EXPERIMENTS_PROMQL_URLS), else through the pod proxy."""
+    now = now or timezone.now()
+    out = {}
+    running = Experiment.objects.filter(state=State.RUNNING).select_related("cluster")
+    for experiment in running:
+        base_url = promql.promql_url(experiment.cluster.name)
+        if base_url:
+            out[str(experiment.pk)] = experiment_collect_promql(
+                experiment_id=experiment.pk, base_url=base_url, now=now
+            )
+        else:
+            out[str(experiment.pk)] = experiment_collect(experiment_id=experiment.pk, now=now)
+    return out
+
+
+# PromQL ---------------------------------------------------------------------------------------
+
+
+def _selector(namespace: str, deployment: str) -> str:
+    # A Deployment's pods are named <deployment>-<ReplicaSet hash>-<suffix>.
+    pods = re.escape(deployment).replace("\\", "\\\\") + "-[a-z0-9]+-[a-z0-9]+"
+    not_traffic = "|".join(sorted(NOT_TRAFFIC))
+    return f'namespace="{namespace}",pod=~"{pods}",endpoint!~"{not_traffic}"'
+
+
+def served_promql(base_url: str, *, namespace: str, deployment: str, window: int, at: float):
+    """What the deployment's pods served in the `window` seconds before `at`, by PromQL."""
+    sel = _selector(namespace, deployment)
+    total = f"sum(increase(inference_requests_total{{{sel}}}[{window}s]))"
+    errors = f'sum(increase(inference_requests_total{{{sel},code=~"5.."}}[{window}s]))'
+    latency = f"sum(increase(inference_request_duration_seconds_sum{{{sel}}}[{window}s]))"
+    buckets = (
+        f"sum by (le) (increase(inference_request_duration_seconds_bucket{{{sel}}}[{window}s]))"
+    )
+
+    def scalar(expr: str) -> float:
+        rows = promql.query(base_url, expr, at=at)
+        return rows[0][1] if rows else 0.0
+
+    counts = {
+        ("+Inf" if labels["le"] in ("+Inf", "Inf") else repr(float(labels["le"]))): value
+        for labels, value in promql.query(base_url, buckets, at=at)
+    }
+    return Counters(
+        requests=scalar(total),
+        errors=scalar(errors),
+        latency_sum=scalar(latency),
+        latency_counts=counts,
+    )
+
+
+def experiment_collect_promql(*, experiment_id: int, base_url: str, now: datetime) -> dict:
+    """One cycle by PromQL: the increase since the last cycle, per variant."""
+    with transaction.atomic():
+        experiment = (
+            Experiment.objects.select_for_update(skip_locked=True)
+            .filter(pk=experiment_id, state=State.RUNNING)
+            .first()
+        )
+        if experiment is None:
+            return {"skipped": "not running, or being sampled by another worker"}
+        since = experiment.last_collected
+        if since is None or since < (experiment.started or now):
+            since = max(experiment.started or now, now - timedelta(seconds=COLLECT_WINDOW_MAX))
+        window = int(min(max((now - since).total_seconds(), 1), COLLECT_WINDOW_MAX))
+        summary: dict = {"source": "promql", "window": window, "requests": 0.0, "errors": []}
+        start = bucket_start(now)
+        for variant in experiment.variants.all():
+            try:
+                served = served_promql(
+                    base_url,
+                    namespace=experiment.namespace,
+                    deployment=variant.deployment,
+                    window=window,
+                    at=now.timestamp(),
+                )
+            except promql.PromQLError as exc:
+                summary["errors"].append(f"{variant.name}: {exc}")
+                continue
+            if served.requests > 0:
+                _add(experiment, variant.name, start, served)
+                summary["requests"] += served.requests
+        experiment.last_collected = now
+        experiment.collection_error = "; ".join(summary["errors"])[:2000]
+        experiment.save(update_fields=["last_collected", "collection_error"])
+    return summary
