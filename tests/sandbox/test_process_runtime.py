@@ -86,6 +86,7 @@ def test_a_process_pod_runs_with_its_env_on_its_own_loopback_address(papi, pns):
     assert all(ip.startswith("127.") for ip in ips)
     assert ips[0] != ips[1]
     text = wait_for(lambda: "listening" in logs(papi, pns, "one") and logs(papi, pns, "one"), "log")
+    wait_for(lambda: "listening" in logs(papi, pns, "two"), "the second pod listening")
     assert "env SHOUT=hello world" in text
     assert "env MODE=fast" in text
     assert "env TOKEN=s3cret" in text
