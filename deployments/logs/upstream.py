@@ -126,6 +126,7 @@ class Follower:
         self._sent_window = (0.0, 0)  # (second, lines sent in it)
         self._dropped = 0
         self._dropped_from = 0
+        self._note_second = -1
         # Where the stored lines end: a follow reopened (here or by another process) resumes
         # after this timestamp and skips these texts written at it.
         self._written_ts = ""
@@ -165,6 +166,17 @@ class Follower:
             },
         )
 
+    async def _keep_within_bytes(self) -> None:
+        """What outlives the pod is its last lines up to LOGS_KEPT_BYTES, newest kept."""
+        r = self.hub.redis
+        raw = await r.zrange(self.stream.key("lines"), 0, -1)
+        total = 0
+        for index in range(len(raw) - 1, -1, -1):
+            total += len(raw[index])
+            if total > settings.LOGS_KEPT_BYTES:
+                await r.zremrangebyrank(self.stream.key("lines"), 0, index)
+                return
+
     async def _read_pod(self, cluster: Cluster) -> dict | None:
         def read() -> dict | None:
             try:
@@ -197,6 +209,7 @@ class Follower:
                 continue
             if pod is None:
                 if meta.get("state") != "ended":
+                    await self._keep_within_bytes()
                     await self._status("ended", "pod deleted", ended_at=_now_iso())
                 await self._set_meta(primed=1)
                 return
@@ -290,12 +303,17 @@ class Follower:
             while True:
                 batch: list = []
                 item = None
+                # The first fill is cut off by a quiet moment rather than waited on; a note
+                # about dropped lines goes out once the flood has paused for a second.
+                wait = 0.3 if not primed else (1.0 if self._dropped else None)
                 try:
-                    # The first fill is cut off by a quiet moment rather than waited on.
-                    item = await asyncio.wait_for(queue.get(), timeout=None if primed else 0.3)
+                    item = await asyncio.wait_for(queue.get(), timeout=wait)
                 except TimeoutError:
-                    await self._set_meta(primed=1)
-                    primed = True
+                    if primed:
+                        await self._flush_dropped()
+                    else:
+                        await self._set_meta(primed=1)
+                        primed = True
                     continue
                 done = False
                 deadline = loop.time() + settings.LOGS_BATCH_SECONDS
@@ -353,6 +371,7 @@ class Follower:
             await tx.execute()
         if not publish:
             return
+        await self._flush_dropped()
         sent = self._allow(n)
         if sent < n:
             if not self._dropped:
@@ -363,7 +382,6 @@ class Follower:
                 self.stream.group,
                 {"type": "logs.lines", "stream": self.stream.describe(), "lines": lines[:sent]},
             )
-        await self._flush_dropped()
 
     def _allow(self, n: int) -> int:
         limit = settings.LOGS_MAX_LINES_PER_SECOND
@@ -382,8 +400,9 @@ class Follower:
             return
         second = int(time.monotonic())
         # One note per second at most: a flood must not turn into a flood of notes.
-        if not force and self._sent_window[0] == second and self._sent_window[1] > 0:
+        if not force and self._note_second == second:
             return
+        self._note_second = second
         count, first = self._dropped, self._dropped_from
         self._dropped = 0
         await self.hub.publish(

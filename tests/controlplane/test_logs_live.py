@@ -57,7 +57,12 @@ class Viewer:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise AssertionError(f"no matching message; last ones: {self.messages[-5:]}")
-            message = await self.ws.receive_json_from(timeout=remaining)
+            try:
+                message = await self.ws.receive_json_from(timeout=remaining)
+            except TimeoutError:
+                raise AssertionError(
+                    f"no matching message; last ones: {self.messages[-3:]}"
+                ) from None
             self.messages.append(message)
             self._show(message)
             if predicate(message):
@@ -491,3 +496,80 @@ def test_bad_log_subscriptions_are_refused_naming_the_field(sandbox_cluster, mak
     answers = async_to_sync(scenario)()
     for (_extra, field), answer in zip(cases, answers, strict=True):
         assert answer["error"].startswith(field), answer
+
+
+def test_a_stream_the_api_server_ends_is_reopened_from_its_last_timestamp_without_repeats(
+    sandbox, sandbox_cluster, kube_namespace, make_user, settings
+):
+    # A follow that hears nothing for a second is treated as closed by the server.
+    settings.LOGS_FOLLOW_READ_TIMEOUT = 1
+    rule = script_logs(
+        sandbox,
+        kube_namespace,
+        startupLogLines=["same words", "same words", "same words"],
+        logLines=[f"slow {i}" for i in range(1, 1000)],
+        logLinesPerSecond=0.4,
+    )
+    try:
+        pod = make_pod(sandbox, kube_namespace)
+        wait_for_log(sandbox, kube_namespace, pod, "app", "same words")
+        cookie = _cookie(make_user(role="viewer", cluster=sandbox_cluster))
+
+        async def scenario():
+            viewer = Viewer(cookie)
+            await viewer.open()
+            await viewer.send({"subscribe": _sub(sandbox_cluster, kube_namespace, pod)})
+            await viewer.until(_is("logs.backlog"))
+            deadline = asyncio.get_running_loop().time() + 30
+            while (await asyncio.to_thread(_follows, sandbox, kube_namespace, pod))[0][
+                "opened"
+            ] < 3:
+                assert asyncio.get_running_loop().time() < deadline, "the follow was not reopened"
+                await asyncio.sleep(0.2)
+            # And a line written after those reopenings still arrives, once.
+            seen = len([t for t in viewer.texts() if t.startswith("slow ")])
+            await viewer.until(
+                lambda m: len([t for t in viewer.texts() if t.startswith("slow ")]) > seen,
+                timeout=30,
+            )
+            await viewer.close()
+            return viewer
+
+        viewer = async_to_sync(scenario)()
+    finally:
+        sandbox.script(f"behaviors/{rule}", method="DELETE")
+    texts = viewer.texts()
+    assert texts.count("same words") == 3, "lines at one instant are neither lost nor repeated"
+    slow = [t for t in texts if t.startswith("slow ")]
+    assert slow == [f"slow {i}" for i in range(1, len(slow) + 1)]
+    cursors = [line[0] for line in viewer.shown]
+    assert cursors == list(range(cursors[0], cursors[0] + len(cursors)))
+
+
+def test_a_flood_is_cut_to_the_rate_limit_and_the_viewer_told_how_many_lines_it_missed(
+    sandbox, sandbox_cluster, kube_namespace, make_user, settings
+):
+    settings.LOGS_MAX_LINES_PER_SECOND = 20
+    rule = script_logs(sandbox, kube_namespace, logLines=["flood"], logLinesPerSecond=200)
+    try:
+        pod = make_pod(sandbox, kube_namespace)
+        wait_for_log(sandbox, kube_namespace, pod, "app", "flood")
+        cookie = _cookie(make_user(role="viewer", cluster=sandbox_cluster))
+
+        async def scenario():
+            viewer = Viewer(cookie)
+            await viewer.open()
+            await viewer.send({"subscribe": _sub(sandbox_cluster, kube_namespace, pod)})
+            await viewer.until(_is("logs.backlog"))
+            note = await viewer.until(_is("logs.dropped"), timeout=20)
+            await viewer.close()
+            return viewer, note
+
+        viewer, note = async_to_sync(scenario)()
+    finally:
+        sandbox.script(f"behaviors/{rule}", method="DELETE")
+    assert note["count"] > 0
+    assert f"{note['count']} lines dropped" in note["detail"]
+    live = [line for m in viewer.messages if m["type"] == "logs.lines" for line in m["lines"]]
+    assert live
+    assert note["from"] > live[0][0]
