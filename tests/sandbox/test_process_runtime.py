@@ -233,3 +233,17 @@ def test_the_process_pod_cap_leaves_further_pods_pending_with_an_event(tmp_path)
     finally:
         api.close()
         proc.stop()
+
+
+def test_kubectl_logs_follow_streams_a_process_until_it_exits(sbx, papi, pns):
+    client.CoreV1Api(papi).create_namespaced_pod(
+        pns,
+        standin_pod("brief", "--exit-after", "1.5", "--exit-code", "0", "--no-listen",
+                    restartPolicy="Never"),
+    )  # fmt: skip
+    wait_running(papi, pns, "brief")
+    followed = sbx.kubectl("-n", pns, "logs", "-f", "brief", timeout=60)
+    assert followed.returncode == 0
+    assert followed.stdout.startswith("standin pid=")
+    # the stream ended when the process did, with its last line
+    assert followed.stdout.rstrip().endswith("exiting with 0")
