@@ -442,6 +442,11 @@ OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "single sign-on")
 OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "groups")
 OIDC_SCOPES = os.environ.get("OIDC_SCOPES", "openid profile email groups")
 OIDC_TIMEOUT = float(os.environ.get("OIDC_TIMEOUT", "10"))
+# Logging out of a single sign-on session also ends the provider's session, where it publishes
+# an end_session_endpoint; the provider sends the browser back to OIDC_POST_LOGOUT_REDIRECT_URI
+# (default: this site's login page), which must be registered with it.
+OIDC_LOGOUT_AT_PROVIDER = _env_bool("OIDC_LOGOUT_AT_PROVIDER", True)
+OIDC_POST_LOGOUT_REDIRECT_URI = os.environ.get("OIDC_POST_LOGOUT_REDIRECT_URI", "")
 # Authlib logs the PKCE verifier at DEBUG.
 LOGGING["loggers"]["authlib"] = {"level": "WARNING"}
 

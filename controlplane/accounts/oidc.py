@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
 from authlib.integrations.base_client import OAuthError
@@ -81,6 +82,8 @@ class Identity:
     preferred_username: str
     email: str
     groups: tuple[str, ...]
+    # Kept in the session for RP-initiated logout (id_token_hint); never shown or logged.
+    id_token: str = field(default="", repr=False)
 
 
 def oidc_config() -> OidcConfig | None:
@@ -226,6 +229,7 @@ def authorization_finish(*, request) -> Identity:
         preferred_username=_text(claims.get("preferred_username"), 150),
         email=_text(claims.get("email"), 254),
         groups=_groups(claims, config.groups_claim),
+        id_token=token["id_token"],
     )
 
 
@@ -254,3 +258,28 @@ def id_token_verify(*, config: OidcConfig, token: dict, nonce: str) -> dict:
     except ValueError as exc:
         raise SsoFailure(INVALID_TOKEN, f"unreadable ID token ({type(exc).__name__})") from None
     return dict(claims)
+
+
+def logout_at_provider_enabled() -> bool:
+    return oidc_config() is not None and bool(getattr(settings, "OIDC_LOGOUT_AT_PROVIDER", True))
+
+
+def end_session_url(*, id_token: str, post_logout_redirect_uri: str) -> str | None:
+    """Where to send the browser so the provider ends its session too (OpenID Connect
+    RP-Initiated Logout 1.0), or None when sign-on or this is off or the provider publishes
+    no end_session_endpoint. Raises SsoFailure when discovery fails."""
+    config = oidc_config()
+    if config is None or not logout_at_provider_enabled():
+        return None
+    endpoint = _metadata(config, _app(config)).get("end_session_endpoint")
+    if not isinstance(endpoint, str) or urlsplit(endpoint).scheme not in {"http", "https"}:
+        return None
+    parts = urlsplit(endpoint)
+    query = urlencode(
+        {
+            "id_token_hint": id_token,
+            "post_logout_redirect_uri": post_logout_redirect_uri,
+            "client_id": config.client_id,
+        }
+    )
+    return urlunsplit(parts._replace(query=f"{parts.query}&{query}" if parts.query else query))

@@ -16,10 +16,24 @@ from controlplane.clusters.selectors import cluster_get
 from controlplane.forms import form_add_errors
 
 from .forms import GroupMappingForm, LoginForm
-from .oidc import DEACTIVATED_USER, SsoFailure, authorization_finish, authorization_url, oidc_config
+from .oidc import (
+    DEACTIVATED_USER,
+    SsoFailure,
+    authorization_finish,
+    authorization_url,
+    logout_at_provider_enabled,
+    oidc_config,
+)
 from .selectors import group_mapping_get, user_can
-from .services import group_mapping_create, group_mapping_delete, sso_failure_record, sso_login
-from .throttling import client_address
+from .services import (
+    group_mapping_create,
+    group_mapping_delete,
+    sso_failure_record,
+    sso_login,
+    sso_refusal_record,
+)
+from .sso_logout import SSO_ID_TOKEN
+from .throttling import Lockout, client_address, login_lockout
 from .views import grant_page
 
 _NEXT = "sso_next"
@@ -40,6 +54,24 @@ def _login_page(request, *, error: str, status: int):
     )
 
 
+def _locked_out(request, lockout: Lockout):
+    """429 with Retry-After, as the login form answers a locked-out address."""
+    response = _login_page(request, error=lockout.message, status=429)
+    response["Retry-After"] = str(lockout.seconds)
+    return response
+
+
+def _refused_while_locked(request, *, issuer: str, address: str):
+    """The lockout response when this address is locked out (audited), else None."""
+    lockout = login_lockout(username=None, address=address)
+    if lockout is None:
+        return None
+    sso_refusal_record(
+        issuer=issuer, address=address, lockout=lockout, request_id=request.request_id
+    )
+    return _locked_out(request, lockout)
+
+
 @never_cache
 @require_GET
 def sso_start(request):
@@ -52,6 +84,9 @@ def sso_start(request):
     config = oidc_config()
     if config is None:
         return _login_page(request, error="Single sign-on is not configured.", status=404)
+    address = client_address(request)
+    if refused := _refused_while_locked(request, issuer=config.issuer, address=address):
+        return refused
     wanted = request.GET.get("next") or ""
     safe = url_has_allowed_host_and_scheme(
         wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
@@ -65,7 +100,8 @@ def sso_start(request):
         sso_failure_record(
             failure=failure,
             issuer=config.issuer,
-            address=client_address(request),
+            address=address,
+            count=False,  # discovery failed: nobody's guess
             request_id=request.request_id,
         )
         return _login_page(
@@ -87,23 +123,28 @@ def sso_callback(request):
         return render(request, "registration/sso_callback.html")
     config = oidc_config()
     address = client_address(request)
+    issuer = config.issuer if config else ""
+    if refused := _refused_while_locked(request, issuer=issuer, address=address):
+        return refused
     try:
         identity = authorization_finish(request=request)
         user = sso_login(identity=identity, address=address, request_id=request.request_id)
     except SsoFailure as failure:
+        counted = None
         if failure.reason != DEACTIVATED_USER:  # sso_login audited that one with the name
-            sso_failure_record(
-                failure=failure,
-                issuer=config.issuer if config else "",
-                address=address,
-                request_id=request.request_id,
+            counted = sso_failure_record(
+                failure=failure, issuer=issuer, address=address, request_id=request.request_id
             )
+        if counted is not None and counted.lockout is not None:
+            return _locked_out(request, counted.lockout)
         name = config.provider_name if config else "single sign-on"
         return _login_page(
             request, error=f"Sign-in with {name} failed ({failure.reason}).", status=403
         )
     wanted = request.session.pop(_NEXT, "") or "/"
     auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    if logout_at_provider_enabled():
+        request.session[SSO_ID_TOKEN] = identity.id_token
     return redirect(wanted)
 
 

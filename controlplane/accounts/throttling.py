@@ -6,7 +6,8 @@ are counted per username and per client address within LOGIN_FAILURE_WINDOW seco
 either reaches its limit, that user or address is locked out for LOGIN_LOCKOUT_SECONDS, and
 each further lockout doubles the time, up to LOGIN_LOCKOUT_MAX_SECONDS. A successful login
 clears the user's counters (not the address's: one good account must not whitewash guesses
-at others). Usernames are hashed before they become cache keys, since people sometimes type
+at others). Failed single sign-ons count against the address only, and a locked-out address
+may start none. Usernames are hashed before they become cache keys, since people sometimes type
 a password into the username field.
 """
 
@@ -37,13 +38,20 @@ def client_address(request) -> str:
     return BaseThrottle().get_ident(request) or "unknown"
 
 
-def _subjects(*, username: str, address: str) -> list[tuple[str, str, int]]:
-    """(cache key part, what it is, failure limit) for each counter a login attempt feeds."""
-    digest = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
-    return [
-        (f"user:{digest}", "this user", int(_setting("LOGIN_FAILURES_PER_USER", 5))),
-        (f"addr:{address}", "this address", int(_setting("LOGIN_FAILURES_PER_ADDRESS", 20))),
-    ]
+def _subjects(*, username: str | None, address: str) -> list[tuple[str, str, int]]:
+    """(cache key part, what it is, failure limit) for each counter a login attempt feeds.
+
+    With no username (a single sign-on that failed before anyone was identified) only the
+    address counts: a name the provider may or may not have sent is no one's to lock out.
+    """
+    found = []
+    if username is not None:
+        digest = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
+        found.append((f"user:{digest}", "this user", int(_setting("LOGIN_FAILURES_PER_USER", 5))))
+    found.append(
+        (f"addr:{address}", "this address", int(_setting("LOGIN_FAILURES_PER_ADDRESS", 20)))
+    )
+    return found
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,7 @@ class Lockout:
         )
 
 
-def login_lockout(*, username: str, address: str) -> Lockout | None:
+def login_lockout(*, username: str | None, address: str) -> Lockout | None:
     """The lockout in force for this username or address, if any (the longer one)."""
     now = _now()
     found = None
@@ -79,8 +87,10 @@ class Failure:
     lockout: Lockout | None  # the lockout this failure started, if any
 
 
-def login_failure_count(*, username: str, address: str) -> Failure:
-    """Count a failed login; start a lockout (with back-off) where a limit is reached."""
+def login_failure_count(*, username: str | None, address: str) -> Failure:
+    """Count a failed login; start a lockout (with back-off) where a limit is reached.
+
+    `failures` and `limit` are the user's, or the address's when no username is given."""
     window = int(_setting("LOGIN_FAILURE_WINDOW", 900))
     base = int(_setting("LOGIN_LOCKOUT_SECONDS", 60))
     ceiling = int(_setting("LOGIN_LOCKOUT_MAX_SECONDS", 3600))
@@ -90,7 +100,7 @@ def login_failure_count(*, username: str, address: str) -> Failure:
         count_key = f"login:fail:{key}"
         cache.add(count_key, 0, timeout=window)
         count = cache.incr(count_key)
-        if subject == "this user":
+        if subject == "this user" or username is None:
             user_count, user_limit = count, limit
         if count < limit:
             continue

@@ -1,13 +1,14 @@
 # Names are not namespaced: settings.LOGIN_URL and the base layout refer to "login"/"logout".
 from django.urls import path
 
-from . import sso_views, views
+from . import sso_logout, sso_views, views
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("sso/login/", sso_views.sso_start, name="sso-login"),
     path("sso/callback/", sso_views.sso_callback, name="sso-callback"),
+    path("sso/logout/", sso_logout.sso_logout_continue, name="sso-logout"),
     path("set-password/<uidb64>/<token>/", views.PasswordSetView.as_view(), name="password-set"),
     path("token/", views.api_token, name="api-token"),
     path("token/<int:token_id>/revoke/", views.api_token_revoke_view, name="api-token-revoke"),

@@ -42,6 +42,7 @@ from .services import (
     user_password_set,
     user_reactivate,
 )
+from .sso_logout import SSO_ID_TOKEN, sso_logout_after_local
 from .throttling import login_success_clear
 
 
@@ -69,7 +70,11 @@ class LoginView(auth_views.LoginView):
 
 
 class LogoutView(auth_views.LogoutView):
-    pass
+    def post(self, request, *args, **kwargs):
+        # Read before the session is flushed: the provider is told only after it has ended.
+        id_token = request.session.get(SSO_ID_TOKEN, "")
+        response = super().post(request, *args, **kwargs)
+        return sso_logout_after_local(request, id_token=id_token, response=response)
 
 
 class PasswordSetView(auth_views.PasswordResetConfirmView):

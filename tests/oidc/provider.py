@@ -82,10 +82,19 @@ class _Forms(HTMLParser):
 class OidcProvider:
     """One provider process on 127.0.0.1:<port> with two clients (ours and another app)."""
 
-    def __init__(self, *, port: int, redirect_uris: list[str], workdir: Path):
+    def __init__(
+        self,
+        *,
+        port: int,
+        redirect_uris: list[str],
+        workdir: Path,
+        post_logout_redirect_uris: list[str] | None = None,
+    ):
         self.port = port
         self.issuer = f"http://127.0.0.1:{port}"
         self.redirect_uris = redirect_uris
+        # Where RP-initiated logout may send the browser back to (registered per client).
+        self.post_logout_redirect_uris = post_logout_redirect_uris or []
         self.accounts_path = workdir / "accounts.json"
         self.log_path = workdir / "provider.log"
         self.accounts: dict[str, dict] = {}
@@ -104,6 +113,7 @@ class OidcProvider:
                 "client_id": client_id,
                 "client_secret": secret,
                 "redirect_uris": self.redirect_uris,
+                "post_logout_redirect_uris": self.post_logout_redirect_uris,
             }
             for client_id, secret in (
                 (CLIENT_ID, CLIENT_SECRET),
@@ -180,10 +190,13 @@ class OidcProvider:
 
     # --- signing in ---------------------------------------------------------------------------
 
-    def sign_in(self, authorize_url: str, *, login: str) -> str:
-        """Follow `authorize_url` in a fresh browser session, fill in the login form, and
-        return the URL the provider sends the browser back to (not followed)."""
-        browser = requests.Session()
+    def sign_in(
+        self, authorize_url: str, *, login: str, browser: requests.Session | None = None
+    ) -> str:
+        """Follow `authorize_url` in a browser session (a fresh one unless given), fill in the
+        login form if the provider asks, and return the URL the provider sends the browser
+        back to (not followed)."""
+        browser = browser or requests.Session()
         url = authorize_url
         for _ in range(10):
             if any(url.startswith(uri) for uri in self.redirect_uris):
@@ -208,6 +221,44 @@ class OidcProvider:
             assert posted.is_redirect, posted.text
             url = urljoin(url, posted.headers["Location"])
         raise AssertionError(f"the provider never redirected back (last at {url})")
+
+    def asks_to_log_in(self, authorize_url: str, *, browser: requests.Session) -> bool:
+        """Whether the provider shows its login form for `authorize_url` in this browser
+        session (rather than sending the browser straight back: a session it still holds)."""
+        url = authorize_url
+        for _ in range(10):
+            if any(url.startswith(uri) for uri in self.redirect_uris):
+                return False
+            response = browser.get(url, allow_redirects=False, timeout=10)
+            if not response.is_redirect:
+                forms = _Forms()
+                forms.feed(response.text)
+                return any("login" in f["fields"] for f in forms.forms)
+            url = urljoin(url, response.headers["Location"])
+        raise AssertionError(f"the provider kept redirecting (last at {url})")
+
+    def confirm_logout(self, end_session_url: str, *, browser: requests.Session) -> str:
+        """Open the provider's end-session page as the browser would, answer "Yes, sign me
+        out", and return where the provider sends the browser next (not followed)."""
+        page = browser.get(end_session_url, allow_redirects=False, timeout=10)
+        if page.status_code != 200:
+            raise AssertionError(f"end_session answered {page.status_code}: {page.text[:500]}")
+        forms = _Forms()
+        forms.feed(page.text)
+        form = next((f for f in forms.forms if "xsrf" in f["fields"]), None)
+        if form is None:
+            text = re.sub(r"<[^>]+>", " ", page.text)
+            raise AssertionError(
+                f"no logout form at {end_session_url}: {' '.join(text.split())[:500]}"
+            )
+        posted = browser.post(
+            urljoin(end_session_url, form["action"]),
+            data={**form["fields"], "logout": "yes"},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert posted.is_redirect, posted.text[:500]
+        return urljoin(end_session_url, posted.headers["Location"])
 
     def token_for(
         self, *, client_id: str, client_secret: str, redirect_uri: str, login: str, nonce: str

@@ -5,8 +5,13 @@ Import them from here; the modules split them by subject only.
 
 from .grants import role_grant_delete, role_grant_set
 from .group_mappings import group_mapping_create, group_mapping_delete
-from .logins import login_failure_record, login_refusal_record
-from .sso import sso_failure_record, sso_grants_sync, sso_login
+from .logins import (
+    login_failure_record,
+    login_refusal_record,
+    sso_failure_record,
+    sso_refusal_record,
+)
+from .sso import sso_grants_sync, sso_login
 from .tokens import (
     IssuedToken,
     api_token_create,
@@ -39,6 +44,7 @@ __all__ = [
     "sso_failure_record",
     "sso_grants_sync",
     "sso_login",
+    "sso_refusal_record",
     "user_create",
     "user_deactivate",
     "user_password_link_issue",

@@ -25,34 +25,13 @@ from controlplane.audit.services import action_record
 
 from ..models import ExternalIdentity, GrantSource, GroupMapping, RoleGrant
 from ..oidc import DEACTIVATED_USER, Identity, SsoFailure
+from .logins import sso_failure_record
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
 
 _USERNAME_BAD = re.compile(r"[^\w.@+-]")
 USERNAME_MAX = 150
-
-
-def sso_failure_record(
-    *,
-    failure: SsoFailure,
-    issuer: str,
-    address: str,
-    username: str = "",
-    request_id: str | None = None,
-) -> None:
-    """Audit a refused single sign-on (no actor: nobody proved who they are)."""
-    action_record(
-        actor=None,
-        cluster=None,
-        kind="user",
-        name=username,
-        verb="login",
-        parameters={"address": address, "method": "sso", "issuer": issuer},
-        status=ActionStatus.REFUSED if failure.reason == DEACTIVATED_USER else ActionStatus.FAILED,
-        error=f"single sign-on refused: {failure}",
-        request_id=request_id,
-    )
 
 
 def _username_free(identity: Identity) -> str:
