@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import functools
 import hashlib
 import itertools
@@ -20,7 +19,6 @@ import logging
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -29,6 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.kubelet.procenv import container_env, expand
+from sandbox.kubelet.proctools import (
+    CLK_TCK,
+    Reaper,
+    die_with_parent,
+    group_usage,
+    main_process_exit,
+)
 from sandbox.kubelet.runtime import ContainerHandle, PullResult, image_id
 from sandbox.kubelet.runtimemap import ProcessRule, RuntimeMap
 from sandbox.machinery.quantity import quantity_bytes
@@ -38,41 +43,8 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
 _PYTHON = re.compile(r"^(/usr(/local)?/bin/)?python(3(\.\d+)?)?$")
-_PR_SET_PDEATHSIG = 1
 _CHUNK = 65536
 _MAX_LINE = 1 << 20
-_CLK_TCK = os.sysconf("SC_CLK_TCK")
-_PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-# The reaper outlives a killed sandbox by exactly as long as it takes to kill what the sandbox
-# started: it reads "+PGID" / "-PGID" lines from a pipe whose other end only the sandbox holds,
-# and at end of file (the sandbox is gone, however it went) kills every group still listed.
-# The parent-death signal alone would only reach the direct children.
-_REAPER = """
-import os
-groups, buf = set(), b""
-while True:
-    data = os.read(0, 4096)
-    if not data:
-        break
-    buf += data
-    *lines, buf = buf.split(b"\\n")
-    for line in lines:
-        (groups.add if line[:1] == b"+" else groups.discard)(int(line[1:]))
-for group in groups:
-    try:
-        os.killpg(group, 9)
-    except OSError:
-        pass
-"""
-
-
-def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the forked child
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:
-        os._exit(1)  # the sandbox died between fork and prctl
 
 
 @dataclass
@@ -100,18 +72,7 @@ class ProcessRuntime:
         self.handles: dict[str, ProcessHandle] = {}
         self._ids = itertools.count(1)
         self.sample_seconds = 1.0
-        self._reaper: subprocess.Popen | None = None
-
-    def _tell_reaper(self, line: str) -> None:
-        if self._reaper is None:
-            self._reaper = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", _REAPER],
-                stdin=subprocess.PIPE,
-                start_new_session=True,
-            )
-        assert self._reaper.stdin is not None
-        self._reaper.stdin.write(line.encode() + b"\n")
-        self._reaper.stdin.flush()
+        self.reaper = Reaper()
 
     def rule_for(self, container: dict) -> ProcessRule | None:
         return self.map.rule_for(container.get("image", ""))
@@ -214,21 +175,21 @@ class ProcessRuntime:
                 env=env,
                 cwd=cwd,
                 start_new_session=True,
-                preexec_fn=functools.partial(_die_with_parent, os.getpid()),
+                preexec_fn=functools.partial(die_with_parent, os.getpid()),
             )
         except OSError as exc:
             self.logs.append(ns, pod, handle.name, f"exec {argv[0]}: {exc.strerror or exc}")
             self._finish(handle, exited, 128, "StartError")
             return
         handle.proc, handle.pid = proc, proc.pid
-        self._tell_reaper(f"+{proc.pid}")
+        self.reaper.watch(proc.pid)
         if handle.stopped:
             self._signal(handle, signal.SIGTERM)
         readers = [
             asyncio.create_task(self._pump(proc.stdout, handle)),
             asyncio.create_task(self._pump(proc.stderr, handle)),
         ]
-        await _main_process_exit(proc.pid)
+        await main_process_exit(proc.pid)
         # As in a container, the rest of the group ends with its main process (and only then
         # do the pipes close, which asyncio's wait() also waits for).
         with contextlib.suppress(ProcessLookupError):
@@ -254,7 +215,7 @@ class ProcessRuntime:
             # Whatever the program left behind in its group goes with it, as with a container.
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(handle.pid, signal.SIGKILL)
-            self._tell_reaper(f"-{handle.pid}")
+            self.reaper.forget(handle.pid)
         if handle.report_exit:
             exited(code, reason)
         for callback in handle.on_finished:
@@ -318,11 +279,7 @@ class ProcessRuntime:
             _, late = await asyncio.wait(tasks, timeout=grace_seconds + 2.0)
             for task in late:
                 task.cancel()
-        if self._reaper is not None:
-            assert self._reaper.stdin is not None
-            self._reaper.stdin.close()  # it kills whatever is left, then exits
-            await asyncio.get_running_loop().run_in_executor(None, self._reaper.wait)
-            self._reaper = None
+        await asyncio.get_running_loop().run_in_executor(None, self.reaper.close)
 
     # -- usage ---------------------------------------------------------------------------
 
@@ -337,37 +294,21 @@ class ProcessRuntime:
         groups = {h.pid: h for h in self.handles.values() if h.pid and not h.finished}
         if not groups:
             return
-        ticks: dict[int, int] = dict.fromkeys(groups, 0)
-        rss: dict[int, int] = dict.fromkeys(groups, 0)
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry.name}/stat", "rb") as fh:
-                    data = fh.read()
-            except OSError:
-                continue  # exited between the listing and the read
-            fields = data[data.rfind(b")") + 2 :].split()
-            pgrp = int(fields[2])
-            if pgrp in groups:
-                ticks[pgrp] += int(fields[11]) + int(fields[12])
-                rss[pgrp] += int(fields[21]) * _PAGE
+        totals = group_usage(set(groups))
         at = time.monotonic()
         for pid, handle in groups.items():
-            total = ticks[pid]
+            ticks, rss = totals[pid]
             if handle._last_sample is not None:
-                last_at, last_total = handle._last_sample
+                last_at, last_ticks = handle._last_sample
                 elapsed = max(at - last_at, 1e-6)
-                handle.cpu_milli = max(total - last_total, 0) / _CLK_TCK / elapsed * 1000
-            handle._last_sample = (at, total)
-            handle.memory = rss[pid]
+                handle.cpu_milli = max(ticks - last_ticks, 0) / CLK_TCK / elapsed * 1000
+            handle._last_sample = (at, ticks)
+            handle.memory = rss
             limit = handle.memory_limit
-            if limit is not None and rss[pid] > limit and not handle.oom:
+            if limit is not None and rss > limit and not handle.oom:
                 handle.oom = True
                 ns, pod = handle.pod_key
-                log.info(
-                    "%s/%s %s: %d bytes over its limit, killed", ns, pod, handle.name, rss[pid]
-                )
+                log.info("%s/%s %s: %d bytes over its limit, killed", ns, pod, handle.name, rss)
                 self._signal(handle, signal.SIGKILL)
 
     async def run(self) -> None:
@@ -378,21 +319,6 @@ class ProcessRuntime:
                 self.sample()
         finally:
             await self.shutdown()
-
-
-async def _main_process_exit(pid: int) -> None:
-    loop = asyncio.get_running_loop()
-    exited = asyncio.Event()
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return  # gone (and reaped) already
-    loop.add_reader(fd, exited.set)
-    try:
-        await exited.wait()
-    finally:
-        loop.remove_reader(fd)
-        os.close(fd)
 
 
 def _tag(image: str) -> str:
