@@ -1,4 +1,5 @@
-"""python -m sandbox.gke [--port N] [--state FILE] [--operation-seconds X] [--make-key FILE]"""
+"""python -m sandbox.gke [--port N] [--state FILE] [--operation-seconds X] [--make-key FILE]
+[--autoscaler-seconds S] [--scale-down-seconds S]"""
 
 from __future__ import annotations
 
@@ -39,6 +40,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--token-seconds", type=float, default=3600.0, help="lifetime of issued access tokens"
     )
     p.add_argument(
+        "--autoscaler-seconds",
+        type=float,
+        default=10.0,
+        help="how often the cluster autoscaler looks at Pending pods",
+    )
+    p.add_argument(
+        "--scale-down-seconds",
+        type=float,
+        default=600.0,
+        help="how long an autoscaled pool stands idle before it shrinks to its minimum",
+    )
+    p.add_argument(
         "--make-key",
         type=Path,
         metavar="FILE",
@@ -55,8 +68,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if not 0 <= args.port <= 65535:
         p.error("--port must be between 0 and 65535")
-    if args.operation_seconds < 0 or args.token_seconds <= 0:
-        p.error("--operation-seconds must not be negative and --token-seconds must be positive")
+    if args.operation_seconds < 0 or args.scale_down_seconds < 0:
+        p.error("--operation-seconds and --scale-down-seconds must not be negative")
+    if args.token_seconds <= 0 or args.autoscaler_seconds <= 0:
+        p.error("--token-seconds and --autoscaler-seconds must be positive")
     return args
 
 
@@ -95,6 +110,9 @@ async def run(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     try:
         await engine.restore()
+        engine.start_autoscaler(
+            interval=args.autoscaler_seconds, scale_down_seconds=args.scale_down_seconds
+        )
         print(f"sandbox.gke: serving {engine.base_url}", flush=True)
         if args.make_key:
             key = tokens.make_key(

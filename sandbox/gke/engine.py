@@ -405,6 +405,14 @@ class Engine:
             sync_nodes(backing, cluster=key[2], pools=list(resource["_pools"].values()))
             resource["status"] = "RUNNING"
 
+    def start_autoscaler(self, *, interval: float, scale_down_seconds: float) -> None:
+        from .autoscaler import Autoscaler
+
+        scaler = Autoscaler(self, interval=interval, scale_down_seconds=scale_down_seconds)
+        task = asyncio.create_task(scaler.run(), name="gke-autoscaler")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def stop(self) -> None:
         for task in list(self._tasks):
             task.cancel()

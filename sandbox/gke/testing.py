@@ -37,6 +37,7 @@ class GkeProcess:
         operation_seconds: float = 0.3,
         token_seconds: float = 3600.0,
         project: str = "sandbox-project",
+        scale_down_seconds: float = 600.0,
     ) -> None:
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="gke-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -46,6 +47,7 @@ class GkeProcess:
         self.operation_seconds = operation_seconds
         self.token_seconds = token_seconds
         self.project = project
+        self.scale_down_seconds = scale_down_seconds
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.key: dict = {}
@@ -60,6 +62,8 @@ class GkeProcess:
             "--token-seconds", str(self.token_seconds),
             "--timings", "fast",
             "--project", self.project,
+            "--autoscaler-seconds", "0.3",
+            "--scale-down-seconds", str(self.scale_down_seconds),
             "--make-key", str(self.key_file),
         ]  # fmt: skip
 
