@@ -29,6 +29,7 @@ def sso_stack(subprocess_env, tmp_path):
     provider = OidcProvider(
         port=free_port(),
         redirect_uris=[f"{base_url}/accounts/sso/callback/"],
+        post_logout_redirect_uris=[f"{base_url}/accounts/login/"],
         workdir=tmp_path,
     )
     provider.set_account("dana", groups=["ml-engineers"])
@@ -86,3 +87,33 @@ def test_a_person_signs_in_with_the_provider_and_gets_the_mapped_role(browser, s
     assert login.actor_name == "dana"
     # The code came in the callback's query string: the web server's log must not show it.
     assert "code=" not in web.log_path.read_text(errors="replace")
+
+
+def test_logging_out_ends_the_session_at_the_provider_too(browser, sso_stack):
+    base_url, _web = sso_stack
+    context = browser.new_context(base_url=base_url)
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    try:
+        page.goto("/accounts/login/?next=/accounts/token/")
+        page.get_by_role("link", name="Sign in with Test IdP").click()
+        page.fill("input[name=login]", "dana")
+        page.fill("input[name=password]", "anything")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base_url}/accounts/token/")
+
+        # The logout form's answer is a page of this site; the browser moves on from it to
+        # the provider (the Content-Security-Policy would stop a cross-site form redirect).
+        page.get_by_role("button", name="Log out").click()
+        page.get_by_role("button", name="Yes, sign me out").click()
+        page.wait_for_url(f"{base_url}/accounts/login/")
+        screenshot(page, "logged-out-of-sso")
+
+        # The provider's session is gone too: signing in asks for the login form again.
+        page.get_by_role("link", name="Sign in with Test IdP").click()
+        expect(page.locator("input[name=login]")).to_be_visible()
+    finally:
+        context.close()
+    # One sign-in only: the second attempt stopped at the provider's login form.
+    sign_ins = AuditEvent.objects.filter(kind="user", verb="login", status="succeeded")
+    assert sign_ins.count() == 1
