@@ -13,6 +13,7 @@ import logging
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.utils import timezone
 
 from controlplane.audit.models import ActionStatus, AuditEvent
 from controlplane.audit.services import action_finish, action_start
@@ -23,6 +24,9 @@ from .live import gke_action_broadcast
 from .operations import FollowLater, operation_follow
 
 log = logging.getLogger(__name__)
+
+# How long an action keeps trying while Google cannot be reached.
+UNAVAILABLE_GIVE_UP_SECONDS = 900
 
 
 def _finish(event_id: str, status: str, *, error: str = "", result: dict | None = None) -> str:
@@ -50,13 +54,13 @@ def run_gke_action(task, event_id: str) -> str:
     except FollowLater as exc:
         raise task.retry(exc=exc, countdown=settings.GKE_POLL_SECONDS, max_retries=None) from exc
     except GkeUnavailable as exc:
-        if task.request.retries < settings.ACTION_MAX_RETRIES:
-            raise task.retry(exc=exc, countdown=2**task.request.retries) from exc
-        return _finish(
-            event_id,
-            ActionStatus.FAILED,
-            error=f"{exc} (gave up after {task.request.retries + 1} attempts)",
-        )
+        # Google out of reach does not stop its operation: keep asking for a while. Retries
+        # also count the follower's slices, so the give-up is by age, not by count.
+        age = (timezone.now() - event.created).total_seconds()
+        if age < UNAVAILABLE_GIVE_UP_SECONDS:
+            countdown = min(30, 2 ** min(task.request.retries, 5))
+            raise task.retry(exc=exc, countdown=countdown, max_retries=None) from exc
+        return _finish(event_id, ActionStatus.FAILED, error=f"{exc} (gave up after {age:.0f} s)")
     except GkeError as exc:
         return _finish(
             event_id,

@@ -234,3 +234,54 @@ def test_only_admins_manage_gke_and_refusals_are_audited(
     assert sorted(refused.values_list("verb", flat=True)) == ["change", "delete", "list"]
     assert {e.error for e in refused} == {"cluster-admin is not an admin: only admins manage GKE"}
     assert not AuditEvent.objects.filter(kind="gke-cluster", status="pending").exists()
+
+
+def test_an_unreachable_api_is_retried_then_given_up_with_why(admin):
+    from controlplane.audit.services import action_record
+    from controlplane.clusters.crypto import encrypt_json
+    from controlplane.gke.models import CredentialKind
+    from controlplane.gke.tasks import run_gke_action
+    from sandbox.testing import free_port
+    from tests.fixtures.controlplane import FakeTask
+
+    closed = f"http://127.0.0.1:{free_port()}"
+    GkeCredential.objects.create(
+        project_id=PROJECT,
+        kind=CredentialKind.SERVICE_ACCOUNT_KEY,
+        endpoint=closed,
+        key_encrypted=encrypt_json(_offline_key()),
+    )
+    parameters = {"project": PROJECT, "location": ZONE, "cluster": "away", "node_count": 1,
+                  "machine_type": "e2-medium", "release_channel": "", "autoscaling": None,
+                  "workload_identity": False}  # fmt: skip
+    event = action_record(
+        actor=admin, cluster=None, kind="gke-cluster", name="away", verb="create",
+        parameters=parameters, status="pending",
+    )  # fmt: skip
+    task = FakeTask()
+    with pytest.raises(RuntimeError, match="retry requested"):
+        run_gke_action(task, str(event.id))
+    assert task.retried == [1]
+    AuditEvent.objects.filter(id=event.id).update(
+        created=event.created.replace(year=event.created.year - 1)
+    )
+    assert run_gke_action(FakeTask(retries=3), str(event.id)) == "failed"
+    event.refresh_from_db()
+    assert "could not be reached" in event.error
+    assert "gave up after" in event.error
+
+
+def _offline_key() -> dict:
+    """A well-formed key for an endpoint that is not there (it never signs anything)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return {
+        "type": "service_account", "project_id": PROJECT, "private_key_id": "0" * 40,
+        "private_key": pem, "client_email": f"away@{PROJECT}.iam.gserviceaccount.com",
+        "token_uri": "http://127.0.0.1:9/token",
+    }  # fmt: skip
