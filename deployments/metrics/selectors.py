@@ -121,6 +121,9 @@ class _Query:
             "status": status,
             "message": message,
             "last_cycle_at": float(last) if last else None,
+            "last_cycle_seconds": float(self.state["cycle_seconds"])
+            if self.state.get("cycle_seconds")
+            else None,
             "series": series,
             **(extra or {}),
         }

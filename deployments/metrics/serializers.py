@@ -49,6 +49,9 @@ class MetricsSerializer(serializers.Serializer):
     last_cycle_at = serializers.FloatField(
         allow_null=True, help_text="epoch seconds of the cluster's last stored sample"
     )
+    last_cycle_seconds = serializers.FloatField(
+        allow_null=True, help_text="how long the cluster's last sampling cycle took"
+    )
     series = MetricSeriesSerializer(many=True)
 
 

@@ -58,6 +58,7 @@ def test_a_deployments_metrics_give_each_pod_the_total_and_the_replicas(
     body = response.json()
     assert body["status"] == "ok"
     assert body["step_seconds"] == body["interval_seconds"]
+    assert body["last_cycle_seconds"] > 0
     by = {(s["name"], s["label"]): s for s in body["series"]}
     for pod in sampled["pods"]:
         cpu = by[("cpu", pod)]
