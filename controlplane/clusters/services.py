@@ -332,6 +332,14 @@ def cluster_update(
                 raise ValidationError(
                     {"kubeconfig": ["This cluster uses the pod's service account."]}
                 )
+            if cluster.source == ClusterSource.GKE:
+                raise ValidationError(
+                    {
+                        "kubeconfig": [
+                            "This cluster gets Google access tokens from its GKE credentials."
+                        ]
+                    }
+                )
             creds = _credentials_from_kubeconfig(kubeconfig, context)
             cluster.server = creds["server"]
             cluster.context = creds.get("context", "")

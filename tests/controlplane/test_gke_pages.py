@@ -140,3 +140,27 @@ def test_only_admins_may_follow_a_projects_gke_actions_live(make_user):
     assert refused.count() == 1
     with pytest.raises(ValueError, match=r"subscription\.cluster"):
         kind.parse({"kind": KIND})
+
+
+def test_a_gke_cluster_keeps_its_google_tokens_instead_of_a_kubeconfig(gke, admin):
+    from django.core.exceptions import ValidationError
+
+    from controlplane.clusters.crypto import encrypt_json
+    from controlplane.clusters.services import cluster_update
+
+    credential = credential_for(gke)
+    stored = {
+        "gke_credential": credential.pk,
+        "gke": {"project": PROJECT, "location": ZONE, "cluster": "kept"},
+    }
+    cluster = Cluster.objects.create(
+        name="kept",
+        server="https://127.0.0.1:1",
+        source="gke",
+        credentials_encrypted=encrypt_json(stored),
+    )
+    with pytest.raises(ValidationError) as err:
+        cluster_update(actor=admin, cluster=cluster, kubeconfig="apiVersion: v1\nkind: Config\n")
+    assert "Google access tokens" in str(err.value)
+    cluster.refresh_from_db()
+    assert cluster.source == "gke"
