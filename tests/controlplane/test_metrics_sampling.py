@@ -2,6 +2,7 @@
 downsampling, retention pruning, overlapping cycles and clusters without metrics.k8s.io."""
 
 import math
+import time
 import uuid
 
 import pytest
@@ -196,3 +197,22 @@ def test_a_cluster_without_metrics_api_is_recorded_as_such(tmp_path):
     assert state["status"] == "absent"
     assert "last_sample" not in state
     _clear(store_for(cluster.name))
+
+
+def test_the_cluster_task_samples_and_queues_each_finished_hour_for_compaction_once(
+    sandbox_cluster, monkeypatch
+):
+    from deployments.metrics import tasks
+
+    _clear(store_for(sandbox_cluster.name))
+    queued = []
+    monkeypatch.setattr(tasks.metrics_compact, "delay", lambda *args: queued.append(args))
+    an_hour_ago = time.time() - HOUR
+    assert metrics_sample(cluster=sandbox_cluster, now=an_hour_ago).status == "ok"
+
+    assert tasks.metrics_sample_cluster.run(sandbox_cluster.id)["status"] == "ok"
+
+    assert queued == [(sandbox_cluster.id, int(an_hour_ago // HOUR))]
+    assert tasks.metrics_compact.run(*queued[0]) > 0
+    assert tasks.metrics_compact.run(*queued[0]) == 0  # done already: not twice
+    _clear(store_for(sandbox_cluster.name))
