@@ -34,7 +34,8 @@ class ServiceController(Controller):
 
     def __init__(self, cluster: Any) -> None:
         super().__init__(cluster)
-        self._rng = random.Random(0x5EED)
+        # Not seeded: sandboxes side by side must not draw the same loopback addresses.
+        self._rng = random.Random()
         self.cluster_ips: dict[str, tuple[str, str]] = {}
         self.node_ports: dict[int, tuple[str, str]] = {}
         self.lb_ips: dict[str, tuple[str, str]] = {}

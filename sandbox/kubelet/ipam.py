@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import random
+import socket
 import zlib
 
 
@@ -59,27 +61,31 @@ def _addresses(node: dict) -> list[str]:
 
 class LoopbackIPAM:
     """Pod IPs for process pods: one address each on the loopback network, which routes to this
-    machine on Linux, so every replica can listen on its container port without colliding."""
+    machine on Linux, so every replica can listen on its container port without colliding.
 
-    NETWORK = ipaddress.ip_network("127.10.0.0/16")
+    Addresses are drawn at random from a /12, and one where something already accepts
+    connections on the pod's ports is skipped, so sandboxes running side by side (parallel
+    test workers, two checkouts) do not hand out the same address and port."""
+
+    NETWORK = ipaddress.ip_network("127.16.0.0/12")
 
     def __init__(self) -> None:
         self._used: dict[str, str] = {}  # pod uid -> ip
         self._taken: set[str] = set()
-        self._next = 2
+        self._rng = random.Random()
 
-    def allocate(self, pod_uid: str) -> str:
+    def allocate(self, pod_uid: str, ports: tuple[int, ...] = ()) -> str:
         if pod_uid in self._used:
             return self._used[pod_uid]
         size = self.NETWORK.num_addresses - 2
-        for _ in range(size):
-            ip = str(self.NETWORK.network_address + self._next)
-            self._next = self._next + 1 if self._next < size else 2
-            if ip not in self._taken:
-                self._taken.add(ip)
-                self._used[pod_uid] = ip
-                return ip
-        raise RuntimeError(f"no free loopback pod IPs left in {self.NETWORK}")
+        for _ in range(1000):
+            ip = str(self.NETWORK.network_address + 1 + self._rng.randrange(size))
+            if ip in self._taken or any(_listening(ip, port) for port in ports):
+                continue
+            self._taken.add(ip)
+            self._used[pod_uid] = ip
+            return ip
+        raise RuntimeError(f"no free loopback pod IP found in {self.NETWORK}")
 
     def adopt(self, pod_uid: str, ip: str) -> None:
         self._used[pod_uid] = ip
@@ -89,3 +95,10 @@ class LoopbackIPAM:
         ip = self._used.pop(pod_uid, None)
         if ip is not None:
             self._taken.discard(ip)
+
+
+def _listening(ip: str, port: int) -> bool:
+    """Whether something accepts connections there (loopback answers at once either way)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((ip, port)) == 0

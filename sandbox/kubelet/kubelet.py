@@ -202,7 +202,13 @@ class Kubelet(Controller):
             if ip.startswith("127."):
                 self.local.ipam.adopt(uid, ip)
             else:
-                ip = self.local.ipam.allocate(uid)
+                ports = tuple(
+                    int(p["containerPort"])
+                    for c in pod["spec"].get("containers") or []
+                    for p in c.get("ports") or []
+                    if p.get("containerPort")
+                )
+                ip = self.local.ipam.allocate(uid, ports)
         elif status.get("podIP"):
             self.ipam.adopt(node, uid, status["podIP"])
             ip = status["podIP"]

@@ -15,6 +15,7 @@ import asyncio
 import ipaddress
 import itertools
 import logging
+import random
 from typing import Any
 
 import aiohttp
@@ -56,7 +57,7 @@ class GatewayController(Controller):
         self.tables: dict[tuple[str, int], list[Any]] = {}
         self._owners: dict[tuple[str, int], tuple[str, str, str]] = {}
         self._turns: dict[tuple, itertools.count] = {}
-        self._next_ip = 1
+        self._rng = random.Random()
         self._route_tables: dict[str, tuple[Any, Any]] = {}  # route uid -> (generation, table)
         self.session: aiohttp.ClientSession | None = None
 
@@ -103,9 +104,9 @@ class GatewayController(Controller):
             if ip and ipaddress.ip_address(ip) in GATEWAY_CIDR and ip not in taken:
                 self.addresses[key] = ip
                 return ip
+        # random, so that sandboxes side by side do not draw the same address
         while True:
-            ip = str(GATEWAY_CIDR.network_address + self._next_ip)
-            self._next_ip += 1
+            ip = str(GATEWAY_CIDR.network_address + 1 + self._rng.randrange(2**20 - 2))
             if ip not in taken:
                 self.addresses[key] = ip
                 return ip

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from sandbox.hello import version_of
+from sandbox.kubelet.ipam import LoopbackIPAM
 from sandbox.kubelet.runtimemap import RuntimeMap
 
 
@@ -52,3 +55,16 @@ def test_a_bad_map_is_refused_naming_the_field(data, message):
 def test_hello_reports_the_version_of_its_tag():
     assert version_of("2.0") == "2.0.0"
     assert version_of("latest") == "1.0.0"
+
+
+def test_a_pod_ip_where_something_already_listens_is_skipped():
+    ipam = LoopbackIPAM()
+    busy = socket.create_server(("127.16.0.9", 0))
+    port = busy.getsockname()[1]
+    draws = iter([8, 8, 20])  # 127.16.0.9 (busy), again, then 127.16.0.21
+    ipam._rng.randrange = lambda size: next(draws)
+    try:
+        assert ipam.allocate("uid-1", (port,)) == "127.16.0.21"
+    finally:
+        busy.close()
+    assert ipam.allocate("uid-1", (port,)) == "127.16.0.21"  # the same pod keeps its address
