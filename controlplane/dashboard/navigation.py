@@ -69,18 +69,19 @@ def nav_items(request, cluster: str | None, namespace: str | None) -> list[dict]
             "active": current.startswith("deployments:"),
         },
     ]
-    for label, prefix in (
-        ("Training", "/training/"),
-        ("Experiments", "/experiments/"),
-        ("Clusters", "/clusters/"),
-        ("GKE", "/gke/"),
-        ("Audit", "/audit/"),
+    # The URL namespace of an area whose pages also live under /c/<c>/ns/<ns>/.
+    for label, prefix, app in (
+        ("Training", "/training/", "trainer:"),
+        ("Experiments", "/experiments/", None),
+        ("Clusters", "/clusters/", None),
+        ("GKE", "/gke/", None),
+        ("Audit", "/audit/", None),
     ):
         items.append(
             {
                 "label": label,
                 "url": prefix if _path_exists(prefix) else None,
-                "active": path.startswith(prefix),
+                "active": path.startswith(prefix) or bool(app and current.startswith(app)),
             }
         )
     items.append(
