@@ -216,3 +216,65 @@ def test_the_cluster_task_samples_and_queues_each_finished_hour_for_compaction_o
     assert tasks.metrics_compact.run(*queued[0]) > 0
     assert tasks.metrics_compact.run(*queued[0]) == 0  # done already: not twice
     _clear(store_for(sandbox_cluster.name))
+
+
+def test_a_cycle_records_the_autoscalers_current_against_its_target(
+    sandbox, sandbox_cluster, kube_namespace, tmp_path
+):
+    import json
+
+    _clear(store_for(sandbox_cluster.name))
+    manifest = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "scaled", "namespace": kube_namespace},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "scaled"}},
+            "template": {
+                "metadata": {"labels": {"app": "scaled"}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "model",
+                            "image": "example/model:1",
+                            "resources": {"requests": {"cpu": "500m"}},
+                        }
+                    ]
+                },
+            },
+        },
+    }
+    path = tmp_path / "scaled.json"
+    path.write_text(json.dumps(manifest))
+    assert sandbox.kubectl("create", "--validate=false", "-f", str(path)).returncode == 0
+    sandbox.script("usage", {"match": {"namespace": kube_namespace}, "cpu": "250m"})
+    result = sandbox.kubectl(
+        "autoscale", "deployment/scaled", "-n", kube_namespace,
+        "--cpu-percent=80", "--min=2", "--max=4",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+    def current():
+        hpa = json.loads(
+            sandbox.kubectl("get", "hpa", "scaled", "-n", kube_namespace, "-o", "json").stdout
+        )
+        return (hpa.get("status") or {}).get("currentMetrics")
+
+    wait_for(current, what="the autoscaler to measure cpu")
+    at = time.time()
+    assert metrics_sample(cluster=sandbox_cluster, now=at).status == "ok"
+    s = store_for(sandbox_cluster.name)
+    interval = settings.METRICS_INTERVAL
+    series = f"d/{kube_namespace}/scaled"
+    [(_, record)] = s.read(series=[series], start=at - 1, end=at, step=interval, interval=interval)[
+        series
+    ]
+    replicas, _ready, _cpu, _memory, hpa_now, hpa_desired, hpa_current, hpa_target = record
+    assert replicas == 2
+    assert hpa_target == 80
+    assert hpa_current == 50  # 250m used of a 500m request
+    assert (hpa_now, hpa_desired) == (2, 2)
+    label = s.client.hget(f"{s.base}:hpa", f"{kube_namespace}/scaled")
+    assert label == b"cpu utilization (% of request)"
+    _clear(s)
