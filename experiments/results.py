@@ -146,23 +146,22 @@ def guardrails_evaluate(experiment: Experiment, arms: dict[str, Arm]) -> list[di
 
 def _guard_sentence(row: dict, alpha: float) -> str:
     metric = row["metric"]
+    label = row["label"].removeprefix("the ")
     limit = _fmt_abs(metric, row["max_increase"])
     if not row["enough_data"]:
-        return (
-            f"{row['treatment']}: {row['label']} guardrail (+{limit} allowed): not enough data yet."
-        )
+        return f"{row['treatment']}: {label} guardrail (+{limit} allowed): not enough data yet."
     measured = (
         f"{_fmt_value(metric, row['treatment_value'])} against "
         f"{_fmt_value(metric, row['control_value'])} for {row['control']}"
     )
     if row["breached"]:
         return (
-            f"{row['treatment']} breaches the {row['label']} guardrail: {measured}, worse by more "
+            f"{row['treatment']} breaches the {label} guardrail: {measured}, worse by more "
             f"than the {limit} allowed (one-sided p = {row['p_value']:.2g} < {alpha}); "
             f"action: {row['action']}."
         )
     return (
-        f"{row['treatment']} keeps within the {row['label']} guardrail: {measured} "
+        f"{row['treatment']} keeps within the {label} guardrail: {measured} "
         f"(+{limit} allowed; p = {row['p_value']:.2g})."
     )
 

@@ -341,7 +341,8 @@ def _quantity(data: dict, key: str, convert: Any) -> str:
 def parse_load(data: Any) -> dict:
     data = _object(data)
     _reject_unknown(
-        data, {"requestsPerSecond", "cpuPerRequest", "latencyMilliseconds", "metricName"}
+        data,
+        {"requestsPerSecond", "cpuPerRequest", "latencyMilliseconds", "metricName", "errorRatio"},
     )
     if "requestsPerSecond" not in data:
         raise ScriptError("requestsPerSecond", "is required")
@@ -350,6 +351,11 @@ def parse_load(data: Any) -> dict:
         out["cpuPerRequest"] = _quantity(data, "cpuPerRequest", millicores)
     if "latencyMilliseconds" in data:
         out["latencyMilliseconds"] = _number(data, "latencyMilliseconds")
+    if "errorRatio" in data:
+        ratio = _number(data, "errorRatio")
+        if ratio > 1:
+            raise ScriptError("errorRatio", "must be a fraction from 0 to 1")
+        out["errorRatio"] = ratio
     if "metricName" in data:
         if not isinstance(data["metricName"], str) or not data["metricName"]:
             raise ScriptError("metricName", "must be a non-empty string")

@@ -3,7 +3,7 @@ written by prometheus_client.
 
 Counters integrate the pod's share of its Services' scripted load over time, so they only grow
 and their rate() equals the load; latencies follow an exponential distribution around the
-scripted latencyMilliseconds.
+scripted latencyMilliseconds; a scripted errorRatio of the requests are answered with code 500.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ class PrometheusExporter:
 
     def __init__(self, usage: Any, api: Any) -> None:
         self.usage = usage
-        self._totals: dict[str, tuple[float, float, float]] = {}  # uid -> (at, requests, s)
+        # uid -> (at, requests, errors, seconds)
+        self._totals: dict[str, tuple[float, float, float, float]] = {}
         api.subscribe("pods", self._forget_deleted)
 
     def text(self, pod: dict, at: float | None = None) -> str:
@@ -45,15 +46,18 @@ class PrometheusExporter:
 
     def _families(self, pod: dict, at: float) -> Iterator[Metric]:
         uid = pod["metadata"].get("uid", "")
-        rps, latency_ms = 0.0, DEFAULT_LATENCY_MS
+        rps, failing, latency_ms = 0.0, 0.0, DEFAULT_LATENCY_MS
         for load, share in self.usage.loads_for(pod):
             rps += share
+            failing += share * load.get("errorRatio", 0.0)
             latency_ms = load.get("latencyMilliseconds", latency_ms)
-        last_at, total, latency_sum = self._totals.get(uid, (at, 0.0, 0.0))
-        served = rps * max(at - last_at, 0.0)
+        last_at, total, errors, latency_sum = self._totals.get(uid, (at, 0.0, 0.0, 0.0))
+        elapsed = max(at - last_at, 0.0)
+        served = rps * elapsed
         total += served
+        errors += failing * elapsed
         latency_sum += served * latency_ms / 1000
-        self._totals[uid] = (at, total, latency_sum)
+        self._totals[uid] = (at, total, errors, latency_sum)
         model = list(_model_labels(pod))
         count = int(total)
         mean = latency_ms / 1000
@@ -63,7 +67,10 @@ class PrometheusExporter:
             "HTTP requests handled, by endpoint and status code.",
             labels=[*_MODEL, "endpoint", "code"],
         )
-        requests.add_metric([*model, "predict", "200"], count)
+        failed = int(errors)
+        requests.add_metric([*model, "predict", "200"], count - failed)
+        if failed:
+            requests.add_metric([*model, "predict", "500"], failed)
         yield requests
 
         duration = HistogramMetricFamily(

@@ -1,6 +1,7 @@
 """Metric collection from scripted load, read through the API server's pod proxy; guardrails
 that pause or roll back on what was collected, with the numbers in the audit and timeline."""
 
+import re
 import time
 
 import pytest
@@ -58,12 +59,12 @@ def collect_a_while(experiment, samples=4) -> None:
         time.sleep(1.1)
 
 
-def setup_loaded(sandbox, namespace, tmp_path, latency_b=40):
+def setup_loaded(sandbox, namespace, tmp_path, latency_b=40, errors_b=0.0):
     make_variants(sandbox, namespace, tmp_path)
-    for service, latency in (("model-a", 40), ("model-b", latency_b)):
+    for service, latency, errors in (("model-a", 40, 0.0), ("model-b", latency_b, errors_b)):
         sandbox.script(
             f"namespaces/{namespace}/services/{service}/load",
-            {"requestsPerSecond": 400, "latencyMilliseconds": latency},
+            {"requestsPerSecond": 400, "latencyMilliseconds": latency, "errorRatio": errors},
         )
     wait_for(lambda: running_pods(sandbox, namespace), what="both variants' pods to run")
 
@@ -126,3 +127,28 @@ def test_a_latency_guardrail_breach_pauses_or_rolls_back_with_its_numbers(
     stored = experiment.guardrail_status["rows"][0]
     assert stored["breached"] is True
     assert "worse by more than the 50.0 ms allowed" in stored["sentence"]
+
+
+def test_an_error_rate_guardrail_breach_rolls_back_naming_the_rates(
+    celery_worker, sandbox, kube_namespace, engineer_api, tmp_path, settings
+):
+    settings.EXPERIMENTS_BUCKET_SECONDS = 1
+    setup_loaded(sandbox, kube_namespace, tmp_path, errors_b=0.2)
+    guard = {"metric": "error_rate", "max_increase": 0.05, "action": "rollback"}
+    create_and_start(engineer_api, kube_namespace, guardrails=[guard], min_samples=50)
+    collect_a_while(Experiment.objects.get(name="ab"))
+    event = experiment_guardrails_check(experiment=Experiment.objects.get(name="ab"))
+    assert event is not None
+    assert event.verb == "abort"
+    numbers = event.parameters["guardrail"]
+    assert numbers["control_value"] == 0
+    assert numbers["treatment_value"] == pytest.approx(0.2, abs=0.03)
+    assert re.search(
+        r"b breaches the error rate guardrail: (19|20)\.\d\d% against 0\.00% for a",
+        event.parameters["reason"],
+    )
+    assert "allowed (one-sided p = " in event.parameters["reason"]
+    wait_for(
+        lambda: Experiment.objects.get(name="ab").state == "aborted",
+        what="the rollback to run",
+    )
