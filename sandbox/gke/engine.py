@@ -10,11 +10,8 @@ mutation meanwhile is FAILED_PRECONDITION.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import json
 import logging
-import os
 import secrets
 import time
 from pathlib import Path
@@ -24,19 +21,17 @@ from sandbox.machinery.util import rfc3339
 
 from . import resources
 from .auth import TokenService
-from .backing import BackingCluster, apply_node_change, plan_nodes, start_backing, sync_nodes
-from .errors import GoogleError, not_found
+from .backing import BackingCluster, apply_node_change, plan_nodes, start_backing
+from .errors import GoogleError
+from .persistence import state_restore, state_write
+from .reads import EngineReads, _public
 
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str, str]  # project, location, cluster name
 
 
-def _public(resource: dict) -> dict:
-    return {k: v for k, v in resource.items() if not k.startswith("_")}
-
-
-class Engine:
+class Engine(EngineReads):
     def __init__(
         self,
         *,
@@ -55,94 +50,6 @@ class Engine:
         self.operations: dict[str, dict] = {}
         self._busy: dict[Key, str] = {}  # cluster -> the operation running on it
         self._tasks: set[asyncio.Task] = set()
-
-    # ---- reads ----
-
-    def _cluster(self, project: str, location: str, name: str) -> dict:
-        resources.check_location(location)
-        found = self.clusters.get((project, location, name))
-        if found is None:
-            raise not_found(f"projects/{project}/locations/{location}/clusters/{name}")
-        return found
-
-    def _pool(self, project: str, location: str, name: str, pool: str) -> dict:
-        found = self._cluster(project, location, name)["_pools"].get(pool)
-        if found is None:
-            raise not_found(
-                f"projects/{project}/locations/{location}/clusters/{name}/nodePools/{pool}"
-            )
-        return found
-
-    def _self_link(self, project: str, location: str, *rest: str) -> str:
-        return "/".join([f"{self.base_url}/v1/projects/{project}/locations/{location}", *rest])
-
-    def pool_json(self, project: str, location: str, cluster: str, pool: dict) -> dict:
-        out = _public(pool)
-        out["selfLink"] = self._self_link(
-            project, location, "clusters", cluster, "nodePools", pool["name"]
-        )
-        if not out["autoscaling"]:
-            del out["autoscaling"]
-        return out
-
-    def cluster_json(self, project: str, location: str, resource: dict) -> dict:
-        out = _public(resource)
-        name = resource["name"]
-        pools = [self.pool_json(project, location, name, p) for p in resource["_pools"].values()]
-        out["nodePools"] = pools
-        # A NodePool has no size field in v1; the cluster's (deprecated) count is the sum.
-        out["currentNodeCount"] = sum(
-            p["_per_zone"] * len(p["locations"]) for p in resource["_pools"].values()
-        )
-        out["selfLink"] = self._self_link(project, location, "clusters", name)
-        backing = self.backing.get((project, location, name))
-        if backing is not None and backing.url:
-            out["endpoint"] = backing.url.removeprefix("https://")
-            ca = base64.b64encode(backing.tls.ca_pem.encode()).decode()
-            out["masterAuth"] = {"clusterCaCertificate": ca}
-        return out
-
-    def get_cluster(self, project: str, location: str, name: str) -> dict:
-        return self.cluster_json(project, location, self._cluster(project, location, name))
-
-    def list_clusters(self, project: str, location: str) -> dict:
-        if location != "-":
-            resources.check_location(location)
-        items = [
-            self.cluster_json(p, loc, c)
-            for (p, loc, _), c in sorted(self.clusters.items())
-            if p == project and location in ("-", loc)
-        ]
-        return {"clusters": items} if items else {}
-
-    def get_pool(self, project: str, location: str, cluster: str, pool: str) -> dict:
-        return self.pool_json(
-            project, location, cluster, self._pool(project, location, cluster, pool)
-        )
-
-    def list_pools(self, project: str, location: str, cluster: str) -> dict:
-        found = self._cluster(project, location, cluster)
-        return {
-            "nodePools": [
-                self.pool_json(project, location, cluster, p) for p in found["_pools"].values()
-            ]
-        }
-
-    def get_operation(self, project: str, location: str, name: str) -> dict:
-        op = self.operations.get(name)
-        if op is None or op["_project"] != project or op["location"] != location:
-            raise not_found(f"projects/{project}/locations/{location}/operations/{name}")
-        return _public(op)
-
-    def list_operations(self, project: str, location: str) -> dict:
-        if location != "-":
-            resources.check_location(location)
-        ops = [
-            _public(op)
-            for op in self.operations.values()
-            if op["_project"] == project and location in ("-", op["location"])
-        ]
-        return {"operations": ops} if ops else {}
 
     # ---- operations ----
 
@@ -363,47 +270,11 @@ class Engine:
     # ---- state ----
 
     def save(self) -> None:
-        if self.state is None:
-            return
-        data = {
-            "keys": self.tokens.to_dict(),
-            "clusters": [c for c in self.clusters.values() if c["status"] != "STOPPING"],
-            "cluster_keys": [
-                list(k) for k, c in self.clusters.items() if c["status"] != "STOPPING"
-            ],
-            "operations": list(self.operations.values()),
-        }
-        tmp = self.state.with_name(self.state.name + ".tmp")
-        self.state.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh)
-        os.replace(tmp, self.state)
+        state_write(self)
 
     async def restore(self) -> None:
         """Read --state and start every cluster's backing sandbox again, on its old port."""
-        if self.state is None or not self.state.exists():
-            return
-        data = json.loads(self.state.read_text())
-        self.tokens.load(data.get("keys", {}))
-        for op in data.get("operations", []):
-            if op["status"] != "DONE":
-                op["status"] = "DONE"
-                op["error"] = {
-                    "code": 10,
-                    "message": "The operation was aborted: the endpoint restarted.",
-                }
-            self.operations[op["name"]] = op
-        for key_list, resource in zip(
-            data.get("cluster_keys", []), data.get("clusters", []), strict=True
-        ):
-            key = (key_list[0], key_list[1], key_list[2])
-            for pool in resource["_pools"].values():
-                pool["_shape"] = tuple(pool["_shape"])
-            self.clusters[key] = resource
-            backing = await self._start_backing(key, port=int(resource.get("_port") or 0))
-            sync_nodes(backing, cluster=key[2], pools=list(resource["_pools"].values()))
-            resource["status"] = "RUNNING"
+        await state_restore(self)
 
     def start_autoscaler(self, *, interval: float, scale_down_seconds: float) -> None:
         from .autoscaler import Autoscaler
