@@ -11,7 +11,6 @@ import logging
 from django.http import Http404
 
 from controlplane.broadcast import group_name
-from controlplane.clusters.models import Cluster
 from controlplane.clusters.selectors import cluster_get
 from controlplane.kube.errors import KubeError
 from controlplane.kube.logs import LogOptions, parse_timestamp, pod_log_read
@@ -21,7 +20,7 @@ from controlplane.live.subscriptions import SubscriptionRefused
 from .access import LogsRefused, logs_check
 from .options import subscription_parse
 from .selectors import pod_containers, workload_pods
-from .store import StreamRef, backlog_select, viewer_meta
+from .store import StreamRef, backlog_select, cluster_load, viewer_meta
 from .upstream import Hub, split_line
 
 log = logging.getLogger(__name__)
@@ -165,7 +164,7 @@ async def _previous_backlog(subscription: dict) -> dict:
     stream = _stream(subscription)
 
     def read() -> bytes:
-        cluster = Cluster.objects.get(name=stream.cluster)
+        cluster = cluster_load(stream.cluster)
         options = LogOptions(
             container=stream.container,
             previous=True,
@@ -201,7 +200,7 @@ async def _follow_workload(hub: Hub, subscription: dict, channel_name: str, view
     joined_streams: list[StreamRef] = []
     first = True
     try:
-        cluster = await asyncio.to_thread(Cluster.objects.get, name=subscription["cluster"])
+        cluster = await asyncio.to_thread(cluster_load, subscription["cluster"])
         while True:
             try:
                 pods = await asyncio.to_thread(

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import redis
 from django.conf import settings
+from django.db import close_old_connections
 
 from controlplane.broadcast import group_name
 
@@ -103,3 +104,12 @@ def kept_lines(*, stream: StreamRef) -> tuple[list[list], dict]:
         tx.hgetall(stream.key("meta"))
         raw, meta = tx.execute()
     return decode_lines(raw), decode_meta(meta)
+
+
+def cluster_load(name: str):
+    """The Cluster row, from the hub's worker threads: they live as long as the process, so a
+    connection the database dropped is replaced first rather than failing every later read."""
+    from controlplane.clusters.models import Cluster
+
+    close_old_connections()
+    return Cluster.objects.get(name=name)

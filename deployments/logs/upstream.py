@@ -41,7 +41,7 @@ from controlplane.clusters.models import Cluster
 from controlplane.kube.errors import BadRequest, KubeError, NotFound
 from controlplane.kube.logs import LogOptions, parse_timestamp, pod_get, pod_log_open
 
-from .store import StreamRef, decode_meta
+from .store import StreamRef, cluster_load, decode_meta
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +204,7 @@ class Follower:
 
     async def run(self) -> None:
         try:
-            cluster = await asyncio.to_thread(Cluster.objects.get, name=self.stream.cluster)
+            cluster = await asyncio.to_thread(cluster_load, self.stream.cluster)
         except Cluster.DoesNotExist:
             await self._status("error", f"no cluster named {self.stream.cluster}")
             await self._set_meta(primed=1)

@@ -114,3 +114,22 @@ def test_a_viewer_of_another_namespace_may_not_read_the_log(
         _url(sandbox_cluster, kube_namespace, quiet_pod), {"container": "app"}
     )
     assert response.status_code == 403
+
+
+def test_an_admin_turns_logs_off_for_viewers_through_the_api_and_it_is_audited(
+    sandbox_cluster, make_user, api_client_for
+):
+    admin = make_user(role="admin", cluster=sandbox_cluster)
+    url = f"/api/v1/clusters/{sandbox_cluster.name}/"
+    assert api_client_for(admin).get(url).json()["logs_for_viewers"] is True
+    response = api_client_for(admin).patch(url, {"logs_for_viewers": False}, format="json")
+    assert response.status_code == 200
+    assert response.json()["logs_for_viewers"] is False
+    sandbox_cluster.refresh_from_db()
+    assert sandbox_cluster.logs_for_viewers is False
+    event = AuditEvent.objects.filter(actor=admin, kind="cluster", verb="update").get()
+    assert event.parameters["logs_for_viewers"] is False
+    # A body that does not name the setting leaves it alone.
+    api_client_for(admin).patch(url, {"display_name": "Sandbox"}, format="json")
+    sandbox_cluster.refresh_from_db()
+    assert sandbox_cluster.logs_for_viewers is False

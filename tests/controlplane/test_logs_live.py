@@ -573,3 +573,47 @@ def test_a_flood_is_cut_to_the_rate_limit_and_the_viewer_told_how_many_lines_it_
     live = [line for m in viewer.messages if m["type"] == "logs.lines" for line in m["lines"]]
     assert live
     assert note["from"] > live[0][0]
+
+
+def test_a_jobs_logs_follow_its_pod_tagged_with_pod_and_container(
+    sandbox, sandbox_cluster, kube_namespace, make_user
+):
+    rule = script_logs(
+        sandbox,
+        kube_namespace,
+        startupLogLines=["epoch 1 loss=0.9", "epoch 2 loss=0.5"],
+        logLines=[],
+        logLinesPerSecond=0,
+        runSeconds=30,
+    )
+    try:
+        created = sandbox.kubectl(
+            "create", "job", "train", "--image=example/train:1", "-n", kube_namespace
+        )
+        assert created.returncode == 0, created.stderr
+        cookie = _cookie(make_user(role="viewer", cluster=sandbox_cluster))
+        sub = {
+            "cluster": sandbox_cluster.name,
+            "kind": "logs",
+            "namespace": kube_namespace,
+            "job": "train",
+        }
+
+        async def scenario():
+            viewer = Viewer(cookie)
+            await viewer.open()
+            await viewer.send({"subscribe": sub})
+            backlog = await viewer.until(
+                lambda m: m.get("type") == "logs.workload_backlog" and m["lines"], timeout=30
+            )
+            await viewer.close()
+            return backlog
+
+        backlog = async_to_sync(scenario)()
+    finally:
+        sandbox.script(f"behaviors/{rule}", method="DELETE")
+    assert [s["container"] for s in backlog["streams"]] == ["train"]
+    pod = backlog["streams"][0]["pod"]
+    assert pod.startswith("train-")
+    assert [line[4] for line in backlog["lines"]][:2] == ["epoch 1 loss=0.9", "epoch 2 loss=0.5"]
+    assert {(line[1], line[2]) for line in backlog["lines"]} == {(pod, "train")}
