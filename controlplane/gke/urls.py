@@ -7,7 +7,7 @@ from . import views
 app_name = "gke"
 
 _LOC = "<str:project>/<str:location>/"
-_CLUSTER = _LOC + "<str:name>/"
+_CLUSTER = _LOC + "clusters/<str:name>/"
 _POOL = _CLUSTER + "nodepools/<str:pool>/"
 
 urlpatterns = [
@@ -24,6 +24,7 @@ urlpatterns = [
     path(_LOC, views.clusters, name="clusters"),
     path(_LOC + "create/", views.cluster_create, name="cluster_create"),
     path(_LOC + "operations/", views.operations_section, name="operations"),
+    path(_LOC + "clusters/", views.clusters_section, name="clusters_section"),
     path(_CLUSTER, views.cluster_detail, name="cluster"),
     path(_CLUSTER + "delete/", views.cluster_delete, name="cluster_delete"),
     path(_CLUSTER + "nodepools/create/", views.nodepool_create, name="nodepool_create"),

@@ -85,14 +85,26 @@ def credential_remove(request, project):
     return redirect("gke:index")
 
 
+def _clusters_listed(credential, location: str) -> tuple[list[dict], str]:
+    try:
+        return selectors.gke_clusters_list(credential=credential, location=location), ""
+    except GkeError as exc:
+        return [], exc.message
+
+
+@login_required
+def clusters_section(request, project, location):
+    """The clusters table alone, re-rendered when a GKE action of the project changes."""
+    credential = selectors.credential_get(user=request.user, project=project)
+    items, error = _clusters_listed(credential, location)
+    context = {"project": project, "location": location, "clusters": items, "error": error}
+    return render(request, "gke/_clusters.html", context)
+
+
 @login_required
 def clusters(request, project, location):
     credential = selectors.credential_get(user=request.user, project=project)
-    items, error = [], ""
-    try:
-        items = selectors.gke_clusters_list(credential=credential, location=location)
-    except GkeError as exc:
-        error = exc.message
+    items, error = _clusters_listed(credential, location)
     return render(
         request,
         "gke/clusters.html",

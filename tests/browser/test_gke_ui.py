@@ -30,5 +30,9 @@ def test_an_admin_creates_a_cluster_and_follows_its_operation_live(page, make_us
     expect(section.locator(".status-succeeded")).to_have_count(1, timeout=60_000)
     expect(section).to_contain_text("2/2 nodes")
     expect(section).to_contain_text("registered as from-the-ui")
+    # The clusters table above follows too: the new cluster, running, linked to its overview.
+    row = page.locator("#gke-clusters tr", has_text="from-the-ui")
+    expect(row).to_contain_text("RUNNING")
+    expect(row.locator("a[href='/c/from-the-ui/']")).to_have_count(1)
     screenshot(page, "gke-operations")
     assert Cluster.objects.filter(name="from-the-ui", source="gke").exists()

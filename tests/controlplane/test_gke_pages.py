@@ -67,10 +67,13 @@ def test_a_cluster_created_from_the_form_is_followed_to_done_and_registered(
     assert "CREATE_CLUSTER" in html
     assert "1/1 nodes" in html
     assert Cluster.objects.filter(name="ui-demo", source="gke").exists()
+    section = browser.get(f"/gke/{PROJECT}/{ZONE}/clusters/").content.decode()
+    assert 'id="gke-clusters"' in section
+    assert f"/gke/{PROJECT}/{ZONE}/clusters/ui-demo/" in section
     page = browser.get(f"/gke/{PROJECT}/{ZONE}/").content.decode()
     assert 'data-live-kinds="gke-actions"' in page
     assert "/c/ui-demo/" in page
-    detail = browser.get(f"/gke/{PROJECT}/{ZONE}/ui-demo/").content.decode()
+    detail = browser.get(f"/gke/{PROJECT}/{ZONE}/clusters/ui-demo/").content.decode()
     assert "default-pool" in detail
     # The pool's size as counted in the registered cluster, and where that count came from.
     assert '1 <small class="muted">in the cluster (' in detail
@@ -107,7 +110,7 @@ def test_the_gpu_pool_link_opens_the_form_with_the_accelerator_asked_for(gke, br
     response = browser.get("/gke/for/trainer/nodepools/create/?accelerator=nvidia-l4&count=2")
     assert response.status_code == 302
     assert response["Location"] == (
-        f"/gke/{PROJECT}/{ZONE}/trainer/nodepools/create/?accelerator=nvidia-l4&count=2"
+        f"/gke/{PROJECT}/{ZONE}/clusters/trainer/nodepools/create/?accelerator=nvidia-l4&count=2"
     )
     form = browser.get(response["Location"]).content.decode()
     assert 'value="nvidia-l4"' in form
