@@ -1,4 +1,5 @@
-"""`SANDBOX_PROCESS_RUNTIME=1 make run`: the demo model runs on the real inference server.
+"""`make run`: the demo model runs on the real inference server (`SANDBOX_PROCESS_RUNTIME=0`
+keeps every pod simulated, e.g. on a machine without 1 GB to spare per replica).
 
 The reference U-Net is exported once into the run directory, and a runtime map points the
 demo's image (`*/pet-segmenter`) at `python -m inference` serving it, so the demo Deployment's
@@ -17,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def enabled(env: dict) -> bool:
-    return env.get("SANDBOX_PROCESS_RUNTIME") == "1"
+    return env.get("SANDBOX_PROCESS_RUNTIME", "1") != "0"
 
 
 def runtime_map(run_dir: Path) -> Path:

@@ -35,6 +35,10 @@ class Stack:
             REDIS_PREFIX=f"makerun-{uuid.uuid4().hex[:8]}",
             SANDBOX_NODES="2",
             SANDBOX_GPU_NODES="0",
+            # The real inference server under the sandbox is tested on its own
+            # (tests/sandbox/test_process_runtime_inference.py); here it would only add a
+            # TensorFlow export and a 1 GB server to every start.
+            SANDBOX_PROCESS_RUNTIME="0",
         )
         with open(self.log, "wb") as out:
             self.process = subprocess.Popen(
