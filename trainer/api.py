@@ -14,10 +14,10 @@ from controlplane.clusters.selectors import cluster_get
 from . import selectors
 from .serializers import (
     CancelRequestSerializer,
-    DeployRequestSerializer,
     LaunchRequestSerializer,
     RerunRequestSerializer,
     RunAcceptedSerializer,
+    RunDeployRequestSerializer,
     RunDetailSerializer,
     RunSerializer,
 )
@@ -117,9 +117,14 @@ class TrainingRunRerunView(KubeObjectAPIView):
 
 class TrainingRunDeployView(KubeObjectAPIView):
     @extend_schema(
-        request=DeployRequestSerializer,
+        request=RunDeployRequestSerializer,
         responses={202: AcceptedSerializer},
-        description="Deploy this model: roll a succeeded run's export out to a deployment.",
+        description=(
+            "Deploy this model: roll a succeeded run's export out to an existing deployment "
+            "(deployment), or create a model deployment and its Service serving it (create, "
+            "the body of POST .../deployments/); MODEL_URI, the model version and the run's "
+            "lineage are set on the Deployment."
+        ),
     )
     def post(self, request, cluster, namespace, run_id):
         obj = cluster_get(name=cluster, user=request.user)

@@ -95,3 +95,29 @@ def initial_from(parameters: dict) -> dict:
         elif key not in ("name", "generate_name", "parent"):
             initial[key] = value
     return initial
+
+
+def _number(value: str):
+    """A form's digits as the JSON integer the API takes; anything else as sent, so the
+    service's error names the field."""
+    value = value.strip()
+    return int(value) if value.isdigit() else value
+
+
+def deploy_body(post) -> dict:
+    """The "Deploy this model" form as the API's body: an existing deployment, or create."""
+    if post.get("target") != "new":
+        return {"deployment": post.get("deployment", "").strip()}
+    create = {
+        "name": post.get("name", "").strip(),
+        "image": post.get("image", "").strip(),
+        "replicas": _number(post.get("replicas") or "1"),
+        "container_port": _number(post.get("container_port") or "8080"),
+    }
+    service_type = post.get("service_type", "LoadBalancer")
+    create["service"] = (
+        None
+        if service_type == "none"
+        else {"type": service_type, "port": _number(post.get("service_port") or "80")}
+    )
+    return {"create": create}

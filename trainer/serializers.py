@@ -11,6 +11,9 @@ from rest_framework import serializers
 from controlplane.audit.serializers import AcceptedSerializer
 from controlplane.kube.names import dns1123_label_problem
 from controlplane.kube.quantities import parse_quantity
+from deployments.deploy_serializers import (
+    DeployRequestSerializer as ModelDeployRequestSerializer,
+)
 from deployments.deploy_serializers import LabelValueField, StrictIntegerField, image_problem
 
 # GKE's accelerator types (cloud.google.com/gke-accelerator node label values).
@@ -216,12 +219,67 @@ class RerunRequestSerializer(serializers.Serializer):
     )
 
 
-class DeployRequestSerializer(serializers.Serializer):
-    deployment = serializers.CharField(max_length=253, help_text="an existing model deployment")
+# Set from the run by "Deploy this model"; a create body that sends them is refused.
+MODEL_ENV = "MODEL_URI"
+_SET_FROM_THE_RUN = {
+    "model_version": "send model_version at the top level (default run-<id>)",
+    "dry_run": "not here: preview with POST .../deployments/ and dry_run true",
+}
+
+
+class CreateDeploymentSerializer(ModelDeployRequestSerializer):
+    """The deploy-a-model body (POST .../deployments/) for a new model deployment serving the
+    run's export: the run sets MODEL_URI and the model version."""
+
+    model_version = None
+    dry_run = None
+
+    def to_internal_value(self, data):
+        # Checked on the raw body: without the fields, the parent would silently drop them.
+        sent = data if isinstance(data, dict) else {}
+        errors = {key: [why] for key, why in _SET_FROM_THE_RUN.items() if key in sent}
+        if isinstance(sent.get("env"), dict) and MODEL_ENV in sent["env"]:
+            errors["env"] = {MODEL_ENV: ["set from the run's export; leave it out"]}
+        if errors:
+            raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+class RunDeployRequestSerializer(serializers.Serializer):
+    deployment = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=253,
+        help_text="an existing model deployment to roll the model out to (or send create)",
+    )
     container = serializers.CharField(
-        required=False, allow_blank=True, max_length=63, help_text="default: its only container"
+        required=False,
+        allow_blank=True,
+        max_length=63,
+        help_text="with deployment: the serving container (default: its only container)",
     )
     model_version = LabelValueField(help_text="the version to record (default run-<id>)")
+    create = CreateDeploymentSerializer(
+        required=False,
+        help_text="instead of deployment: create a model deployment (and its Service) serving "
+        "the run's model, with the body of POST .../deployments/",
+    )
+
+    def validate(self, attrs):
+        wanted, create = attrs.get("deployment"), attrs.get("create")
+        if wanted and create is not None:
+            raise serializers.ValidationError(
+                {"deployment": ["Send deployment (an existing one) or create, not both."]}
+            )
+        if not wanted and create is None:
+            raise serializers.ValidationError(
+                {"deployment": ["Name an existing model deployment, or send create for a new one."]}
+            )
+        if create is not None and attrs.get("container"):
+            raise serializers.ValidationError(
+                {"container": ["Only with deployment: a created deployment has one container."]}
+            )
+        return attrs
 
 
 class ProgressSerializer(serializers.Serializer):

@@ -19,12 +19,14 @@ from controlplane.dashboard.navigation import (
     remember,
 )
 from controlplane.kube.errors import KubeError, NotFound
+from controlplane.live.snapshot import snapshot_get
+from deployments.deploy_serializers import SERVICE_TYPES
 
 from . import selectors
 from .charts import line_chart
-from .forms import LaunchForm, initial_from
+from .forms import LaunchForm, deploy_body, initial_from
 from .services import run_get, trainingrun_cancel, trainingrun_launch, trainingrun_rerun
-from .services.deploy import trainingrun_deploy
+from .services.deploy import model_uri_of, trainingrun_deploy
 
 # The kinds whose changes re-render a page's live part.
 LIVE_KINDS = "jobs pods events"
@@ -133,12 +135,17 @@ def launch_view(request, cluster, namespace):
     return redirect("trainer:detail", cluster=cluster_obj.name, namespace=namespace, run_id=run.id)
 
 
+def _deployment_names(cluster, namespace: str) -> list[str]:
+    snap = snapshot_get(cluster=cluster, kind="deployments", namespace=namespace)
+    return sorted((o.get("metadata") or {}).get("name", "") for o in snap.objects)
+
+
 def _detail_context(request, cluster, namespace: str, run_id: int) -> dict:
     detail = selectors.trainingrun_detail(
         user=request.user, cluster=cluster, namespace=namespace, run_id=run_id
     )
     history = detail["progress"]["history"]
-    return {
+    context = {
         "cluster": cluster,
         "namespace": namespace,
         "live_kinds": LIVE_KINDS,
@@ -149,6 +156,11 @@ def _detail_context(request, cluster, namespace: str, run_id: int) -> dict:
         "can_deploy": _may(request, cluster, namespace, "deploy"),
         "children": list(detail["run"].children.order_by("id")),
     }
+    if context["can_deploy"] and detail["status"] == "succeeded":
+        context["deployment_names"] = _deployment_names(cluster, namespace)
+        context["service_types"] = SERVICE_TYPES
+        context["model_uri"] = model_uri_of(detail["run"])
+    return context
 
 
 @login_required
@@ -190,8 +202,7 @@ def run_action(request, cluster, namespace, run_id, verb):
             run, action = trainingrun_rerun(**common, options={"resume": True})
             target = run.id
         elif verb == "deploy":
-            body = {"deployment": request.POST.get("deployment", "").strip()}
-            action = trainingrun_deploy(**common, body=body)
+            action = trainingrun_deploy(**common, body=deploy_body(request.POST))
         else:
             raise Http404(f"no action {verb!r}")
     except ValidationError as exc:
