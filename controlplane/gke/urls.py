@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import views, views_nodepools
 
 app_name = "gke"
 
@@ -18,7 +18,7 @@ urlpatterns = [
     # of the GKE cluster behind it, query parameters (accelerator, count) kept.
     path(
         "for/<slug:cluster>/nodepools/create/",
-        views.nodepool_create_for,
+        views_nodepools.nodepool_create_for,
         name="nodepool_create_for",
     ),
     path(_LOC, views.clusters, name="clusters"),
@@ -26,9 +26,10 @@ urlpatterns = [
     path(_LOC + "operations/", views.operations_section, name="operations"),
     path(_LOC + "clusters/", views.clusters_section, name="clusters_section"),
     path(_CLUSTER, views.cluster_detail, name="cluster"),
+    path(_CLUSTER + "section/", views.cluster_section, name="cluster_section"),
     path(_CLUSTER + "delete/", views.cluster_delete, name="cluster_delete"),
-    path(_CLUSTER + "nodepools/create/", views.nodepool_create, name="nodepool_create"),
-    path(_POOL + "size/", views.nodepool_resize, name="nodepool_resize"),
-    path(_POOL + "autoscaling/", views.nodepool_autoscaling, name="nodepool_autoscaling"),
-    path(_POOL + "delete/", views.nodepool_delete, name="nodepool_delete"),
+    path(_CLUSTER + "nodepools/create/", views_nodepools.nodepool_create, name="nodepool_create"),
+    path(_POOL + "size/", views_nodepools.nodepool_resize, name="nodepool_resize"),
+    path(_POOL + "autoscaling/", views_nodepools.nodepool_autoscaling, name="nodepool_autoscaling"),
+    path(_POOL + "delete/", views_nodepools.nodepool_delete, name="nodepool_delete"),
 ]

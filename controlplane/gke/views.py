@@ -6,28 +6,22 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from controlplane.audit.services import ActionNotQueued
-from controlplane.clusters.selectors import cluster_get
 from controlplane.forms import form_add_errors
 
 from . import selectors, services
 from .errors import GkeError
 from .forms import (
-    AutoscalingForm,
     ClusterCreateForm,
     CredentialForm,
-    NodePoolCreateForm,
-    ResizeForm,
     autoscaling_of,
 )
 
 
-def _context(request, credential, location: str, **extra) -> dict:
+def page_context(request, credential, location: str, **extra) -> dict:
     return {
         "credential": credential,
         "project": credential.project_id,
@@ -37,7 +31,7 @@ def _context(request, credential, location: str, **extra) -> dict:
     }
 
 
-def _submitted(request, event, what: str) -> None:
+def action_accepted_say(request, event, what: str) -> None:
     messages.success(request, f"{what}: action {event.id} accepted; its progress shows below.")
 
 
@@ -108,7 +102,7 @@ def clusters(request, project, location):
     return render(
         request,
         "gke/clusters.html",
-        _context(
+        page_context(
             request,
             credential,
             location,
@@ -143,13 +137,13 @@ def cluster_create(request, project, location):
         except ActionNotQueued as exc:
             form.add_error(None, f"The action could not be queued: {exc.reason}")
         else:
-            _submitted(request, event, f"Creating cluster {data['name']}")
+            action_accepted_say(request, event, f"Creating cluster {data['name']}")
             return redirect("gke:clusters", project=project, location=data["location"])
     status = 400 if request.method == "POST" else 200
     return render(
         request,
         "gke/cluster_create.html",
-        _context(request, credential, location, form=form),
+        page_context(request, credential, location, form=form),
         status=status,
     )
 
@@ -157,12 +151,10 @@ def cluster_create(request, project, location):
 @login_required
 def operations_section(request, project, location):
     credential = selectors.credential_get(user=request.user, project=project)
-    return render(request, "gke/_operations.html", _context(request, credential, location))
+    return render(request, "gke/_operations.html", page_context(request, credential, location))
 
 
-@login_required
-def cluster_detail(request, project, location, name):
-    credential = selectors.credential_get(user=request.user, project=project)
+def _cluster_context(credential, location: str, name: str) -> dict:
     cluster, error = None, ""
     try:
         cluster = selectors.gke_cluster_get(credential=credential, location=location, name=name)
@@ -171,10 +163,28 @@ def cluster_detail(request, project, location, name):
     nodes = selectors.registered_pool_nodes(cluster_name=(cluster or {}).get("registered"))
     for pool in (cluster or {}).get("nodePools", []):
         pool["nodes_now"] = nodes.get("pools", {}).get(pool.get("name"), 0) if nodes else None
-    context = _context(
-        request, credential, location, name=name, cluster=cluster, error=error, nodes=nodes
+    return {"name": name, "cluster": cluster, "error": error, "nodes": nodes}
+
+
+@login_required
+def cluster_detail(request, project, location, name):
+    credential = selectors.credential_get(user=request.user, project=project)
+    context = page_context(
+        request, credential, location, **_cluster_context(credential, location, name)
     )
     return render(request, "gke/cluster.html", context)
+
+
+@login_required
+def cluster_section(request, project, location, name):
+    """The cluster and its pools alone, re-rendered when a GKE action of the project changes."""
+    credential = selectors.credential_get(user=request.user, project=project)
+    context = {
+        "project": project,
+        "location": location,
+        **_cluster_context(credential, location, name),
+    }
+    return render(request, "gke/_cluster.html", context)
 
 
 @login_required
@@ -184,140 +194,5 @@ def cluster_delete(request, project, location, name):
     event = services.gke_cluster_delete(
         actor=request.user, credential=credential, location=location, name=name
     )
-    _submitted(request, event, f"Deleting cluster {name}")
+    action_accepted_say(request, event, f"Deleting cluster {name}")
     return redirect("gke:clusters", project=project, location=location)
-
-
-def _pool_initial(request) -> dict:
-    """A link may ask for a GPU pool: ?accelerator=nvidia-tesla-t4&count=1."""
-    initial = {}
-    accelerator = request.GET.get("accelerator", "")
-    if accelerator:
-        initial["accelerator_type"] = accelerator
-        initial["name"] = f"gpu-{accelerator.removeprefix('nvidia-').removeprefix('tesla-')}"[:40]
-    count = request.GET.get("count", "")
-    if count.isdigit():
-        initial["accelerator_count"] = int(count)
-    return initial
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def nodepool_create(request, project, location, name):
-    credential = selectors.credential_get(user=request.user, project=project)
-    form = NodePoolCreateForm(request.POST or None, initial=_pool_initial(request))
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            event = services.gke_nodepool_create(
-                actor=request.user,
-                credential=credential,
-                location=location,
-                cluster=name,
-                name=data["name"],
-                node_count=data["node_count"],
-                machine_type=data["machine_type"],
-                accelerator_type=data["accelerator_type"],
-                accelerator_count=data["accelerator_count"],
-                gpu_driver=data["gpu_driver"],
-                autoscaling=autoscaling_of(data),
-            )
-        except ValidationError as exc:
-            form_add_errors(form, exc)
-        except ActionNotQueued as exc:
-            form.add_error(None, f"The action could not be queued: {exc.reason}")
-        else:
-            _submitted(request, event, f"Creating node pool {data['name']}")
-            return redirect("gke:cluster", project=project, location=location, name=name)
-    status = 400 if request.method == "POST" else 200
-    return render(
-        request,
-        "gke/nodepool_create.html",
-        _context(request, credential, location, name=name, form=form),
-        status=status,
-    )
-
-
-@login_required
-def nodepool_create_for(request, cluster):
-    """The pool form of the GKE cluster behind a registered cluster, query string kept."""
-    selectors.gke_admin_require(user=request.user)
-    identity = selectors.gke_identity(cluster=cluster_get(name=cluster, user=request.user))
-    if identity is None:
-        raise Http404(f"{cluster} was not created through GKE here")
-    url = reverse(
-        "gke:nodepool_create",
-        kwargs={
-            "project": identity["project"],
-            "location": identity["location"],
-            "name": identity["cluster"],
-        },
-    )
-    query = request.GET.urlencode()
-    return redirect(f"{url}?{query}" if query else url)
-
-
-def _pool_action(request, project, location, name, pool, form_class, submit, what):
-    credential = selectors.credential_get(user=request.user, project=project)
-    form = form_class(request.POST)
-    if not form.is_valid():
-        for field, errors in form.errors.items():
-            messages.error(request, f"{field}: {' '.join(errors)}")
-    else:
-        try:
-            event = submit(credential, form.cleaned_data)
-        except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                messages.error(request, f"{field}: {' '.join(errors)}")
-        else:
-            _submitted(request, event, f"{what} {pool}")
-    return redirect("gke:cluster", project=project, location=location, name=name)
-
-
-@login_required
-@require_POST
-def nodepool_resize(request, project, location, name, pool):
-    def submit(credential, data):
-        return services.gke_nodepool_resize(
-            actor=request.user,
-            credential=credential,
-            location=location,
-            cluster=name,
-            pool=pool,
-            node_count=data["node_count"],
-        )
-
-    return _pool_action(
-        request, project, location, name, pool, ResizeForm, submit, "Resizing node pool"
-    )
-
-
-@login_required
-@require_POST
-def nodepool_autoscaling(request, project, location, name, pool):
-    def submit(credential, data):
-        return services.gke_nodepool_autoscale(
-            actor=request.user,
-            credential=credential,
-            location=location,
-            cluster=name,
-            pool=pool,
-            enabled=data["enabled"],
-            min_node_count=data.get("min_node_count") or 0,
-            max_node_count=data.get("max_node_count") or services.MISSING,
-        )
-
-    return _pool_action(
-        request, project, location, name, pool, AutoscalingForm, submit, "Autoscaling node pool"
-    )
-
-
-@login_required
-@require_POST
-def nodepool_delete(request, project, location, name, pool):
-    credential = selectors.credential_get(user=request.user, project=project)
-    event = services.gke_nodepool_delete(
-        actor=request.user, credential=credential, location=location, cluster=name, pool=pool
-    )
-    _submitted(request, event, f"Deleting node pool {pool}")
-    return redirect("gke:cluster", project=project, location=location, name=name)

@@ -78,6 +78,16 @@ def test_a_cluster_created_from_the_form_is_followed_to_done_and_registered(
     # The pool's size as counted in the registered cluster, and where that count came from.
     assert '1 <small class="muted">in the cluster (' in detail
 
+    # Resizing from the cluster page's form: the section shows the new size once it is DONE.
+    resize = f"/gke/{PROJECT}/{ZONE}/clusters/ui-demo/nodepools/default-pool/size/"
+    assert browser.post(resize, {"node_count": 2}).status_code == 302
+
+    def resized():
+        html = browser.get(f"/gke/{PROJECT}/{ZONE}/clusters/ui-demo/section/").content.decode()
+        return '2 <small class="muted">in the cluster (' in html
+
+    wait_for(resized, timeout=60, what="the pool to show two nodes")
+
 
 def test_a_failed_create_shows_googles_message_in_the_operations_section(gke, gke_worker, browser):
     credential_for(gke)
