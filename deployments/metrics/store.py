@@ -99,9 +99,18 @@ def nan_blob(slots: int, width: int) -> bytes:
 
 def downsample(values: array, *, width: int, factor: int) -> array:
     """Means of each `factor` consecutive records, field by field, ignoring missing (NaN)."""
-    out = array("f")
     records = len(values) // width
     stride = factor * width
+    if not any(v != v for v in values) and records % factor == 0:
+        # A series sampled all hour long (the usual case): no gaps to skip.
+        out = array("f", bytes(4 * width * (records // factor)))
+        for field in range(width):
+            column = values[field::width]
+            out[field::width] = array(
+                "f", [sum(column[i : i + factor]) / factor for i in range(0, records, factor)]
+            )
+        return out
+    out = array("f")
     for start in range(0, records * width, stride):
         stop = min(start + stride, records * width)
         for field in range(width):
