@@ -278,3 +278,18 @@ def test_a_cycle_records_the_autoscalers_current_against_its_target(
     label = s.client.hget(f"{s.base}:hpa", f"{kube_namespace}/scaled")
     assert label == b"cpu utilization (% of request)"
     _clear(s)
+
+
+def test_an_hour_without_gaps_is_averaged_like_one_with_them():
+    from array import array
+
+    from deployments.metrics.store import downsample
+
+    full = array("f", [float(i) for i in range(240 * 2)])
+    means = downsample(full, width=2, factor=4)
+    assert len(means) == 60 * 2
+    assert list(means[:4]) == [3.0, 4.0, 11.0, 12.0]  # (0+2+4+6)/4, (1+3+5+7)/4, ...
+    gapped = array("f", full)
+    gapped[-1] = float("nan")
+    assert list(downsample(gapped, width=2, factor=4)[:-1]) == list(means[:-1])
+    assert downsample(gapped, width=2, factor=4)[-1] == pytest.approx((473 + 475 + 477) / 3)
