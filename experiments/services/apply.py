@@ -82,18 +82,8 @@ def _timeline(experiment: Experiment, *, event: AuditEvent, kind: str, detail: s
         pass  # recorded by an earlier run of the same action
 
 
-def experiment_record(event: AuditEvent) -> dict:
-    """Create the draft experiment the action describes."""
+def _create(event: AuditEvent) -> Experiment:
     p = event.parameters
-    existing = Experiment.objects.filter(
-        cluster=event.cluster, namespace=event.namespace, name=p["name"]
-    ).first()
-    if existing is not None:
-        if existing.timeline.filter(action_id=event.id).exists():
-            return {"experiment": existing.name, "state": existing.state}
-        raise AlreadyExists(
-            f'experiment "{p["name"]}" already exists in namespace {event.namespace}'
-        )
     with transaction.atomic():
         experiment = Experiment.objects.create(
             cluster=event.cluster,
@@ -121,6 +111,33 @@ def experiment_record(event: AuditEvent) -> dict:
             for i, v in enumerate(p["variants"])
         )
         _timeline(experiment, event=event, kind="created")
+    return experiment
+
+
+def experiment_record(event: AuditEvent) -> dict:
+    """Create the draft experiment the action describes."""
+    p = event.parameters
+    existing = Experiment.objects.filter(
+        cluster=event.cluster, namespace=event.namespace, name=p["name"]
+    ).first()
+    if existing is not None:
+        if existing.timeline.filter(action_id=event.id).exists():
+            return {"experiment": existing.name, "state": existing.state}
+        raise AlreadyExists(
+            f'experiment "{p["name"]}" already exists in namespace {event.namespace}'
+        )
+    try:
+        experiment = _create(event)
+    except IntegrityError:
+        # The same action's other delivery (a redelivered task) created it a moment ago.
+        existing = Experiment.objects.get(
+            cluster=event.cluster, namespace=event.namespace, name=p["name"]
+        )
+        if existing.timeline.filter(action_id=event.id).exists():
+            return {"experiment": existing.name, "state": existing.state}
+        raise AlreadyExists(
+            f'experiment "{p["name"]}" already exists in namespace {event.namespace}'
+        ) from None
     return {"experiment": experiment.name, "state": experiment.state}
 
 
