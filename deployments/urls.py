@@ -11,10 +11,17 @@ urlpatterns = [
         views.deployment_list,
         name="list",
     ),
+    # Partial routes carry "_", which no Kubernetes name may contain, so they can never
+    # shadow a deployment's page (a deployment may well be named "table").
     path(
-        "c/<slug:cluster>/ns/<slug:namespace>/deployments/table/",
+        "c/<slug:cluster>/ns/<slug:namespace>/deployments/_table/",
         views.deployment_rows_view,
         name="table",
+    ),
+    path(
+        "c/<slug:cluster>/ns/<slug:namespace>/deployments/_row/<str:name>/",
+        views.deployment_row_view,
+        name="row",
     ),
     path(
         "c/<slug:cluster>/ns/<slug:namespace>/deployments/<str:name>/scale/",

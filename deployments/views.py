@@ -7,8 +7,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from controlplane.accounts.selectors import user_can
@@ -19,7 +20,8 @@ from controlplane.clusters.selectors import cluster_get
 from controlplane.dashboard.navigation import SESSION_NAMESPACE, namespace_to_open, remember
 from controlplane.kube.errors import KubeError, NotFound, Unavailable
 
-from .selectors import deployment_table_get
+from .paging import page_number, rows_page
+from .selectors import deployment_row_get, deployment_table_get, rows_complete
 from .selectors_detail import SORT_KEYS, rows_filter_sort
 from .services import deployment_scale
 
@@ -81,39 +83,68 @@ def _table_context(request, cluster, namespace: str, *, name: str = "", error: s
     """What the table template needs; `error` (about deployment `name`) shows in its row, or
     on top when that deployment has no row (it is gone, or the list failed)."""
     table = deployment_table_get(user=request.user, cluster=cluster, namespace=namespace)
-    # Filters and sorting are query parameters (they work without JS, and the live refresh
-    # and the scale form carry them along).
-    wanted = {k: request.GET.get(k, "") for k in ("q", "labels", "sort")}
+    # Filters, sorting and the page are query parameters (they work without JS, and the live
+    # refresh and the scale form carry them along).
+    wanted = {k: request.GET.get(k, "") for k in ("q", "labels", "sort", "page")}
+    rows = table["rows"]
+    if wanted["sort"].lstrip("-") == "autoscaler":
+        rows = rows_complete(rows, table)  # the order needs every row's autoscaler
     table.update(
-        rows_filter_sort(
-            table["rows"], text=wanted["q"], labels=wanted["labels"], sort=wanted["sort"]
-        )
+        rows_filter_sort(rows, text=wanted["q"], labels=wanted["labels"], sort=wanted["sort"])
     )
+    # Filtered and sorted over every deployment, then one page of them is rendered.
+    table.update(rows_page(table["rows"], page=page_number(wanted["page"]), query=wanted))
+    table["rows"] = rows_complete(table["rows"], table)
+    if table["paging"]["page"] > 1:
+        wanted["page"] = str(table["paging"]["page"])
+    else:
+        wanted["page"] = ""
     _headline_actions(request, cluster, namespace, table["rows"])
     placed = False
     for row in table["rows"]:
         row["error"] = error if row["name"] == name else ""
         placed = placed or bool(row["error"])
     return {
-        "cluster": cluster,
-        "namespace": namespace,
+        **_row_context(request, cluster, namespace, table, wanted),
         **table,
         "error_name": name,
         "unplaced_error": "" if placed else error,
+        "filters": wanted,
+        "sort_links": _sort_links(wanted),
+        # Rows refresh one by one on a live change while neither the filter nor the order
+        # can move them (a status column's order can; static/js/live.js).
+        "rows_stable": not (wanted["q"] or wanted["labels"])
+        and wanted["sort"].lstrip("-") in ("", "name", "age"),
+    }
+
+
+def _row_context(request, cluster, namespace: str, table: dict, wanted: dict) -> dict:
+    """What a row needs besides its deployment (the table and a lone row alike)."""
+    return {
+        "cluster": cluster,
+        "namespace": namespace,
+        "list_url": reverse(
+            "deployments:list", kwargs={"cluster": cluster.name, "namespace": namespace}
+        ),
+        "can_scale": table["can_scale"],
+        "can_autoscale": table["can_autoscale"],
+        "may_deploy": user_can(
+            user=request.user, permission="deploy", cluster=cluster, namespace=namespace
+        ),
         # The scale input carries the limits deployments.services.validate_replicas enforces.
         "max_replicas": settings.DEPLOYMENT_MAX_REPLICAS,
-        "filters": wanted,
         "query": urlencode({k: v for k, v in wanted.items() if v}),
-        "sort_links": _sort_links(wanted),
     }
 
 
 def _sort_links(wanted: dict) -> dict:
-    """Each column's sort query: ascending, or descending when it is already ascending."""
+    """Each column's sort query: ascending, or descending when it is already ascending (back
+    to the first page)."""
     links = {}
+    kept = {k: v for k, v in wanted.items() if v and k != "page"}
     for key in SORT_KEYS:
         order = f"-{key}" if wanted["sort"] == key else key
-        links[key] = urlencode({**{k: v for k, v in wanted.items() if v}, "sort": order})
+        links[key] = urlencode({**kept, "sort": order})
     return links
 
 
@@ -135,6 +166,24 @@ def deployment_rows_view(request, cluster, namespace):
     return render(
         request, "deployments/_table.html", _table_context(request, cluster_obj, namespace)
     )
+
+
+@login_required
+@require_GET
+def deployment_row_view(request, cluster, namespace, name):
+    """One row of the table, re-rendered when the page hears that this deployment (or its
+    autoscaler, or an action on it) changed; empty when the deployment is gone."""
+    cluster_obj = cluster_get(name=cluster, user=request.user)
+    require_namespace(request, cluster_obj, namespace)
+    found = deployment_row_get(
+        user=request.user, cluster=cluster_obj, namespace=namespace, name=name
+    )
+    if found["row"] is None:
+        return HttpResponse("")
+    wanted = {k: request.GET.get(k, "") for k in ("q", "labels", "sort", "page")}
+    _headline_actions(request, cluster_obj, namespace, [found["row"]])
+    context = {**_row_context(request, cluster_obj, namespace, found, wanted), "d": found["row"]}
+    return render(request, "deployments/_row.html", context)
 
 
 def _replicas_from_form(raw: str):

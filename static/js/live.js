@@ -64,7 +64,8 @@
       return;
     }
     lastRefresh.set(el.id, Date.now());
-    if (window.htmx) htmx.trigger(el, "live-refresh");
+    // A row has its own event: "live-refresh" would bubble up and refresh its section too.
+    if (window.htmx) htmx.trigger(el, el.dataset.liveKey ? "live-refresh-row" : "live-refresh");
   }
 
   function schedule(el) {
@@ -84,12 +85,46 @@
     return document.querySelectorAll('[data-live-on~="' + kind + '"]');
   }
 
+  // Which row a change concerns ("namespace/name"): the object's own key, its autoscaler's
+  // target for an HPA, the target of an action.
+  function rowKey(kind, data) {
+    if (kind === "actions") {
+      var action = data.action || {};
+      return action.namespace && action.name ? action.namespace + "/" + action.name : null;
+    }
+    if (kind === "horizontalpodautoscalers") {
+      var obj = data.object || {};
+      var meta = obj.metadata || {};
+      var target = (obj.spec || {}).scaleTargetRef || {};
+      return target.kind === "Deployment" && meta.namespace ? meta.namespace + "/" + target.name : null;
+    }
+    return data.key || null;
+  }
+
+  // A section with data-live-rows="kinds" re-renders only the row a change of those kinds
+  // concerns (each row, data-live-key, refreshes on "live-refresh-row"), so a change to one
+  // deployment of thousands never re-sends the list. The whole section is refreshed for what a
+  // row cannot show: an object added or deleted, a relist, a change to a row not on this page
+  // while a filter or a status column's order could bring it here (no data-live-rows-stable).
+  function scheduleFor(section, kind, data) {
+    var rowKinds = (section.dataset.liveRows || "").split(/\s+/);
+    var key = rowKey(kind, data);
+    var modified = kind === "actions" || kind === "horizontalpodautoscalers" || data.event === "MODIFIED";
+    if (rowKinds.indexOf(kind) < 0 || !key || !modified) return schedule(section);
+    var stable = section.hasAttribute("data-live-rows-stable");
+    var row = Array.prototype.find.call(section.querySelectorAll("[data-live-key]"), function (el) {
+      return el.dataset.liveKey === key;
+    });
+    if (row && row.id && stable) schedule(row);
+    else if (!stable) schedule(section);
+  }
+
   // Subscriptions of the current connection not yet confirmed.
   var awaiting = 0;
 
   function onMessage(data) {
     if (data.type === "kube.event") {
-      sectionsFor(data.kind).forEach(schedule);
+      sectionsFor(data.kind).forEach(function (el) { scheduleFor(el, data.kind, data); });
       document.body.dispatchEvent(new CustomEvent("live:kube", { detail: data }));
     } else if (data.type === "action.update") {
       var action = data.action || {};
@@ -98,7 +133,7 @@
         el.className = "pill status-" + action.status;
         el.title = action.error || "";
       });
-      sectionsFor("actions").forEach(schedule);
+      sectionsFor("actions").forEach(function (el) { scheduleFor(el, "actions", data); });
     } else if (data.type === "error") {
       console.warn("live: " + data.error);
       setIndicator("live updates refused: " + data.error, "error");

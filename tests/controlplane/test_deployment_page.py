@@ -268,7 +268,7 @@ def test_the_list_filters_by_text_and_label_and_sorts_by_a_column(
     html = client.get(url, {"labels": "tier=gold", "sort": "-name"}).content.decode()
     assert "table/?labels=tier%3Dgold&amp;sort=-name" in html
     assert "scale/?labels=tier%3Dgold&amp;sort=-name" in html
-    table = client.get(f"{url}table/", {"labels": "tier=gold"}).content.decode()
+    table = client.get(f"{url}_table/", {"labels": "tier=gold"}).content.decode()
     assert names_in(table) == ["alpha", "gamma"]
     assert "not a label selector" in client.get(url, {"labels": "a b=c"}).content.decode()
 

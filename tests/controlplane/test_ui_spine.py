@@ -89,7 +89,7 @@ def visible_text(html: str) -> str:
 def test_it_answers_a_signed_out_htmx_request_with_a_redirect_to_the_login_page():
     page = "/c/offline/ns/ml/deployments/?sort=name"
     response = Client().get(
-        "/c/offline/ns/ml/deployments/table/",
+        "/c/offline/ns/ml/deployments/_table/",
         HTTP_HX_REQUEST="true",
         HTTP_HX_CURRENT_URL=f"http://testserver{page}",
     )
@@ -112,7 +112,7 @@ def test_it_answers_a_signed_out_htmx_post_with_a_redirect_to_the_login_page():
 
 def test_it_never_sends_the_browser_back_to_another_site():
     response = Client().get(
-        "/c/offline/ns/ml/deployments/table/",
+        "/c/offline/ns/ml/deployments/_table/",
         HTTP_HX_REQUEST="true",
         HTTP_HX_CURRENT_URL="https://elsewhere.example/phish/",
     )
