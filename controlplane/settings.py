@@ -376,6 +376,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "trainer.tasks.sync.trainingrun_sync_active",
         "schedule": float(os.environ.get("TRAINING_SYNC_INTERVAL", "10")),
     },
+    # Reads the watcher's cache only; syncs at once the runs whose pods it sees ending.
+    "training-sync-finishing": {
+        "task": "trainer.tasks.sync.trainingrun_sync_finishing",
+        "schedule": float(os.environ.get("TRAINING_FINISHING_SYNC_INTERVAL", "2")),
+    },
 }
 # Training runs: the bytes of each pod's log kept with its run, the default --output root (a
 # run writes under ROOT/<namespace>/<job>), and how long the sync task's lock lives.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+import redis
 from django.conf import settings
 from django.utils import timezone
 
@@ -18,7 +19,9 @@ from controlplane.audit.models import ActionStatus
 from controlplane.kube import jobs
 from controlplane.kube.errors import KubeError, NotFound
 from controlplane.kube.objects import object_time
+from controlplane.live.cache import redis_client
 
+from .finishing import runs_finishing
 from .manifests import run_selector
 from .models import FINISHED_STATUSES, RunStatus, TrainingRun
 from .progress import final_metrics, progress_merge
@@ -197,19 +200,60 @@ def trainingrun_sync(*, run: TrainingRun) -> TrainingRun:
     return run
 
 
-def trainingrun_sync_active(*, limit: int = 200) -> dict[str, int]:
-    """Sync every run that is not yet finally synced; one failing cluster does not stop the
-    others (its runs keep the error until the next round)."""
-    counts = {"synced": 0, "failed": 0}
-    runs = TrainingRun.objects.filter(final_synced=False).select_related("cluster", "launch_action")
-    for run in runs.order_by("synced", "id")[:limit]:
+def _run_lock(run_id: int):
+    # One sync of a run at a time: two that overlap would each save the logs they began
+    # with, and the later save could drop a log only the earlier one could still read.
+    return redis_client().lock(
+        f"{settings.REDIS_PREFIX}:training-sync:run:{run_id}",
+        timeout=settings.TRAINING_SYNC_LOCK_SECONDS,
+    )
+
+
+def trainingrun_sync_locked(*, run: TrainingRun, wait: bool = True) -> TrainingRun | None:
+    """trainingrun_sync under the run's lock, on the run as stored once the lock is held;
+    None when `wait` is false and another sync of the run holds it (that one reads it)."""
+    lock = _run_lock(run.id)
+    if not lock.acquire(blocking=wait, blocking_timeout=settings.TRAINING_SYNC_LOCK_SECONDS):
+        return None
+    try:
+        run.refresh_from_db()
+        return trainingrun_sync(run=run)
+    finally:
         try:
-            trainingrun_sync(run=run)
-            counts["synced"] += 1
+            lock.release()
+        except redis.exceptions.LockError:
+            log.warning("the sync of training run %s outlived its lock", run.id)
+
+
+def _sync_each(runs, *, wait: bool) -> dict[str, int]:
+    counts = {"synced": 0, "failed": 0, "busy": 0}
+    for run in runs:
+        try:
+            synced = trainingrun_sync_locked(run=run, wait=wait)
         except KubeError as exc:
             log.warning("training run %s not synced: %s", run.id, exc)
             TrainingRun.objects.filter(id=run.id).update(
                 sync_error=str(exc), synced=datetime.now(UTC)
             )
             counts["failed"] += 1
+            continue
+        counts["synced" if synced is not None else "busy"] += 1
     return counts
+
+
+def _unfinished():
+    return TrainingRun.objects.filter(final_synced=False).select_related("cluster", "launch_action")
+
+
+def trainingrun_sync_active(*, limit: int = 200) -> dict[str, int]:
+    """Sync every run that is not yet finally synced; one failing cluster does not stop the
+    others (its runs keep the error until the next round)."""
+    return _sync_each(_unfinished().order_by("synced", "id")[:limit], wait=True)
+
+
+def trainingrun_sync_finishing(*, limit: int = 200) -> dict[str, int]:
+    """Sync at once the runs whose Job finished or whose pods are ending, as the watcher's
+    cache shows them (trainer.finishing), before their pods and logs can be cleaned up."""
+    due = runs_finishing(runs=_unfinished().order_by("id")[:limit])
+    # A run another sync is reading right now is left to it.
+    return {**_sync_each(due, wait=False), "due": len(due)}

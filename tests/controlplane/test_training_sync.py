@@ -60,7 +60,7 @@ def test_the_sync_task_does_nothing_while_another_sync_holds_its_lock():
         assert sync_task() == {"skipped": 1}
     finally:
         lock.release()
-    assert sync_task() == {"synced": 0, "failed": 0}
+    assert sync_task() == {"synced": 0, "failed": 0, "busy": 0}
 
 
 def test_a_run_whose_launch_action_failed_is_shown_failed_with_the_reason(offline_cluster):
@@ -88,7 +88,7 @@ def test_an_unreachable_cluster_is_recorded_on_its_runs_and_retried_later(
     run = TrainingRun.objects.create(
         cluster=offline_cluster, namespace="default", job_name="far", status="running"
     )
-    assert trainingrun_sync_active() == {"synced": 0, "failed": 1}
+    assert trainingrun_sync_active() == {"synced": 0, "failed": 1, "busy": 0}
     run.refresh_from_db()
     assert run.sync_error
     assert run.status == "running"

@@ -10,7 +10,7 @@ from controlplane.kube.manifests import ACTION_ANNOTATION
 
 from ..manifests import job_manifest
 from ..models import RunStatus, TrainingRun
-from ..sync import trainingrun_sync
+from ..sync import trainingrun_sync_locked
 
 
 def _ours(obj: dict, event: AuditEvent) -> bool:
@@ -56,8 +56,9 @@ def trainingrun_cancel_task(event: AuditEvent) -> dict:
     propagation = event.parameters.get("propagation") or "Foreground"
     # Keep what the pods said before they go: the run page shows it afterwards.
     try:
-        run = trainingrun_sync(run=run)
-        kept = True
+        synced = trainingrun_sync_locked(run=run)
+        kept = synced is not None
+        run = synced or run
     except KubeError:
         kept = False
     uid = (run.job_status or {}).get("uid")
@@ -85,4 +86,4 @@ def trainingrun_cancel_task(event: AuditEvent) -> dict:
 
 
 from .deploy import trainingrun_deploy_task  # noqa: E402, F401
-from .sync import trainingrun_sync_active  # noqa: E402, F401
+from .sync import trainingrun_sync_active, trainingrun_sync_finishing  # noqa: E402, F401

@@ -1,4 +1,5 @@
-"""The periodic sync of active training runs (Celery beat), one at a time across workers."""
+"""The periodic syncs of training runs (Celery beat): every unfinished run, one round at a time
+across workers; and, on a short interval, the runs whose pods the watcher sees ending."""
 
 import logging
 
@@ -9,6 +10,7 @@ from django.conf import settings
 from controlplane.live.cache import redis_client
 
 from ..sync import trainingrun_sync_active as _sync_active
+from ..sync import trainingrun_sync_finishing as _sync_finishing
 
 log = logging.getLogger(__name__)
 
@@ -29,4 +31,25 @@ def trainingrun_sync_active() -> dict:
         except redis.exceptions.LockError:
             log.warning(
                 "the training sync outlived its lock (%ss)", settings.TRAINING_SYNC_LOCK_SECONDS
+            )
+
+
+@shared_task(name="trainer.tasks.sync.trainingrun_sync_finishing", ignore_result=True)
+def trainingrun_sync_finishing() -> dict:
+    # Reads only the watcher's cache unless a pod is ending; a round still running (a slow
+    # cluster) makes the next beat skip rather than pile up.
+    lock = redis_client().lock(
+        f"{settings.REDIS_PREFIX}:training-sync-finishing",
+        timeout=settings.TRAINING_SYNC_LOCK_SECONDS,
+    )
+    if not lock.acquire(blocking=False):
+        return {"skipped": 1}
+    try:
+        return _sync_finishing()
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:
+            log.warning(
+                "the finishing sync outlived its lock (%ss)", settings.TRAINING_SYNC_LOCK_SECONDS
             )
