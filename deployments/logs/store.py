@@ -44,6 +44,13 @@ class StreamRef:
     def group(self) -> str:
         return group_name("logs", self.cluster, self.namespace, self.pod, self.container)
 
+    @property
+    def pod_key(self) -> str:
+        """The set of a pod's containers that have kept lines (a deleted pod's page lists
+        them)."""
+        parts = "\x00".join((self.cluster, self.namespace, self.pod))
+        return f"{settings.REDIS_PREFIX}:logs-pod:{hashlib.sha256(parts.encode()).hexdigest()}"
+
     def describe(self) -> dict:
         return {
             "cluster": self.cluster,
@@ -104,6 +111,11 @@ def kept_lines(*, stream: StreamRef) -> tuple[list[list], dict]:
         tx.hgetall(stream.key("meta"))
         raw, meta = tx.execute()
     return decode_lines(raw), decode_meta(meta)
+
+
+def kept_containers(*, cluster: str, namespace: str, pod: str) -> list[str]:
+    key = StreamRef(cluster, namespace, pod, "").pod_key
+    return sorted(member.decode() for member in _redis().smembers(key))
 
 
 def cluster_load(name: str):

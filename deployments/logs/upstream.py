@@ -351,7 +351,9 @@ class Follower:
                     except (asyncio.QueueEmpty, TimeoutError):
                         break
                 if batch:
-                    await self._write(batch, publish=primed)
+                    # The first fill goes out too: viewers that waited for it take it from
+                    # the backlog and ignore these cursors, one that gave up waiting gets it.
+                    await self._write(batch)
                 if not primed and (done or queue.empty()):
                     await self._set_meta(primed=1)
                     primed = True
@@ -363,7 +365,7 @@ class Follower:
         if error is not None and not self.stopping:
             raise error
 
-    async def _write(self, batch: list, *, publish: bool) -> None:
+    async def _write(self, batch: list) -> None:
         r = self.hub.redis
         n = len(batch)
         last = await r.hincrby(self.stream.key("meta"), "seq", n)
@@ -381,10 +383,10 @@ class Follower:
                 self.stream.key("meta"),
                 mapping={"last_ts": last_ts, "last_texts": json.dumps(self._written_texts)},
             )
+            tx.sadd(self.stream.pod_key, self.stream.container)
+            tx.expire(self.stream.pod_key, settings.LOGS_RETENTION_SECONDS)
             self._expire(tx)
             await tx.execute()
-        if not publish:
-            return
         await self._flush_dropped()
         sent = self._allow(n)
         if sent < n:
@@ -590,7 +592,7 @@ class Hub:
     async def meta(self, stream: StreamRef) -> dict:
         return decode_meta(await self.redis.hgetall(stream.key("meta")))
 
-    async def wait_primed(self, stream: StreamRef, timeout: float = 5.0) -> dict:
+    async def wait_primed(self, stream: StreamRef, timeout: float = 10.0) -> dict:
         deadline = time.monotonic() + timeout
         while True:
             meta = await self.meta(stream)

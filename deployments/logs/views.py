@@ -18,7 +18,7 @@ from controlplane.live.snapshot import snapshot_get
 
 from .access import logs_check
 from .selectors import pod_containers, workload_pods
-from .store import StreamRef, kept_lines, viewer_meta
+from .store import StreamRef, kept_containers, kept_lines, viewer_meta
 
 # Lines the page keeps at most; older ones leave the page (the download has them all).
 PAGE_MAX_LINES = 10_000
@@ -58,7 +58,12 @@ def pod_logs_view(request, cluster, namespace, pod):
     )
     snapshot = snapshot_get(cluster=cluster_obj, kind="pods", namespace=namespace)
     found = next((p for p in snapshot.objects if p["metadata"]["name"] == pod), None)
-    names = pod_containers(found) if found else {"containers": [], "init_containers": []}
+    if found is not None:
+        names = pod_containers(found)
+    else:
+        # Gone (or not yet in the cache): the containers whose lines were kept.
+        kept = kept_containers(cluster=cluster_obj.name, namespace=namespace, pod=pod)
+        names = {"containers": kept, "init_containers": []}
     container = request.GET.get("container") or ""
     every = names["containers"] + names["init_containers"]
     if container not in every:
