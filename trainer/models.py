@@ -59,6 +59,9 @@ class TrainingRun(models.Model):
     # {"start": {...}, "epochs": [...], "end": {...}}: the program's TRAINING_PROGRESS events.
     progress = models.JSONField(default=dict)
     metrics = models.JSONField(default=dict)
+    # OUTPUT/metrics.json of a succeeded run, read once; else why it could not be read.
+    metrics_file = models.JSONField(default=dict)
+    metrics_file_note = models.CharField(max_length=1000, blank=True)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
     synced = models.DateTimeField(null=True, blank=True)

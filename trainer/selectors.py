@@ -203,6 +203,8 @@ def trainingrun_detail(*, user: User, cluster: Cluster, namespace: str, run_id: 
         "pods": pods,
         "progress": progress_summary(run.progress or {}, finished=run.is_finished),
         "metrics": run.metrics or {},
+        "metrics_file": run.metrics_file or {},
+        "metrics_file_note": run.metrics_file_note,
         "pending_reasons": pending_reasons(run, pods, events),
         "logs": run.logs or {},
         "sync_error": run.sync_error,

@@ -327,6 +327,10 @@ class RunDetailSerializer(RunSerializer):
     pods = serializers.ListField(child=serializers.DictField())
     progress = ProgressSerializer()
     metrics = serializers.DictField()
+    metrics_file = serializers.DictField(
+        help_text="OUTPUT/metrics.json of a succeeded run, where the control plane can read it"
+    )
+    metrics_file_note = serializers.CharField(help_text="why metrics.json was not read, if not")
     pending_reasons = serializers.ListField(child=serializers.DictField())
     logs = serializers.DictField(child=serializers.CharField(), help_text="pod/container: tail")
 

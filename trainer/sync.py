@@ -24,6 +24,7 @@ from controlplane.live.cache import redis_client
 from .finishing import runs_finishing
 from .manifests import run_selector
 from .models import FINISHED_STATUSES, RunStatus, TrainingRun
+from .outputs import metrics_file_read, metrics_location
 from .progress import final_metrics, progress_merge
 
 log = logging.getLogger(__name__)
@@ -195,6 +196,10 @@ def trainingrun_sync(*, run: TrainingRun) -> TrainingRun:
         run.final_synced = True
     elif run.status in FINISHED_STATUSES:
         run.final_synced = True
+    if run.status == RunStatus.SUCCEEDED and not (run.metrics_file or run.metrics_file_note):
+        where = metrics_location(output_uri=run.output_uri, end=(run.progress or {}).get("end"))
+        run.metrics_file, note = metrics_file_read(uri=where)
+        run.metrics_file_note = note[:1000]
     run.synced, run.sync_error = timezone.now(), ""
     run.save()
     return run
