@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from devstack.chromium import ensure_chromium
+from devstack.prometheus import ensure_prometheus
 from devstack.redis import ensure_redis
 from devstack.system import SetupError
 
@@ -39,6 +40,7 @@ def main(pytest_args: list[str]) -> int:
             env.get("REDIS_URL", "redis://127.0.0.1:6379/0"), run_dir
         )
         env["CHROMIUM_PATH"] = ensure_chromium()
+        env["PROMETHEUS_PATH"] = ensure_prometheus()
         steps = [
             ("ruff lint", [str(BIN / "ruff"), "check", "."]),
             ("ruff format", [str(BIN / "ruff"), "format", "--check", "."]),

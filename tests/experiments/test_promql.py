@@ -1,6 +1,7 @@
 """Collection by PromQL against a real Prometheus server (Debian's `prometheus` package)
 scraping the sandbox's serving pods through the API server's pod proxy."""
 
+import os
 import shutil
 import subprocess
 import time
@@ -17,13 +18,10 @@ from tests.fixtures.controlplane import kubectl_json, wait_for
 from .helpers import base, create_and_start
 from .test_collection import setup_loaded
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        shutil.which("prometheus") is None,
-        reason="needs the prometheus binary (apt-get install prometheus)",
-    ),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# `make test` installs Debian's package when it is missing (devstack/prometheus.py).
+PROMETHEUS = os.environ.get("PROMETHEUS_PATH") or shutil.which("prometheus")
 
 
 @pytest.fixture
@@ -55,12 +53,17 @@ def scrape_config(sandbox, namespace, pods) -> dict:
 def prometheus(tmp_path):
     procs = []
 
+    if PROMETHEUS is None:
+        pytest.fail(
+            "no prometheus binary: `make test` installs Debian's (apt-get install prometheus)"
+        )
+
     def start(config: dict) -> str:
         (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
         port = free_port()
         proc = subprocess.Popen(
             [
-                "prometheus",
+                PROMETHEUS,
                 f"--config.file={tmp_path / 'prometheus.yml'}",
                 f"--storage.tsdb.path={tmp_path / 'tsdb'}",
                 f"--web.listen-address=127.0.0.1:{port}",
