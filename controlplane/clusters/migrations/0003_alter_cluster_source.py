@@ -4,15 +4,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clusters', '0002_cluster_logs_for_viewers'),
+        ("clusters", "0002_cluster_logs_for_viewers"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='cluster',
-            name='source',
-            field=models.CharField(choices=[('kubeconfig', 'Uploaded kubeconfig'), ('in_cluster', 'In-cluster service account'), ('sandbox', 'Local sandbox'), ('gke', 'Google Kubernetes Engine')], max_length=20),
+            model_name="cluster",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("kubeconfig", "Uploaded kubeconfig"),
+                    ("in_cluster", "In-cluster service account"),
+                    ("sandbox", "Local sandbox"),
+                    ("gke", "Google Kubernetes Engine"),
+                ],
+                max_length=20,
+            ),
         ),
     ]
