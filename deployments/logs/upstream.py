@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 from channels.layers import channel_layers
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from controlplane.clusters.models import Cluster
 from controlplane.kube.errors import BadRequest, KubeError, NotFound
@@ -461,6 +462,7 @@ class Tracker:
         self.follower_task: asyncio.Task | None = None
         self.idle_since: float | None = None
         self.task: asyncio.Task | None = None
+        self.follower_failed = False
 
     async def tick(self) -> bool:
         """One heartbeat; False once this process has nothing left to do for the stream."""
@@ -490,8 +492,11 @@ class Tracker:
                 await self._stop_following()
                 await r.eval(_RELEASE, 1, lease, self.hub.owner)
                 self.holds_lease = False
-        # A finished follower (the pod went) keeps its lease until the viewers leave, so
-        # nobody starts another one for it.
+            elif self.follower_failed:
+                # An outage (Redis, the database) ended it: start again from the stored
+                # position. A follower that ended normally (the pod went) keeps its lease
+                # until the viewers leave, so nobody starts another one for it.
+                self._start_following()
         elif (
             count
             and not lingered
@@ -502,6 +507,7 @@ class Tracker:
         return bool(self.viewers) or self.holds_lease
 
     def _start_following(self) -> None:
+        self.follower_failed = False
         self.follower = Follower(self.hub, self.stream)
         self.hub.follows_started += 1
         self.follower_task = asyncio.get_running_loop().create_task(self._follow())
@@ -510,8 +516,10 @@ class Tracker:
         try:
             await self.follower.run()
         except Exception:
-            # A bug or an outage must not end the process's loop; viewers see the stream stop.
+            # A bug or an outage must not end the process's loop; the next heartbeat starts
+            # the follower again.
             log.exception("log follower for %s failed", self.stream.describe())
+            self.follower_failed = True
 
     async def _stop_following(self) -> None:
         if self.follower is not None:
@@ -526,7 +534,13 @@ class Tracker:
 
     async def run(self) -> None:
         try:
-            while await self.tick():
+            while True:
+                try:
+                    if not await self.tick():
+                        break
+                except RedisError as exc:
+                    # Redis restarting: keep the viewers; the lease is taken again after it.
+                    log.warning("log stream %s: Redis: %s", self.stream.describe(), exc)
                 await asyncio.sleep(HEARTBEAT)
         except Exception:
             log.exception("log stream tracker for %s failed", self.stream.describe())

@@ -628,3 +628,35 @@ def test_a_jobs_logs_follow_its_pod_tagged_with_pod_and_container(
     assert pod.startswith("train-")
     assert [line[4] for line in backlog["lines"]][:2] == ["epoch 1 loss=0.9", "epoch 2 loss=0.5"]
     assert {(line[1], line[2]) for line in backlog["lines"]} == {(pod, "train")}
+
+
+def test_a_follower_that_fails_is_started_again_and_the_viewer_keeps_getting_lines(
+    sandbox, sandbox_cluster, kube_namespace, chatty, make_user, monkeypatch
+):
+    from deployments.logs import upstream
+
+    real = upstream.pod_get
+    failures = []
+
+    def flaky(conn, *, namespace, name):
+        if not failures:
+            failures.append(name)
+            raise RuntimeError("a bug or an outage the follower did not expect")
+        return real(conn, namespace=namespace, name=name)
+
+    monkeypatch.setattr(upstream, "pod_get", flaky)
+    pod = make_pod(sandbox, kube_namespace)
+    wait_for_log(sandbox, kube_namespace, pod, "app", "tick 2")
+    cookie = _cookie(make_user(role="viewer", cluster=sandbox_cluster))
+
+    async def scenario():
+        viewer = Viewer(cookie)
+        await viewer.open()
+        await viewer.send({"subscribe": _sub(sandbox_cluster, kube_namespace, pod)})
+        await viewer.until(_is("logs.backlog"))
+        await viewer.until(lambda m: m.get("type") == "logs.lines", timeout=30)
+        await viewer.close()
+
+    async_to_sync(scenario)()
+    assert failures == [pod]
+    assert _follows(sandbox, kube_namespace, pod)[0]["opened"] == 1
