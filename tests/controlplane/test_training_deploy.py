@@ -3,9 +3,12 @@ checked by the deployments app's deploy service (400s naming create.<field>, not
 the Deployment and its Service created through the action pipeline with MODEL_URI and the
 run's lineage on them (kubectl as the witness), and the run page's form offering both ways."""
 
+import uuid
+
 import pytest
 
 from controlplane.audit.models import AuditEvent
+from controlplane.live.cache import live_cache, redis_client
 from trainer.models import TrainingRun
 
 from ..fixtures.controlplane import kubectl_json, wait_for
@@ -173,3 +176,31 @@ def test_the_run_page_offers_an_existing_deployment_or_a_new_one_and_creates_it(
     ]
     missing = sandbox.kubectl("-n", kube_namespace, "get", "service", "pets-page")
     assert missing.returncode != 0
+
+
+def test_a_create_of_a_deployment_the_watcher_already_holds_is_refused_pointing_to_it(
+    sandbox_cluster,
+    engineer_api,  # noqa: F811
+    settings,
+):
+    settings.REDIS_PREFIX = f"{settings.REDIS_PREFIX}-d{uuid.uuid4().hex[:8]}"
+    cache = live_cache()
+    existing = {"metadata": {"name": "pets", "namespace": "default", "resourceVersion": "3"}}
+    cache.replace(sandbox_cluster.name, "deployments", [existing], "3")
+    run = TrainingRun.objects.create(
+        cluster=sandbox_cluster, namespace="default", job_name="done", status="succeeded"
+    )
+    try:
+        response = engineer_api.post(
+            f"{base('default')}{run.id}/deploy/",
+            {"create": {"name": "pets", "image": SERVER}},
+            format="json",
+        )
+    finally:
+        keys = list(redis_client().scan_iter(match=f"{settings.REDIS_PREFIX}:*"))
+        if keys:
+            redis_client().delete(*keys)
+    assert response.status_code == 400
+    (message,) = response.json()["create.name"]
+    assert '{"deployment": "pets"}' in message
+    assert AuditEvent.objects.get(verb="deploy_model").status == "failed"

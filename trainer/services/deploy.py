@@ -55,7 +55,14 @@ def _target_name(raw: dict) -> str:
 def _creatable(*, cluster: Cluster, namespace: str, create: dict, run) -> dict:
     """The create body as the deployments app's deploy service checks and normalises it, with
     the run's model name when none is given; refused when the watcher already holds one."""
-    spec = deploy_validate(spec=create)
+    try:
+        spec = deploy_validate(spec=create)
+    except ValidationError as exc:
+        # Its field names are the deploy body's own: here that body is under "create".
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
+        raise ValidationError(
+            {f"create.{field}".rstrip("."): messages for field, messages in errors.items()}
+        ) from None
     spec.pop("dry_run", None)
     if not spec.get("model_name") and (run.parameters or {}).get("model"):
         spec["model_name"] = run.parameters["model"]
