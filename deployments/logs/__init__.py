@@ -1,6 +1,7 @@
 """Pod logs: the download API (api.py), the "logs" kind of the live websocket (live.py) and
-its shared upstream follow streams (upstream.py, store.py), who may read them (access.py)
-and the viewer pages (views.py, static/js/logs.js).
+its shared upstream follow streams (upstream.py: which process follows; follower.py and
+dedupe.py: the follow itself; store.py: Redis), who may read them (access.py) and the viewer
+pages (views.py, static/js/logs.js).
 
 The websocket protocol (on /ws/live/, beside the built-in kinds of controlplane/live):
 

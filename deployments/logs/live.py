@@ -18,10 +18,11 @@ from controlplane.live.streams import StreamKind, stream_kind_register
 from controlplane.live.subscriptions import SubscriptionRefused
 
 from .access import LogsRefused, logs_check
+from .dedupe import split_line
 from .options import subscription_parse
 from .selectors import pod_containers, workload_pods
 from .store import StreamRef, backlog_select, cluster_load, viewer_meta
-from .upstream import Hub, split_line
+from .upstream import Hub
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """What a reopened follow skips: lines before the last timestamp stored, and at that instant
 the texts already sent (sinceTime has whole seconds, so the server sends them again)."""
 
-from deployments.logs.upstream import Deduper
+from deployments.logs.dedupe import Deduper
 
 LINES = [
     ("2026-01-01T00:00:01.250Z", "older"),

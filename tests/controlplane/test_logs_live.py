@@ -633,9 +633,9 @@ def test_a_jobs_logs_follow_its_pod_tagged_with_pod_and_container(
 def test_a_follower_that_fails_is_started_again_and_the_viewer_keeps_getting_lines(
     sandbox, sandbox_cluster, kube_namespace, chatty, make_user, monkeypatch
 ):
-    from deployments.logs import upstream
+    from deployments.logs import follower
 
-    real = upstream.pod_get
+    real = follower.pod_get
     failures = []
 
     def flaky(conn, *, namespace, name):
@@ -644,7 +644,7 @@ def test_a_follower_that_fails_is_started_again_and_the_viewer_keeps_getting_lin
             raise RuntimeError("a bug or an outage the follower did not expect")
         return real(conn, namespace=namespace, name=name)
 
-    monkeypatch.setattr(upstream, "pod_get", flaky)
+    monkeypatch.setattr(follower, "pod_get", flaky)
     pod = make_pod(sandbox, kube_namespace)
     wait_for_log(sandbox, kube_namespace, pod, "app", "tick 2")
     cookie = _cookie(make_user(role="viewer", cluster=sandbox_cluster))
