@@ -102,8 +102,15 @@ def _service(obj: dict, namespace: str) -> dict[str, int]:
 _KINDS = {"deployments": _deployment, "jobs": _job, "services": _service}
 
 
+# Kinds nothing counts: events are the most numerous kind (several per pod), and a counter
+# kept per event would be Redis work on every one of them for nothing.
+UNCOUNTED = frozenset({"events"})
+
+
 def contributions(kind: str, obj: dict) -> dict[str, int]:
     """The counters one object adds to its kind's tallies (none for cluster-scoped objects)."""
+    if kind in UNCOUNTED:
+        return {}
     namespace = (obj.get("metadata") or {}).get("namespace")
     if kind == "pods":
         return _pod(obj, namespace)

@@ -202,6 +202,8 @@ def test_a_page_reads_the_newest_events_without_reading_them_all(cache):
     cache.apply("c", "events", "DELETED", event("e29", 29), list_id=list_id)
     newest, _ = cached_newest(cluster_name="c", kind="events", limit=3)
     assert [e["metadata"]["name"] for e in newest] == ["e3", "e28", "e27"]
+    # Nothing counts events (several per pod): no counter is kept for them.
+    assert stored_tallies(cache, "events") == {}
 
 
 def test_a_namespace_is_read_without_fetching_the_others(cache):
