@@ -169,7 +169,9 @@ def test_logs_and_progress_stay_with_the_run_after_its_job_and_pods_are_deleted(
 def test_a_failed_attempt_is_retried_and_the_resumed_attempt_completes_the_progress(
     celery_worker, sandbox, kube_namespace, engineer_api
 ):
-    rule = behave(sandbox, kube_namespace, [start(), epoch(1)], exit_code=1, run_seconds=0.2)
+    # Each failing attempt lives long enough for the switch below to come before the Job's
+    # retries run out, even on a busy machine (the sandbox retries at once).
+    rule = behave(sandbox, kube_namespace, [start(), epoch(1)], exit_code=1, run_seconds=1.5)
     run = launch(engineer_api, kube_namespace, name="flaky", backoff_limit=3)
     synced_until(run, lambda r: (r.job_status or {}).get("failed", 0) >= 1, "a failed attempt")
     forget(sandbox, rule)
