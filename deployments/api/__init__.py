@@ -68,9 +68,11 @@ class DeploymentListView(DeployMixin, KubeObjectAPIView):
     @extend_schema(parameters=_LIST_PARAMETERS, responses=DeploymentSerializer(many=True))
     def get(self, request, cluster, namespace):
         obj = cluster_get(name=cluster, user=request.user)
+        # Listed first: the role check comes before anything is said about the query.
+        rows = selectors.deployment_list(user=request.user, cluster=obj, namespace=namespace)
         query = _list_query(request)
         chosen = rows_filter_sort(
-            selectors.deployment_list(user=request.user, cluster=obj, namespace=namespace),
+            rows,
             text=query["text"],
             labels=query["labels"],
             sort=query["sort"],

@@ -198,3 +198,13 @@ def test_a_rows_links_are_its_deployments_routes(cached, browser, offline_cluste
     for route in ("detail", "scale", "autoscaler", "row"):
         assert f'"{reverse(f"deployments:{route}", kwargs=names)}' in row, route
     assert "managed by an autoscaler (min 1, max 4" in row
+
+
+def test_the_api_checks_the_role_before_it_judges_the_query(
+    cached, api_client_for, make_user, offline_cluster
+):
+    elsewhere = make_user(role="viewer", cluster=offline_cluster, namespaces=["other"])
+    response = api_client_for(elsewhere).get(
+        f"/api/v1/clusters/offline/namespaces/{NS}/deployments/", {"sort": "colour"}
+    )
+    assert response.status_code == 403
