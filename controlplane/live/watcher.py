@@ -26,6 +26,7 @@ from controlplane.kube.objects import object_namespace
 from controlplane.kube.retry import backoff_delay
 from controlplane.kube.watch import KINDS, list_then_watch
 from controlplane.live.cache import LiveCache, object_key
+from controlplane.live.hooks import pod_hooks_run
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,7 @@ class Stream:
     def _on_event(self, event_type: str, obj: dict) -> None:
         stored = self.cache.apply(self.cluster, self.kind, event_type, obj, list_id=self.list_id)
         self._publish(event_type, stored)
+        pod_hooks_run(kind=self.kind, cluster=self.cluster, event_type=event_type, obj=obj)
 
     def _on_bookmark(self, resource_version: str) -> None:
         self.cache.bookmark(self.cluster, self.kind, resource_version, list_id=self.list_id)
