@@ -2,11 +2,21 @@
 
 from django.urls import path
 
-from .api import DeploymentDetailView, DeploymentListView, DeploymentScaleView
+from .api import (
+    DeploymentAllListView,
+    DeploymentDetailView,
+    DeploymentListView,
+    DeploymentScaleView,
+)
 
 _BASE = "clusters/<slug:cluster>/namespaces/<slug:namespace>/deployments/"
 
 urlpatterns = [
+    path(
+        "clusters/<slug:cluster>/deployments/",
+        DeploymentAllListView.as_view(),
+        name="api-deployment-list-all",
+    ),
     path(_BASE, DeploymentListView.as_view(), name="api-deployment-list"),
     path(f"{_BASE}<str:name>/", DeploymentDetailView.as_view(), name="api-deployment-detail"),
     path(f"{_BASE}<str:name>/scale/", DeploymentScaleView.as_view(), name="api-deployment-scale"),

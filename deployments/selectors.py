@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 import redis
 from django.core.exceptions import PermissionDenied
 
-from controlplane.accounts.selectors import user_can
+from controlplane.accounts.selectors import user_can, visible_namespaces
 from controlplane.audit.selectors import audit_list
 from controlplane.kube import resources
-from controlplane.kube.objects import object_time
+from controlplane.kube.objects import object_name, object_namespace, object_time
+from controlplane.kube.watch import list_objects
 from controlplane.live.cache import cached_object, cached_raw
 from controlplane.live.snapshot import raw_snapshot_get, snapshot_get
 
@@ -53,6 +54,29 @@ def deployment_list(*, user: User, cluster: Cluster, namespace: str) -> list[dic
         return deployment_rows(list(raws.values()), shared=True)
     items = resources.deployment_list(cluster.connection(), namespace=namespace)
     return deployment_rows(items, shared=True)
+
+
+def deployment_list_all(*, user: User, cluster: Cluster) -> list[dict]:
+    """Every deployment of the namespaces this user's grant covers (all of them for a
+    cluster-wide grant), as list rows (shared: to read only), by namespace and name; from the
+    watcher's cache, else listed through the kube layer (which raises its typed errors)."""
+    visible = visible_namespaces(user=user, cluster=cluster)
+    if visible is not None and not visible:
+        raise PermissionDenied(f"You may not view cluster {cluster.name}.")
+    try:
+        raws, _meta = cached_raw(cluster_name=cluster.name, kind="deployments")
+    except redis.RedisError as exc:
+        log.warning("live cache unreachable for %s/deployments: %s", cluster.name, exc)
+        raws = None
+    if raws is not None:
+        items = [
+            raw for key, raw in raws.items() if visible is None or key.split("/", 1)[0] in visible
+        ]
+        return deployment_rows(items, shared=True)
+    objects, _rv = list_objects(cluster.connection(), kind="deployments")
+    objects = [o for o in objects if visible is None or object_namespace(o) in visible]
+    objects.sort(key=lambda o: (object_namespace(o), object_name(o)))
+    return deployment_rows(objects, shared=True)
 
 
 def deployment_get(*, user: User, cluster: Cluster, namespace: str, name: str) -> dict:

@@ -70,22 +70,37 @@ class DeploymentListView(DeployMixin, KubeObjectAPIView):
         obj = cluster_get(name=cluster, user=request.user)
         # Listed first: the role check comes before anything is said about the query.
         rows = selectors.deployment_list(user=request.user, cluster=obj, namespace=namespace)
-        query = _list_query(request)
-        chosen = rows_filter_sort(
-            rows,
-            text=query["text"],
-            labels=query["labels"],
-            sort=query["sort"],
-        )
-        if chosen["filter_error"]:
-            raise ValidationError({"labels": [chosen["filter_error"]]})
-        rows = chosen["rows"]
-        headers = {"X-Total-Count": str(len(rows))}
-        limit, offset = query["limit"], query["offset"]
-        if limit is not None:
-            headers.update(_page_links(request, total=len(rows), limit=limit, offset=offset))
-            rows = rows[offset : offset + limit]
-        return Response([{k: row[k] for k in _FIELDS} for row in rows], headers=headers)
+        return _list_response(request, rows)
+
+
+class DeploymentAllListView(KubeObjectAPIView):
+    """GET /api/v1/clusters/{c}/deployments/: every namespace the caller's grant covers."""
+
+    @extend_schema(parameters=_LIST_PARAMETERS, responses=DeploymentSerializer(many=True))
+    def get(self, request, cluster):
+        obj = cluster_get(name=cluster, user=request.user)
+        rows = selectors.deployment_list_all(user=request.user, cluster=obj)
+        return _list_response(request, rows)
+
+
+def _list_response(request, rows: list[dict]) -> Response:
+    """`rows` (deployment_rows) filtered, sorted and paged as the query asks."""
+    query = _list_query(request)
+    chosen = rows_filter_sort(
+        rows,
+        text=query["text"],
+        labels=query["labels"],
+        sort=query["sort"],
+    )
+    if chosen["filter_error"]:
+        raise ValidationError({"labels": [chosen["filter_error"]]})
+    rows = chosen["rows"]
+    headers = {"X-Total-Count": str(len(rows))}
+    limit, offset = query["limit"], query["offset"]
+    if limit is not None:
+        headers.update(_page_links(request, total=len(rows), limit=limit, offset=offset))
+        rows = rows[offset : offset + limit]
+    return Response([{k: row[k] for k in _FIELDS} for row in rows], headers=headers)
 
 
 def _page_links(request, *, total: int, limit: int, offset: int) -> dict:

@@ -208,3 +208,29 @@ def test_the_api_checks_the_role_before_it_judges_the_query(
         f"/api/v1/clusters/offline/namespaces/{NS}/deployments/", {"sort": "colour"}
     )
     assert response.status_code == 403
+
+
+def test_the_all_namespaces_api_lists_what_the_grant_covers(
+    cached, api_client_for, make_user, offline_cluster
+):
+    other = {**deployment("b-other"), "metadata": {**deployment("b-other")["metadata"]}}
+    other["metadata"]["namespace"] = "other"
+    cached("deployments", [deployment("a-ml"), deployment("c-ml"), other])
+    url = "/api/v1/clusters/offline/deployments/"
+    everyone = api_client_for(make_user(role="viewer", cluster=offline_cluster)).get(url)
+    assert [(d["namespace"], d["name"]) for d in everyone.json()] == [
+        ("ml", "a-ml"),
+        ("ml", "c-ml"),
+        ("other", "b-other"),
+    ]
+    narrowed = make_user(role="viewer", cluster=offline_cluster, namespaces=["other"])
+    mine = api_client_for(narrowed).get(url, {"sort": "-name"})
+    assert [d["name"] for d in mine.json()] == ["b-other"]
+    assert mine["X-Total-Count"] == "1"
+    paged = api_client_for(make_user(role="viewer", cluster=offline_cluster)).get(
+        url, {"limit": "1", "sort": "-name"}
+    )
+    assert [d["name"] for d in paged.json()] == ["c-ml"]
+    assert paged["X-Total-Count"] == "3"
+    stranger = api_client_for(make_user()).get(url)
+    assert stranger.status_code == 404
