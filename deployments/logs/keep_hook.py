@@ -78,18 +78,22 @@ def pod_marks(event_type: str, pod: dict) -> list[dict]:
         if count > 0 and not gone:
             # Instance count-1 ended; its log is readable until the next restart.
             marks.append({"container": name, "mark": f"prev-{count - 1}", "previous": True})
+        terminated = "terminated" in (cs.get("state") or {})
         if gone:
             marks.append({"container": name, "mark": "gone", "gone": True})
+        elif terminated and (deleting or not init):
+            # Read again once it has stopped (a deleting pod's last words come after the
+            # first read); a completed init container stays readable until the pod goes.
+            marks.append({"container": name, "mark": f"end-{count}", "why": "ended"})
         elif deleting:
             marks.append({"container": name, "mark": f"del-{count}"})
-        elif (finished and not init) or ("terminated" in (cs.get("state") or {}) and not init):
-            # A completed init container is normal and stays readable until the pod goes.
+        elif finished and not init:
             marks.append({"container": name, "mark": f"end-{count}"})
     why = "pod deleted" if gone else "pod deleting" if deleting else "ended"
     for m in marks:
         m.setdefault("previous", False)
         m.setdefault("gone", False)
-        m["why"] = "container restarted" if m["previous"] else why
+        m.setdefault("why", "container restarted" if m["previous"] else why)
     return marks
 
 

@@ -115,7 +115,11 @@ def test_the_hook_keeps_lines_only_when_a_container_instance_ends_or_its_pod_goe
     ]
     assert _marks("MODIFIED", _pod("u", deleting=True, init="setup")) == [
         ("app", "del-0", False, False),
-        ("setup", "del-0", False, False),
+        ("setup", "end-0", False, False),
+    ]
+    # Its last words come during the grace period: read again once it has stopped.
+    assert _marks("MODIFIED", _pod("u", deleting=True, state="terminated")) == [
+        ("app", "end-0", False, False)
     ]
     assert _marks("DELETED", _pod("u", deleting=True, restarts=1)) == [("app", "gone", False, True)]
 
