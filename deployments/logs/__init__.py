@@ -1,7 +1,8 @@
 """Pod logs: the download API (api.py), the "logs" kind of the live websocket (live.py) and
 its shared upstream follow streams (upstream.py: which process follows; follower.py and
 dedupe.py: the follow itself; store.py: Redis), who may read them (access.py) and the viewer
-pages (views.py, static/js/logs.js).
+pages (views.py, static/js/logs.js). The last lines of pods nobody follows are kept when they
+go by the watcher's pod hook (keep_hook.py) and a Celery task (keep.py), into the same store.
 
 The websocket protocol (on /ws/live/, beside the built-in kinds of controlplane/live):
 

@@ -10,8 +10,11 @@ import threading
 import uuid
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
 from django.test import Client
 
+from controlplane.asgi import application
 from controlplane.broadcast import BroadcastLoop
 from controlplane.live.cache import live_cache
 from controlplane.live.watcher import Watcher
@@ -85,6 +88,35 @@ def _kept_download(client, cluster, namespace, pod, container="app") -> str:
     return wait_for(served, timeout=30, interval=0.3, what=f"kept lines of {pod}/{container}")
 
 
+def _websocket_backlog(client, cluster, namespace, pod) -> tuple[str, list[str]]:
+    """What the live viewer's websocket sends first for the pod: (state, "ts text" lines)."""
+    cookie = (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
+    headers = [(b"host", b"127.0.0.1"), (b"origin", b"http://127.0.0.1"), cookie]
+    sub = {
+        "cluster": cluster.name,
+        "kind": "logs",
+        "namespace": namespace,
+        "pod": pod,
+        "container": "app",
+    }
+
+    async def backlog():
+        ws = WebsocketCommunicator(application, "/ws/live/", headers=headers)
+        connected, _ = await ws.connect()
+        assert connected
+        await ws.send_json_to({"subscribe": sub})
+        try:
+            while True:
+                message = await ws.receive_json_from(timeout=20)
+                if message.get("type") == "logs.backlog":
+                    return message
+        finally:
+            await ws.disconnect()
+
+    message = async_to_sync(backlog)()
+    return message["state"], [f"{ts} {text}" for _cursor, ts, text in message["lines"]]
+
+
 def _texts(body: str) -> list[str]:
     return [line.partition(" ")[2] for line in body.splitlines()]
 
@@ -116,6 +148,10 @@ def test_a_pod_nobody_viewed_keeps_its_last_lines_after_it_is_deleted(
     assert '<option value="app" selected>' in html
     assert f"Pod {pod} is gone: deleted at" in html
     assert f"Showing the {len(texts)} kept lines." in html
+    assert _websocket_backlog(client, sandbox_cluster, kube_namespace, pod) == (
+        "ended",
+        body.splitlines(),
+    )
     # Termination is a run of pod events (deletionTimestamp, container states): one read.
     assert watching.log().count(f"/{pod} container app (pod deleting)") == 1
 
