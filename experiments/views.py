@@ -24,7 +24,6 @@ from . import selectors, services
 from .forms import ExperimentForm
 from .models import Experiment
 from .page import results_context
-from .results import experiment_results
 from .services.feedback import experiment_feedback_csv
 from .validation import MISSING
 
@@ -111,6 +110,8 @@ def experiment_detail(request, cluster, namespace, name):
                 {"cluster": obj, "namespace": namespace, "name": name},
             )
         raise Http404(f"No experiment {name!r} in {namespace}") from None
+    from .results import experiment_results  # scipy and statsmodels: only when shown
+
     context = results_context(experiment, experiment_results(experiment))
     context["can_change"] = user_can(
         user=request.user, permission="experiment", cluster=obj, namespace=namespace
@@ -180,6 +181,8 @@ def results_csv(request, cluster, namespace, name):
         )
     except NotFound:
         raise Http404(f"No experiment {name!r} in {namespace}") from None
+    from .results import experiment_results  # scipy and statsmodels: only when shown
+
     results = experiment_results(experiment)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}-results.csv"'

@@ -10,17 +10,28 @@ from __future__ import annotations
 import datetime
 import json
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import google.auth
 from google.api_core import exceptions as api_exceptions
 from google.api_core.client_options import ClientOptions
 from google.auth import exceptions as auth_exceptions
 from google.auth.transport.requests import Request
-from google.cloud import container_v1
 from google.oauth2 import service_account
 
 from .errors import GkeCredentialsRefused, GkeError, GkeUnavailable
+
+if TYPE_CHECKING:
+    from google.cloud import container_v1
+
+
+def _container_v1():
+    # The Kubernetes Engine client and its protobuf types add tens of megabytes to every
+    # process that loads the URLs; only the worker's GKE calls need them.
+    from google.cloud import container_v1
+
+    return container_v1
+
 
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 _TIMEOUT = 30.0
@@ -75,7 +86,7 @@ def _call(fn, *args, **kwargs):
 
 def _client(*, key: dict | None, endpoint: str) -> container_v1.ClusterManagerClient:
     options = ClientOptions(api_endpoint=endpoint) if endpoint else None
-    return container_v1.ClusterManagerClient(
+    return _container_v1().ClusterManagerClient(
         credentials=_google_credentials(key=key), transport="rest", client_options=options
     )
 
@@ -129,7 +140,7 @@ def cluster_create(
 ) -> dict:
     """`spec`: the Cluster resource in the API's JSON shape (name, initialNodeCount, ...)."""
     client = _client(key=key, endpoint=endpoint)
-    cluster = container_v1.Cluster.from_json(json.dumps(spec), ignore_unknown_fields=False)
+    cluster = _container_v1().Cluster.from_json(json.dumps(spec), ignore_unknown_fields=False)
     op = _call(
         client.create_cluster, parent=_parent(project, location), cluster=cluster, timeout=_TIMEOUT
     )
@@ -148,7 +159,7 @@ def nodepool_create(
     *, key: dict | None, endpoint: str, project: str, location: str, cluster: str, spec: dict
 ) -> dict:
     client = _client(key=key, endpoint=endpoint)
-    pool = container_v1.NodePool.from_json(json.dumps(spec), ignore_unknown_fields=False)
+    pool = _container_v1().NodePool.from_json(json.dumps(spec), ignore_unknown_fields=False)
     parent = f"{_parent(project, location)}/clusters/{cluster}"
     return _plain(_call(client.create_node_pool, parent=parent, node_pool=pool, timeout=_TIMEOUT))
 
@@ -179,7 +190,7 @@ def nodepool_set_autoscaling(
     enabled: bool, min_node_count: int, max_node_count: int,
 ) -> dict:  # fmt: skip
     client = _client(key=key, endpoint=endpoint)
-    autoscaling = container_v1.NodePoolAutoscaling(
+    autoscaling = _container_v1().NodePoolAutoscaling(
         enabled=enabled, min_node_count=min_node_count, max_node_count=max_node_count
     )
     request = {"name": _pool_path(project, location, cluster, pool), "autoscaling": autoscaling}
