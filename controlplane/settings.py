@@ -254,6 +254,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Fields named "state" and "status" mean different things in different bodies; each set
+    # of choices gets a name of its own instead of a hash suffix.
+    "ENUM_NAME_OVERRIDES": {
+        "ActionStatusEnum": "controlplane.audit.models.ActionStatus",
+        "ExperimentStateEnum": "experiments.models.State",
+        "TrainingRunStatusEnum": "trainer.models.RunStatus",
+        "ApiTokenStateEnum": ["active", "expired", "revoked"],
+        "MetricsStatusEnum": ["ok", "no_metrics_api", "no_samples"],
+    },
 }
 
 # Kubernetes API calls: every call carries an explicit timeout (seconds).

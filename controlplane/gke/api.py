@@ -12,9 +12,9 @@ from controlplane.audit.serializers import AcceptedSerializer, accepted_body
 from . import selectors, services
 from .errors import GkeError, GkeUnavailable
 from .serializers import (
-    ClusterCreateSerializer,
     CredentialCreateSerializer,
     CredentialSerializer,
+    GkeClusterCreateSerializer,
     GkeClusterSerializer,
     NodePoolAutoscalingSerializer,
     NodePoolCreateSerializer,
@@ -92,7 +92,7 @@ class ClusterListView(GkeAPIView):
         items = selectors.gke_clusters_list(credential=credential, location=location)
         return Response(GkeClusterSerializer(items, many=True).data)
 
-    @extend_schema(request=ClusterCreateSerializer, responses={202: AcceptedSerializer})
+    @extend_schema(request=GkeClusterCreateSerializer, responses={202: AcceptedSerializer})
     def post(self, request, project, location):
         credential = self.credential(request, project)
         data = _body(request)

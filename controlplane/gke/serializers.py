@@ -1,6 +1,8 @@
 """The JSON shapes of the GKE API: request bodies, credentials (never the key), and clusters,
 node pools and operations read from Google's answers (its camelCase JSON)."""
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -33,7 +35,7 @@ class AutoscalingSerializer(serializers.Serializer):
     max_node_count = serializers.IntegerField(min_value=1)
 
 
-class ClusterCreateSerializer(serializers.Serializer):
+class GkeClusterCreateSerializer(serializers.Serializer):
     name = serializers.CharField()
     node_count = serializers.IntegerField(default=3, help_text="nodes per zone")
     machine_type = serializers.CharField(default="e2-medium")
@@ -86,24 +88,44 @@ class _Get(serializers.Field):
         return value
 
 
+@extend_schema_field(OpenApiTypes.STR)
+class _GetText(_Get):
+    pass
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class _GetInt(_Get):
+    pass
+
+
+@extend_schema_field({"type": "array", "items": {}})
+class _GetList(_Get):
+    pass
+
+
+@extend_schema_field(OpenApiTypes.OBJECT)
+class _GetObject(_Get):
+    pass
+
+
 class NodePoolSerializer(serializers.Serializer):
-    name = _Get("name")
-    status = _Get("status")
-    machine_type = _Get("config.machineType")
-    node_count = _Get("initialNodeCount", 0)
-    accelerators = _Get("config.accelerators", [])
-    autoscaling = _Get("autoscaling", {})
-    locations = _Get("locations", [])
+    name = _GetText("name")
+    status = _GetText("status")
+    machine_type = _GetText("config.machineType")
+    node_count = _GetInt("initialNodeCount", 0)
+    accelerators = _GetList("config.accelerators", [])
+    autoscaling = _GetObject("autoscaling", {})
+    locations = _GetList("locations", [])
 
 
 class GkeClusterSerializer(serializers.Serializer):
-    name = _Get("name")
-    location = _Get("location")
-    status = _Get("status")
-    endpoint = _Get("endpoint", "")
-    current_node_count = _Get("currentNodeCount", 0)
-    release_channel = _Get("releaseChannel.channel", "")
-    workload_pool = _Get("workloadIdentityConfig.workloadPool", "")
+    name = _GetText("name")
+    location = _GetText("location")
+    status = _GetText("status")
+    endpoint = _GetText("endpoint", "")
+    current_node_count = _GetInt("currentNodeCount", 0)
+    release_channel = _GetText("releaseChannel.channel", "")
+    workload_pool = _GetText("workloadIdentityConfig.workloadPool", "")
     node_pools = NodePoolSerializer(source="nodePools", many=True, default=list)
     registered = serializers.CharField(
         allow_null=True, help_text="the control plane's cluster for it, once registered"
@@ -111,11 +133,11 @@ class GkeClusterSerializer(serializers.Serializer):
 
 
 class OperationSerializer(serializers.Serializer):
-    name = _Get("name")
-    operation_type = _Get("operationType")
-    status = _Get("status")
-    target = _Get("targetLink")
-    progress = _Get("progress", {})
-    error = _Get("error.message", "")
-    start_time = _Get("startTime", "")
-    end_time = _Get("endTime", "")
+    name = _GetText("name")
+    operation_type = _GetText("operationType")
+    status = _GetText("status")
+    target = _GetText("targetLink")
+    progress = _GetObject("progress", {})
+    error = _GetText("error.message", "")
+    start_time = _GetText("startTime", "")
+    end_time = _GetText("endTime", "")
