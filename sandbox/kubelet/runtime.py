@@ -81,8 +81,12 @@ class Runtime(abc.ABC):
         return grace_seconds
 
     def kill_to_restart(self, handle: ContainerHandle, grace_seconds: float) -> None:
-        """Stop a container the kubelet will restart (failed liveness): exited() follows."""
-        raise NotImplementedError
+        """Stop a container the kubelet will restart (failed liveness): exited() follows.
+
+        Only runtimes with local processes run probes (simulated containers' liveness is
+        scripted), so only they are ever asked; asking another is a kubelet bug.
+        """
+        raise TypeError(f"{type(self).__name__} runs no probes and restarts no container for one")
 
 
 def image_id(image: str) -> str:
