@@ -304,6 +304,11 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "kubernetes": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
+        # Celery's line per task received and finished. Beat sends some task every few
+        # seconds (metrics, training sync, experiments), which buries everything else on
+        # `make run`'s console; it sets WARNING (failures still show).
+        "celery.worker.strategy": {"level": os.environ.get("CELERY_TASK_LOG_LEVEL", "INFO")},
+        "celery.app.trace": {"level": os.environ.get("CELERY_TASK_LOG_LEVEL", "INFO")},
     },
 }
 

@@ -132,12 +132,19 @@ def programs(run_dir: Path, env: dict) -> list[Program]:
             str(BIN / "daphne"), "-v", "0", "-b", "127.0.0.1", "-p", env["PORT"],
             "controlplane.asgi:application",
         ),
-        program(
-            "worker", str(BIN / "celery"), "-A", "controlplane", "worker", "--loglevel", "INFO",
-            "--concurrency", "2",
+        # Beat sends a periodic task every few seconds: neither its line per send nor the
+        # worker's per-task lines (CELERY_TASK_LOG_LEVEL) go to the console, failures do.
+        Program(
+            name="worker",
+            command=[
+                str(BIN / "celery"), "-A", "controlplane", "worker", "--loglevel", "INFO",
+                "--concurrency", "2",
+            ],
+            env={"CELERY_TASK_LOG_LEVEL": "WARNING", **env},
+            cwd=str(ROOT),
         ),
         program(
-            "beat", str(BIN / "celery"), "-A", "controlplane", "beat", "--loglevel", "INFO",
+            "beat", str(BIN / "celery"), "-A", "controlplane", "beat", "--loglevel", "WARNING",
             "--schedule", str(run_dir / "celerybeat-schedule"),
         ),
         program("watcher", sys.executable, str(ROOT / "manage.py"), "watch"),
