@@ -77,6 +77,8 @@ def nav_items(request, cluster: str | None, namespace: str | None) -> list[dict]
         ("GKE", "/gke/", None),
         ("Audit", "/audit/", None),
     ):
+        if label == "GKE" and not getattr(request.user, "is_superuser", False):
+            continue  # only admins manage GKE; an entry that answers 403 is noise
         items.append(
             {
                 "label": label,
