@@ -4,11 +4,11 @@ action's URL)."""
 
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
 from rest_framework.response import Response
 
+from controlplane.api.responses import accepted_response
 from controlplane.api.views import KubeObjectAPIView
-from controlplane.audit.serializers import AcceptedSerializer, accepted_body
+from controlplane.audit.serializers import AcceptedSerializer
 from controlplane.clusters.selectors import cluster_get
 
 from . import selectors
@@ -33,14 +33,13 @@ def _body(request):
 
 
 def _accepted(event, run=None) -> Response:
-    body = accepted_body(event)
-    if run is not None:
-        body["run"] = run.id
-        body["run_url"] = reverse(
-            "api-trainingrun-detail",
-            kwargs={"cluster": run.cluster.name, "namespace": run.namespace, "run_id": run.id},
-        )
-    return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+    if run is None:
+        return accepted_response(event)
+    url = reverse(
+        "api-trainingrun-detail",
+        kwargs={"cluster": run.cluster.name, "namespace": run.namespace, "run_id": run.id},
+    )
+    return accepted_response(event, run=run.id, run_url=url)
 
 
 class TrainingRunListView(KubeObjectAPIView):

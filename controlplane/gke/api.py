@@ -7,7 +7,8 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from controlplane.audit.serializers import AcceptedSerializer, accepted_body
+from controlplane.api.responses import accepted_response, request_object
+from controlplane.audit.serializers import AcceptedSerializer
 
 from . import selectors, services
 from .errors import GkeError, GkeUnavailable
@@ -24,15 +25,6 @@ from .serializers import (
 )
 
 M = services.MISSING
-
-
-def _accepted(event) -> Response:
-    body = accepted_body(event)
-    return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
-
-
-def _body(request) -> dict:
-    return request.data if isinstance(request.data, dict) else {}
 
 
 class GkeAPIView(APIView):
@@ -60,7 +52,7 @@ class CredentialListView(GkeAPIView):
 
     @extend_schema(request=CredentialCreateSerializer, responses={201: CredentialSerializer})
     def post(self, request):
-        data = _body(request)
+        data = request_object(request)
         credential = services.gke_credential_create(
             actor=request.user,
             project=data.get("project"),
@@ -95,7 +87,7 @@ class ClusterListView(GkeAPIView):
     @extend_schema(request=GkeClusterCreateSerializer, responses={202: AcceptedSerializer})
     def post(self, request, project, location):
         credential = self.credential(request, project)
-        data = _body(request)
+        data = request_object(request)
         event = services.gke_cluster_create(
             actor=request.user,
             credential=credential,
@@ -108,7 +100,7 @@ class ClusterListView(GkeAPIView):
             workload_identity=data.get("workload_identity", False),
             request_id=request.request_id,
         )
-        return _accepted(event)
+        return accepted_response(event)
 
 
 class ClusterDetailView(GkeAPIView):
@@ -127,7 +119,7 @@ class ClusterDetailView(GkeAPIView):
             name=name,
             request_id=request.request_id,
         )
-        return _accepted(event)
+        return accepted_response(event)
 
 
 class NodePoolListView(GkeAPIView):
@@ -139,7 +131,7 @@ class NodePoolListView(GkeAPIView):
 
     @extend_schema(request=NodePoolCreateSerializer, responses={202: AcceptedSerializer})
     def post(self, request, project, location, name):
-        data = _body(request)
+        data = request_object(request)
         event = services.gke_nodepool_create(
             actor=request.user,
             credential=self.credential(request, project),
@@ -154,7 +146,7 @@ class NodePoolListView(GkeAPIView):
             autoscaling=data.get("autoscaling"),
             request_id=request.request_id,
         )
-        return _accepted(event)
+        return accepted_response(event)
 
 
 class NodePoolDetailView(GkeAPIView):
@@ -178,7 +170,7 @@ class NodePoolDetailView(GkeAPIView):
             pool=pool,
             request_id=request.request_id,
         )
-        return _accepted(event)
+        return accepted_response(event)
 
 
 class NodePoolSizeView(GkeAPIView):
@@ -190,16 +182,16 @@ class NodePoolSizeView(GkeAPIView):
             location=location,
             cluster=name,
             pool=pool,
-            node_count=_body(request).get("node_count", M),
+            node_count=request_object(request).get("node_count", M),
             request_id=request.request_id,
         )
-        return _accepted(event)
+        return accepted_response(event)
 
 
 class NodePoolAutoscalingView(GkeAPIView):
     @extend_schema(request=NodePoolAutoscalingSerializer, responses={202: AcceptedSerializer})
     def post(self, request, project, location, name, pool):
-        data = _body(request)
+        data = request_object(request)
         event = services.gke_nodepool_autoscale(
             actor=request.user,
             credential=self.credential(request, project),
@@ -211,7 +203,7 @@ class NodePoolAutoscalingView(GkeAPIView):
             max_node_count=data.get("max_node_count", M),
             request_id=request.request_id,
         )
-        return _accepted(event)
+        return accepted_response(event)
 
 
 class OperationListView(GkeAPIView):

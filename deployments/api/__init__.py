@@ -3,14 +3,13 @@ deploy, delete (api/deploy.py) and scale through the action pipeline (202 + the 
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from controlplane.api.pagination import CheckedLimitOffsetPagination
+from controlplane.api.responses import accepted_response, request_object
 from controlplane.api.views import KubeObjectAPIView
-from controlplane.audit.serializers import accepted_body
 from controlplane.clusters.selectors import cluster_get
 
 from .. import selectors, services
@@ -136,7 +135,7 @@ class DeploymentScaleView(KubeObjectAPIView):
     def post(self, request, cluster, namespace, name):
         obj = cluster_get(name=cluster, user=request.user)
         # Absent is refused as "required" (and audited), like any other bad value.
-        data = request.data if isinstance(request.data, dict) else {}
+        data = request_object(request)
         replicas = data.get("replicas", services.MISSING)
         event = services.deployment_scale(
             actor=request.user,
@@ -146,7 +145,6 @@ class DeploymentScaleView(KubeObjectAPIView):
             replicas=replicas,
             request_id=request.request_id,
         )
-        body = accepted_body(event)
         # An autoscaler managing the deployment will override this count: say so.
-        body["warnings"] = deployment_scale_warnings(cluster=obj, namespace=namespace, name=name)
-        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+        warnings = deployment_scale_warnings(cluster=obj, namespace=namespace, name=name)
+        return accepted_response(event, warnings=warnings)

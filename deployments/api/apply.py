@@ -6,11 +6,12 @@ otherwise the documents are applied by an action (202 + the action's URL).
 
 from django.core.exceptions import ValidationError
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from controlplane.audit.serializers import AcceptedSerializer, accepted_body
+from controlplane.api.responses import accepted_response
+from controlplane.audit.serializers import AcceptedSerializer
 from controlplane.clusters.selectors import cluster_get
 
 from ..services.apply import manifests_apply, manifests_preview
@@ -96,5 +97,4 @@ class ApplyView(APIView):
         if dry_run:
             return Response(ApplyPlanSerializer(manifests_preview(**common)).data)
         event = manifests_apply(**common)
-        body = accepted_body(event)
-        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+        return accepted_response(event)

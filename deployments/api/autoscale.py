@@ -2,11 +2,10 @@
 (current against target, conditions, events, explanations); PUT and DELETE are actions."""
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
 from rest_framework.response import Response
 
+from controlplane.api.responses import accepted_response
 from controlplane.api.views import KubeObjectAPIView
-from controlplane.audit.serializers import accepted_body
 from controlplane.clusters.selectors import cluster_get
 
 from ..selectors_autoscale import autoscaler_get
@@ -17,11 +16,6 @@ from ..serializers_autoscale import (
     autoscaler_serialize,
 )
 from ..services.autoscale import deployment_autoscaler_delete, deployment_autoscaler_set
-
-
-def _accepted(event, warnings: list[str] | None = None) -> Response:
-    body = {**accepted_body(event), "warnings": warnings or []}
-    return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 
 
 class DeploymentAutoscalerView(KubeObjectAPIView):
@@ -44,7 +38,7 @@ class DeploymentAutoscalerView(KubeObjectAPIView):
             data=request.data,
             request_id=request.request_id,
         )
-        return _accepted(event, warnings)
+        return accepted_response(event, warnings=warnings or [])
 
     @extend_schema(request=None, responses={202: AutoscalerAcceptedSerializer})
     def delete(self, request, cluster, namespace, name):
@@ -56,4 +50,4 @@ class DeploymentAutoscalerView(KubeObjectAPIView):
             name=name,
             request_id=request.request_id,
         )
-        return _accepted(event)
+        return accepted_response(event, warnings=[])

@@ -6,11 +6,10 @@ Mixed into the list and detail views of `deployments.api` so the routes stay the
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
 from rest_framework.response import Response
 
+from controlplane.api.responses import accepted_response
 from controlplane.api.views import KubeObjectAPIView
-from controlplane.audit.serializers import accepted_body
 from controlplane.clusters.selectors import cluster_get
 
 from ..deploy_serializers import (
@@ -23,11 +22,6 @@ from ..deploy_serializers import (
 from ..services.deploy import deploy_validate, deployment_create, deployment_delete
 from ..services.deploy import deployment_preview as preview
 from ..warnings import deploy_warnings, deployment_warnings
-
-
-def _accepted(event, **extra) -> Response:
-    body = {**accepted_body(event), **extra}
-    return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 
 
 class DeployMixin:
@@ -64,7 +58,7 @@ class DeployMixin:
         warnings, _source = deploy_warnings(
             cluster=obj, namespace=namespace, spec=event.parameters, live=False
         )
-        return _accepted(event, warnings=warnings)
+        return accepted_response(event, warnings=warnings)
 
 
 _DELETE_PARAMETERS = [
@@ -112,7 +106,7 @@ class DeleteMixin:
             options=options,
             request_id=request.request_id,
         )
-        return _accepted(event, warnings=[])
+        return accepted_response(event, warnings=[])
 
 
 class DeploymentWarningsView(KubeObjectAPIView):

@@ -10,11 +10,11 @@ restart, roll back (actions: 202 + the action's URL) and the revision history wi
 """
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
 from rest_framework.response import Response
 
+from controlplane.api.responses import accepted_response, request_object
 from controlplane.api.views import KubeObjectAPIView
-from controlplane.audit.serializers import AcceptedSerializer, accepted_body
+from controlplane.audit.serializers import AcceptedSerializer
 from controlplane.clusters.selectors import cluster_get
 
 from .. import selectors_rollout as selectors
@@ -29,15 +29,6 @@ from ..services import MISSING
 from ..services import rollout as services
 
 _ACCEPTED = {202: AcceptedSerializer}
-
-
-def _accepted(event) -> Response:
-    body = accepted_body(event)
-    return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
-
-
-def _data(request) -> dict:
-    return request.data if isinstance(request.data, dict) else {}
 
 
 class DeploymentRolloutView(KubeObjectAPIView):
@@ -68,7 +59,7 @@ class DeploymentRolloutView(KubeObjectAPIView):
     )
     def post(self, request, cluster, namespace, name):
         obj = cluster_get(name=cluster, user=request.user)
-        data = _data(request)
+        data = request_object(request)
         event = services.deployment_rollout(
             actor=request.user,
             cluster=obj,
@@ -79,7 +70,7 @@ class DeploymentRolloutView(KubeObjectAPIView):
             change_cause=data.get("change_cause", MISSING),
             request_id=request.request_id,
         )
-        return _accepted(event)
+        return accepted_response(event)
 
 
 class _PauseView(KubeObjectAPIView):
@@ -96,7 +87,7 @@ class _PauseView(KubeObjectAPIView):
             paused=self.paused,
             request_id=request.request_id,
         )
-        return _accepted(event)
+        return accepted_response(event)
 
 
 class DeploymentRolloutPauseView(_PauseView):
@@ -118,7 +109,7 @@ class DeploymentRolloutRestartView(KubeObjectAPIView):
             name=name,
             request_id=request.request_id,
         )
-        return _accepted(event)
+        return accepted_response(event)
 
 
 class DeploymentRollbackView(KubeObjectAPIView):
@@ -137,10 +128,10 @@ class DeploymentRollbackView(KubeObjectAPIView):
             cluster=obj,
             namespace=namespace,
             name=name,
-            revision=_data(request).get("revision", MISSING),
+            revision=request_object(request).get("revision", MISSING),
             request_id=request.request_id,
         )
-        return _accepted(event)
+        return accepted_response(event)
 
 
 class DeploymentRevisionListView(KubeObjectAPIView):

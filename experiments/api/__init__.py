@@ -3,12 +3,12 @@
 
 from django.core.exceptions import ValidationError
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
+from controlplane.api.responses import accepted_response, request_object
 from controlplane.api.views import KubeObjectAPIView
-from controlplane.audit.serializers import AcceptedSerializer, accepted_body
+from controlplane.audit.serializers import AcceptedSerializer
 from controlplane.clusters.selectors import cluster_get
 
 from .. import selectors, services
@@ -25,15 +25,6 @@ from ..services import feedback
 from ..validation import MISSING
 
 _ACCEPTED = {202: AcceptedSerializer}
-
-
-def accepted(event) -> Response:
-    body = accepted_body(event)
-    return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
-
-
-def _data(request) -> dict:
-    return request.data if isinstance(request.data, dict) else {}
 
 
 class ExperimentListView(KubeObjectAPIView):
@@ -63,7 +54,7 @@ class ExperimentListView(KubeObjectAPIView):
             body=request.data,
             request_id=request.request_id,
         )
-        return accepted(event)
+        return accepted_response(event)
 
 
 class ExperimentDetailView(KubeObjectAPIView):
@@ -88,10 +79,10 @@ class ExperimentDetailView(KubeObjectAPIView):
             cluster=obj,
             namespace=namespace,
             name=name,
-            weights=_data(request).get("weights", MISSING),
+            weights=request_object(request).get("weights", MISSING),
             request_id=request.request_id,
         )
-        return accepted(event)
+        return accepted_response(event)
 
     @extend_schema(
         request=None,
@@ -107,7 +98,7 @@ class ExperimentDetailView(KubeObjectAPIView):
             name=name,
             request_id=request.request_id,
         )
-        return accepted(event)
+        return accepted_response(event)
 
 
 class _StepView(KubeObjectAPIView):
@@ -123,7 +114,7 @@ class _StepView(KubeObjectAPIView):
             name=name,
             request_id=request.request_id,
         )
-        return accepted(event)
+        return accepted_response(event)
 
 
 class ExperimentStartView(_StepView):
@@ -148,7 +139,7 @@ class ExperimentConcludeView(KubeObjectAPIView):
     @extend_schema(request=ConcludeSerializer, responses=_ACCEPTED)
     def post(self, request, cluster, namespace, name):
         obj = cluster_get(name=cluster, user=request.user)
-        data = _data(request)
+        data = request_object(request)
         event = services.experiment_conclude(
             actor=request.user,
             cluster=obj,
@@ -158,7 +149,7 @@ class ExperimentConcludeView(KubeObjectAPIView):
             promotion=data.get("promotion", MISSING),
             request_id=request.request_id,
         )
-        return accepted(event)
+        return accepted_response(event)
 
 
 class ExperimentFeedbackView(KubeObjectAPIView):
@@ -178,7 +169,7 @@ class ExperimentFeedbackView(KubeObjectAPIView):
             body=request.data,
             request_id=request.request_id,
         )
-        return accepted(event)
+        return accepted_response(event)
 
 
 class ExperimentFeedbackCsvView(KubeObjectAPIView):
@@ -206,7 +197,7 @@ class ExperimentFeedbackCsvView(KubeObjectAPIView):
             text=text,
             request_id=request.request_id,
         )
-        return accepted(event)
+        return accepted_response(event)
 
 
 class ExperimentResultsView(KubeObjectAPIView):
