@@ -4,19 +4,12 @@ controlplane/gke/operations.py)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from controlplane.audit.models import AuditEvent
 from controlplane.audit.services import action_submit, audit_invalid
 
 from ..live import gke_action_broadcast
 from ..models import GkeCredential
-from .checks import (
-    _refuse,
-)
-
-if TYPE_CHECKING:
-    pass
+from .checks import _refuse
 
 
 def _submit(
@@ -65,3 +58,29 @@ def _checked(*, actor, kind, name, verb, parameters, request_id, check):
         request_id=request_id,
     ):
         return check()
+
+
+def gke_action(*, actor, credential: GkeCredential, kind, name, verb, parameters, check, task,
+               request_id) -> AuditEvent:  # fmt: skip
+    """Refuse (audited) a non-admin or bad input, else submit the action with what `check`
+    returned: the parameters as the task will use them (they carry the location)."""
+    clean = _checked(
+        actor=actor,
+        kind=kind,
+        name=name,
+        verb=verb,
+        parameters=parameters,
+        request_id=request_id,
+        check=check,
+    )
+    return _submit(
+        actor=actor,
+        credential=credential,
+        location=clean["location"],
+        kind=kind,
+        name=name,
+        verb=verb,
+        parameters=clean,
+        task=task,
+        request_id=request_id,
+    )

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from controlplane.audit.models import AuditEvent
 
 from ..models import GkeCredential
-from .actions import _checked, _submit
+from .actions import gke_action
 from .checks import (
     _TYPE,
     RELEASE_CHANNELS,
@@ -64,23 +64,14 @@ def gke_cluster_create(
             "workload_identity": _bool(workload_identity, "workload_identity"),
         }
 
-    clean = _checked(
+    return gke_action(
         actor=actor,
+        credential=credential,
         kind="gke-cluster",
         name=str(name)[:253],
         verb="create",
         parameters=parameters,
-        request_id=request_id,
         check=check,
-    )
-    return _submit(
-        actor=actor,
-        credential=credential,
-        location=clean["location"],
-        kind="gke-cluster",
-        name=clean["cluster"],
-        verb="create",
-        parameters=clean,
         task=gke_cluster_create_task,
         request_id=request_id,
     )
@@ -101,23 +92,14 @@ def gke_cluster_delete(
     def check():
         return {**parameters, "location": _location(location), "cluster": _name(name)}
 
-    clean = _checked(
+    return gke_action(
         actor=actor,
+        credential=credential,
         kind="gke-cluster",
         name=name,
         verb="delete",
         parameters=parameters,
-        request_id=request_id,
         check=check,
-    )
-    return _submit(
-        actor=actor,
-        credential=credential,
-        location=location,
-        kind="gke-cluster",
-        name=name,
-        verb="delete",
-        parameters=clean,
         task=gke_cluster_delete_task,
         request_id=request_id,
     )

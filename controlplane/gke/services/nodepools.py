@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from controlplane.audit.models import AuditEvent
 
 from ..models import GkeCredential
-from .actions import _checked, _submit
+from .actions import gke_action
 from .checks import (
     _TYPE,
     GPU_DRIVERS,
@@ -78,23 +78,14 @@ def gke_nodepool_create(
             "autoscaling": _autoscaling(autoscaling),
         }
 
-    clean = _checked(
+    return gke_action(
         actor=actor,
+        credential=credential,
         kind="gke-nodepool",
         name=f"{cluster}/{name}"[:253],
         verb="create",
         parameters=parameters,
-        request_id=request_id,
         check=check,
-    )
-    return _submit(
-        actor=actor,
-        credential=credential,
-        location=location,
-        kind="gke-nodepool",
-        name=f"{cluster}/{clean['node_pool']}",
-        verb="create",
-        parameters=clean,
         task=gke_nodepool_create_task,
         request_id=request_id,
     )
@@ -138,23 +129,14 @@ def gke_nodepool_resize(
             raise ValidationError({"node_count": ["This field is required."]})
         return {**clean, "node_count": _count(node_count, "node_count")}
 
-    clean = _checked(
+    return gke_action(
         actor=actor,
+        credential=credential,
         kind="gke-nodepool",
         name=f"{cluster}/{pool}",
         verb="resize",
         parameters={**parameters, "node_count": None if node_count is MISSING else node_count},
-        request_id=request_id,
         check=check,
-    )
-    return _submit(
-        actor=actor,
-        credential=credential,
-        location=location,
-        kind="gke-nodepool",
-        name=f"{cluster}/{pool}",
-        verb="resize",
-        parameters=clean,
         task=gke_nodepool_resize_task,
         request_id=request_id,
     )
@@ -192,23 +174,14 @@ def gke_nodepool_autoscale(
         target = _pool_checked(_pool_target(credential, location, cluster, pool))
         return {**target, "autoscaling": _autoscaling(bounds) if on else None}
 
-    clean = _checked(
+    return gke_action(
         actor=actor,
+        credential=credential,
         kind="gke-nodepool",
         name=f"{cluster}/{pool}",
         verb="autoscale",
         parameters=parameters,
-        request_id=request_id,
         check=check,
-    )
-    return _submit(
-        actor=actor,
-        credential=credential,
-        location=location,
-        kind="gke-nodepool",
-        name=f"{cluster}/{pool}",
-        verb="autoscale",
-        parameters=clean,
         task=gke_nodepool_autoscale_task,
         request_id=request_id,
     )
@@ -226,23 +199,14 @@ def gke_nodepool_delete(
     from ..tasks import gke_nodepool_delete_task
 
     parameters = _pool_target(credential, location, cluster, pool)
-    clean = _checked(
+    return gke_action(
         actor=actor,
+        credential=credential,
         kind="gke-nodepool",
         name=f"{cluster}/{pool}",
         verb="delete",
         parameters=parameters,
-        request_id=request_id,
         check=lambda: _pool_checked(parameters),
-    )
-    return _submit(
-        actor=actor,
-        credential=credential,
-        location=location,
-        kind="gke-nodepool",
-        name=f"{cluster}/{pool}",
-        verb="delete",
-        parameters=clean,
         task=gke_nodepool_delete_task,
         request_id=request_id,
     )
