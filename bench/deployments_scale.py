@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import ssl
 import statistics
@@ -37,6 +36,7 @@ import redis
 import requests
 
 from bench import line
+from bench.stack import manage, rss_mb, stack_env, stack_prepare
 from devstack.redis import start_private_redis
 from sandbox.testing import KUBECTL, SandboxProcess, free_port
 
@@ -46,13 +46,6 @@ BIN = Path(sys.executable).parent
 NAMESPACE = "bench"
 PROBE = "latency-probe"
 USER = "bench"
-
-
-def rss_mb(pid: int, field: str = "VmRSS") -> float:
-    for row in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if row.startswith(f"{field}:"):
-            return int(row.split()[1]) / 1024
-    raise RuntimeError(f"no {field} in /proc/{pid}/status")
 
 
 def deployment(name: str, replicas: int, index: int) -> dict:
@@ -149,15 +142,6 @@ class Stack:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
 
-    def manage(self, *args: str, stdin: str | None = None) -> str:
-        done = subprocess.run(
-            [sys.executable, str(ROOT / "manage.py"), *args],
-            env=self.env, cwd=ROOT, input=stdin, capture_output=True, text=True,
-        )  # fmt: skip
-        if done.returncode != 0:
-            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stderr[-2000:]}")
-        return done.stdout
-
     def start(self) -> None:
         redis_url, self.redis_proc = start_private_redis(self.workdir)
         config = {
@@ -175,26 +159,15 @@ class Stack:
             state=False,
             config=config,
         ).start()
-        self.env = {
-            **os.environ,
-            "RUN_DIR": str(self.workdir / "run"),
-            "DATABASE_URL": f"sqlite:///{self.workdir / 'db.sqlite3'}",
-            "REDIS_URL": redis_url,
-            "REDIS_PREFIX": f"bench-deployments-{os.getpid()}",
-            "SANDBOX_KUBECONFIG": str(self.sb.kubeconfig),
-            "PYTHONUNBUFFERED": "1",
-            "LOG_LEVEL": "WARNING",
-        }
-        self.env.pop("DJANGO_SETTINGS_MODULE", None)
-        self.manage("migrate", "--noinput")
-        self.manage("register_sandbox")
-        self.password = "bench-" + os.urandom(9).hex()
-        self.manage(
-            "user_create", USER, "--cluster", "sandbox", "--role", "admin", "--password-stdin",
-            stdin=self.password,
-        )  # fmt: skip
+        self.env = stack_env(
+            workdir=self.workdir,
+            redis_url=redis_url,
+            kubeconfig=self.sb.kubeconfig,
+            prefix="bench-deployments",
+        )
+        self.password = stack_prepare(self.env, user=USER, role="admin")
         self.token = (
-            self.manage("drf_create_token", USER).split("Generated token ", 1)[1].split()[0]
+            manage(self.env, "drf_create_token", USER).split("Generated token ", 1)[1].split()[0]
         )
         logs = self.workdir / "logs"
         logs.mkdir()

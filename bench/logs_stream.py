@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -36,6 +35,7 @@ import aiohttp
 import requests
 
 from bench import line
+from bench.stack import rss_mb, stack_env, stack_prepare
 from devstack.redis import start_private_redis
 from sandbox.testing import KUBECTL, SandboxProcess, free_port
 
@@ -45,13 +45,6 @@ BIN = Path(sys.executable).parent
 NAMESPACE = "bench"
 USER = "bench"
 LINE = 'level=info msg="request served" method=POST path=/v1/models/pets:predict status=200'
-
-
-def rss_mb(pid: int) -> float:
-    for row in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if row.startswith("VmRSS:"):
-            return int(row.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS in /proc/{pid}/status")
 
 
 def stamp(ts: str) -> float:
@@ -68,39 +61,20 @@ class Stack:
         self.redis_proc = None
         self.sb: SandboxProcess | None = None
 
-    def manage(self, *args: str, stdin: str | None = None) -> str:
-        done = subprocess.run(
-            [sys.executable, str(ROOT / "manage.py"), *args],
-            env=self.env, cwd=ROOT, input=stdin, capture_output=True, text=True,
-        )  # fmt: skip
-        if done.returncode != 0:
-            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stderr[-2000:]}")
-        return done.stdout
-
     def start(self) -> None:
         redis_url, self.redis_proc = start_private_redis(self.workdir)
         self.sb = SandboxProcess(
             self.workdir / "sandbox", nodes=2, gpu_nodes=0, timings="fast", state=False
         ).start()
-        self.env = {
-            **os.environ,
-            "RUN_DIR": str(self.workdir / "run"),
-            "DATABASE_URL": f"sqlite:///{self.workdir / 'db.sqlite3'}",
-            "REDIS_URL": redis_url,
-            "REDIS_PREFIX": f"bench-logs-{os.getpid()}",
-            "SANDBOX_KUBECONFIG": str(self.sb.kubeconfig),
-            "PYTHONUNBUFFERED": "1",
-            "LOG_LEVEL": "WARNING",
-            "LOGS_MAX_LINES_PER_SECOND": "0",
-        }
-        self.env.pop("DJANGO_SETTINGS_MODULE", None)
-        self.manage("migrate", "--noinput")
-        self.manage("register_sandbox")
-        self.password = "bench-" + os.urandom(9).hex()
-        self.manage(
-            "user_create", USER, "--cluster", "sandbox", "--role", "viewer", "--password-stdin",
-            stdin=self.password,
-        )  # fmt: skip
+        self.env = stack_env(
+            workdir=self.workdir,
+            redis_url=redis_url,
+            kubeconfig=self.sb.kubeconfig,
+            prefix="bench-logs",
+            # The flood cap would measure itself, not the stream.
+            LOGS_MAX_LINES_PER_SECOND="0",
+        )
+        self.password = stack_prepare(self.env, user=USER, role="viewer")
         for index in range(self.args.web):
             port = free_port()
             log = (self.workdir / f"web-{index}.log").open("ab")
